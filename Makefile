@@ -1,0 +1,76 @@
+# Bittensor in Go. `make test` sets up a fresh Debian 12 / Ubuntu machine and runs
+# every test; `make run` sets up and trains an MNIST neuron.
+SHELL := /bin/bash
+GO ?= go
+APT_PACKAGES := libtorch-dev libopenblas0-pthread protobuf-compiler cmake g++
+# LIBTORCH=/path/to/libtorch builds against another libtorch (e.g. a CUDA build).
+ifdef LIBTORCH
+export CGO_CPPFLAGS := -I$(LIBTORCH)/include -I$(LIBTORCH)/include/torch/csrc/api/include $(CGO_CPPFLAGS)
+export CGO_LDFLAGS := -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib $(CGO_LDFLAGS)
+CMAKE_PREFIX := -DCMAKE_PREFIX_PATH=$(LIBTORCH)
+endif
+FUZZTIME ?= 5s
+BUILD := build
+
+.PHONY: setup deps build test unit ctest fuzz proto proto-check bench run vet clean
+
+## setup: install the system packages and Go modules the project needs (idempotent).
+setup: .setup-stamp
+.setup-stamp: Makefile
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(GO) mod download
+	@touch $@
+
+build: setup
+	$(GO) build ./...
+
+vet: setup
+	$(GO) vet ./...
+
+## test: every test: Go unit and multi-process tests, C++ ctest, proto freshness, short fuzz runs.
+test: setup proto-check vet unit ctest fuzz
+
+unit: setup
+	$(GO) test -count=1 -timeout 20m ./...
+
+ctest: setup
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_PREFIX) >/dev/null
+	cmake --build $(BUILD) -j2
+	cd $(BUILD) && ctest --output-on-failure
+
+fuzz: setup
+	@set -e; for t in $$($(GO) test -list '^Fuzz' ./... 2>/dev/null | grep -E '^(Fuzz|ok)' | awk '/^Fuzz/{f=f" "$$1} /^ok/{if(f!=""){print $$2":"f}; f=""}'); do \
+		pkg=$${t%%:*}; for f in $$(echo $${t#*:} | tr ' ' '\n'); do \
+			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; done
+
+## proto: regenerate proto/*.pb.go from proto/bittensor.proto.
+proto: setup
+	PATH="$$(pwd)/.bin:$$PATH"; mkdir -p .bin; \
+	$(GO) build -o .bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go; \
+	$(GO) build -o .bin/protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc; \
+	protoc --plugin=protoc-gen-go=.bin/protoc-gen-go --plugin=protoc-gen-go-grpc=.bin/protoc-gen-go-grpc \
+		-I proto --go_out=proto --go_opt=paths=source_relative \
+		--go-grpc_out=proto --go-grpc_opt=paths=source_relative proto/bittensor.proto
+
+## proto-check: fail when the committed generated code is stale.
+proto-check: proto
+	@git diff --exit-code -- proto/ || { echo "proto/: generated code is stale; run make proto and commit"; exit 1; }
+
+## bench: the side-by-side benchmarks (see bench/README.md).
+bench: setup
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_PREFIX) >/dev/null
+	cmake --build $(BUILD) -j2 --target bench_mnist_step
+	$(GO) run ./bench/cmd/bench -cxx $(BUILD)/bench_mnist_step
+
+## run: set up and train an MNIST neuron with the default flags.
+run: setup
+	$(GO) run ./cmd/bittensor run mnist
+
+clean:
+	rm -rf $(BUILD) .bin .setup-stamp
