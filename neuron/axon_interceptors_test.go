@@ -3,7 +3,6 @@ package neuron
 import (
 	"context"
 	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -110,7 +109,7 @@ func TestAuthInterceptor(t *testing.T) {
 	if _, err := client.Forward(ctx, signedRequest(t, key, now+1)); err != nil {
 		t.Fatalf("signed request after a forgery: %v", err)
 	}
-	s := m.snapshot()
+	s := settledStats(t, m.snapshot, 4)
 	if s.Requests != 4 || s.Codes[codes.OK] != 2 || s.Codes[codes.Unauthenticated] != 2 || s.Errors != 2 {
 		t.Fatalf("stats = %+v, want 4 requests, 2 OK, 2 UNAUTHENTICATED", s)
 	}
@@ -145,7 +144,7 @@ func TestAdmissionRefusesPastTheQueue(t *testing.T) {
 	if _, err := client.Forward(ctx, signedRequest(t, key, now+2)); err != nil {
 		t.Fatalf("request after the busy one finished: %v", err)
 	}
-	if s := m.snapshot(); s.Codes[codes.ResourceExhausted] != 1 || s.Codes[codes.OK] != 2 {
+	if s := settledStats(t, m.snapshot, 3); s.Codes[codes.ResourceExhausted] != 1 || s.Codes[codes.OK] != 2 {
 		t.Fatalf("stats codes = %v, want 1 RESOURCE_EXHAUSTED and 2 OK", s.Codes)
 	}
 }
@@ -182,4 +181,24 @@ func TestAdmissionQueue(t *testing.T) {
 	}
 }
 
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+// settledStats waits (bounded) until n RPCs have ended and returns the stats.
+// gRPC reports an RPC's end to the stats handler after the client already has
+// the answer, so the last RPC's status can lag behind the reply.
+func settledStats(t *testing.T, snapshot func() AxonStats, n uint64) AxonStats {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := snapshot()
+		var ended uint64
+		for _, c := range s.Codes {
+			ended += c
+		}
+		if ended >= n {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d RPCs ended: %+v", ended, n, s)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

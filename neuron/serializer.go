@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
 )
 
 // ProtocolVersion is written into the version field of every message this
@@ -238,4 +239,81 @@ func DecodeMessage(b []byte, lim Limits) (*pb.TensorMessage, error) {
 		return nil, fmt.Errorf("serializer: %w", err)
 	}
 	return m, nil
+}
+
+// wireDType returns the DataType that carries a torch dtype on the wire.
+func wireDType(d torch.DType) (pb.DataType, error) {
+	switch d {
+	case torch.Float32:
+		return pb.DataType_FLOAT32, nil
+	case torch.Float64:
+		return pb.DataType_FLOAT64, nil
+	case torch.Int32:
+		return pb.DataType_INT32, nil
+	case torch.Int64:
+		return pb.DataType_INT64, nil
+	}
+	return pb.DataType_UNKNOWN, fmt.Errorf("dtype %v has no wire DataType (convert it to float32, float64, int32 or int64)", d)
+}
+
+// torchDType returns the torch dtype of a numeric wire DataType.
+func torchDType(d pb.DataType) (torch.DType, bool) {
+	switch d {
+	case pb.DataType_FLOAT32:
+		return torch.Float32, true
+	case pb.DataType_FLOAT64:
+		return torch.Float64, true
+	case pb.DataType_INT32:
+		return torch.Int32, true
+	case pb.DataType_INT64:
+		return torch.Int64, true
+	}
+	return 0, false
+}
+
+// SerializeTensor encodes t as a wire Tensor of modality TENSOR or IMAGE: its
+// dtype (float32, float64, int32 or int64), shape, whether it requires grad,
+// and its values as raw little-endian C-order bytes. A tensor on another
+// device or with a non-contiguous layout is copied out as needed.
+func SerializeTensor(t *torch.Tensor, modality pb.Modality) (*pb.Tensor, error) {
+	if modality != pb.Modality_TENSOR && modality != pb.Modality_IMAGE {
+		return nil, fmt.Errorf("serializer: a torch tensor cannot have modality %v", modality)
+	}
+	if err := t.Err(); err != nil {
+		return nil, fmt.Errorf("serializer: %w", err)
+	}
+	dt, err := wireDType(t.DType())
+	if err != nil {
+		return nil, fmt.Errorf("serializer: %w", err)
+	}
+	buf, err := t.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("serializer: %w", err)
+	}
+	return &pb.Tensor{
+		Version:      ProtocolVersion,
+		Buffer:       buf,
+		Shape:        t.Shape(),
+		Dtype:        dt,
+		Modality:     modality,
+		RequiresGrad: t.RequiresGrad(),
+	}, nil
+}
+
+// DeserializeTensor checks w with ValidateTensor and copies its values into a
+// new CPU tensor (one that does not require grad). TEXT tensors are refused:
+// use DecodeText for them.
+func DeserializeTensor(w *pb.Tensor, lim Limits) (*torch.Tensor, error) {
+	if err := ValidateTensor(w, lim); err != nil {
+		return nil, fmt.Errorf("serializer: %w", err)
+	}
+	dt, ok := torchDType(w.GetDtype())
+	if !ok {
+		return nil, fmt.Errorf("serializer: %w", malformedf("a %v tensor is not numeric (use DecodeText)", w.GetModality()))
+	}
+	t := torch.FromBytes(w.GetBuffer(), dt, w.GetShape())
+	if err := t.Err(); err != nil {
+		return nil, fmt.Errorf("serializer: %w", err)
+	}
+	return t, nil
 }
