@@ -1,7 +1,9 @@
 package neuron
 
 import (
+	"bytes"
 	"errors"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -44,8 +46,9 @@ func FuzzDecodeText(f *testing.F) {
 }
 
 // FuzzValidateTensor feeds arbitrary wire Tensors (as protobuf bytes) to
-// ValidateTensor: it must never panic, and an accepted numeric tensor's buffer
-// must hold exactly its elements.
+// ValidateTensor and DeserializeTensor: neither may panic, an accepted numeric
+// tensor's buffer must hold exactly its elements, and it must come back
+// unchanged from a trip through torch.
 func FuzzValidateTensor(f *testing.F) {
 	for _, t := range []*pb.Tensor{
 		{Shape: []int64{2, 2}, Buffer: make([]byte, 16), Dtype: pb.DataType_FLOAT32},
@@ -79,6 +82,20 @@ func FuzzValidateTensor(f *testing.F) {
 		size, _ := dtypeSize(tensor.GetDtype())
 		if n < 0 || n > lim.MaxElements || int64(len(tensor.GetBuffer())) != n*size {
 			t.Fatalf("accepted shape %v dtype %v with %d buffer bytes", tensor.GetShape(), tensor.GetDtype(), len(tensor.GetBuffer()))
+		}
+		// What validates deserializes, and serializes back to the same bytes.
+		x, err := DeserializeTensor(&tensor, lim)
+		if err != nil {
+			t.Fatalf("DeserializeTensor of a valid tensor: %v", err)
+		}
+		defer x.Free()
+		back, err := SerializeTensor(x, tensor.GetModality())
+		if err != nil {
+			t.Fatalf("SerializeTensor: %v", err)
+		}
+		if back.GetDtype() != tensor.GetDtype() || !slices.Equal(back.GetShape(), tensor.GetShape()) ||
+			!bytes.Equal(back.GetBuffer(), tensor.GetBuffer()) {
+			t.Fatalf("round trip changed the tensor: %v %v → %v %v", tensor.GetDtype(), tensor.GetShape(), back.GetDtype(), back.GetShape())
 		}
 	})
 }

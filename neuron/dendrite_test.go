@@ -124,7 +124,7 @@ func TestGradientsThroughTheWireEqualLocal(t *testing.T) {
 
 func TestRemoteBackwardTrainsTheSynapse(t *testing.T) {
 	const lr = 0.5
-	remote := &trainableSynapse{linearSynapse: newLinearSynapse(t, 3), lr: lr}
+	remote := newTrainableSynapse(t, 3, lr)
 	twin := newLinearSynapse(t, 3) // the same starting weights, trained locally
 	_, defs := startAxon(t, testConfig(), remote)
 	d := newTestDendrite(t, 10*time.Second)
@@ -161,7 +161,7 @@ func TestRemoteBackwardTrainsTheSynapse(t *testing.T) {
 }
 
 func TestRemoteTextBackwardTrains(t *testing.T) {
-	remote := &trainableSynapse{linearSynapse: newLinearSynapse(t, 4), lr: 0.1}
+	remote := newTrainableSynapse(t, 4, 0.1)
 	_, defs := startAxon(t, testConfig(), remote)
 	d := newTestDendrite(t, 10*time.Second)
 	res, err := d.ForwardText(context.Background(), defs, [][]string{{"a", "bb", "ccc", "dddd"}})

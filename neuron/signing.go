@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,9 +22,9 @@ const signingDomain = "bittensor/TensorMessage/v1\x00"
 var ErrBadSignature = errors.New("bad signature")
 
 // TensorsDigest returns the SHA-256 digest of a message's tensors: for each in
-// order its dtype, modality, requires_grad, rank, shape and buffer, every
-// variable-length part preceded by its length, so that two different tensor
-// lists never share an encoding. The version field is not covered.
+// order its dtype, modality, requires_grad, rank, shape, buffer length and
+// bufferDigest, so that two different tensor lists never share an encoding.
+// The version field is not covered.
 func TensorsDigest(ts []*pb.Tensor) [sha256.Size]byte {
 	h := sha256.New()
 	var hdr [8]byte
@@ -44,7 +46,45 @@ func TensorsDigest(ts []*pb.Tensor) [sha256.Size]byte {
 			put(uint64(d))
 		}
 		put(uint64(len(t.GetBuffer())))
-		h.Write(t.GetBuffer())
+		sum := bufferDigest(t.GetBuffer())
+		h.Write(sum[:])
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// digestChunk is the size of the pieces bufferDigest hashes independently.
+const digestChunk = 1 << 20
+
+// bufferDigest returns the SHA-256 of the concatenated SHA-256 digests of
+// buf's digestChunk-sized pieces, in order (a buffer of at most one piece is
+// hashed twice). The two levels let a large buffer hash on every core: the
+// pieces are hashed in parallel, which matters for the multi-megabyte tensors
+// the Axon verifies before it can start working.
+func bufferDigest(buf []byte) [sha256.Size]byte {
+	n := max(1, (len(buf)+digestChunk-1)/digestChunk)
+	sums := make([][sha256.Size]byte, n)
+	piece := func(i int) []byte { return buf[i*digestChunk : min(len(buf), (i+1)*digestChunk)] }
+	if workers := min(n, runtime.GOMAXPROCS(0)); workers <= 1 {
+		for i := range sums {
+			sums[i] = sha256.Sum256(piece(i))
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+					sums[i] = sha256.Sum256(piece(i))
+				}
+			})
+		}
+		wg.Wait()
+	}
+	h := sha256.New()
+	for _, s := range sums {
+		h.Write(s[:])
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])

@@ -2,6 +2,7 @@ package neuron
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"sync"
 	"testing"
@@ -136,4 +137,30 @@ func TestNoncesConcurrentAreDistinct(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestBufferDigestPieces(t *testing.T) {
+	// The digest of a multi-piece buffer is the hash of its pieces' hashes, in
+	// order, whatever the parallelism.
+	buf := make([]byte, 2*digestChunk+5)
+	for i := range buf {
+		buf[i] = byte(i / digestChunk) // pieces differ
+	}
+	var cat []byte
+	for off := 0; off < len(buf); off += digestChunk {
+		s := sha256.Sum256(buf[off:min(len(buf), off+digestChunk)])
+		cat = append(cat, s[:]...)
+	}
+	if got, want := bufferDigest(buf), sha256.Sum256(cat); got != want {
+		t.Fatalf("bufferDigest = %x, want %x", got, want)
+	}
+	empty := sha256.Sum256(nil)
+	if got, want := bufferDigest(nil), sha256.Sum256(empty[:]); got != want {
+		t.Fatalf("bufferDigest(nil) = %x, want %x", got, want)
+	}
+	// Swapping two pieces changes the digest.
+	swapped := append(append(append([]byte{}, buf[digestChunk:2*digestChunk]...), buf[:digestChunk]...), buf[2*digestChunk:]...)
+	if bufferDigest(swapped) == bufferDigest(buf) {
+		t.Fatal("swapping two pieces kept the digest")
+	}
 }

@@ -3,6 +3,7 @@ package neuron
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	pb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
@@ -45,6 +46,40 @@ type Trainable interface {
 	// while it runs forward, backward and step, so the two never interleave.
 	// If pass fails, TrainStep must not step and must return pass's error.
 	TrainStep(pass func() error) error
+}
+
+// Stepper is the part of an optimizer that StepWith uses; a
+// torch/optim.Optimizer is one.
+type Stepper interface {
+	ZeroGrad() error
+	Step() error
+}
+
+// StepWith is a complete Trainable.TrainStep for a synapse trained by opt:
+// holding lock (the lock the synapse's own training loop holds around its
+// steps), it clears the gradients, runs pass, applies the gradients with opt
+// and clears them again. A model implements Trainable with
+//
+//	func (m *Model) TrainStep(pass func() error) error { return neuron.StepWith(&m.mu, m.opt, pass) }
+func StepWith(lock sync.Locker, opt Stepper, pass func() error) error {
+	lock.Lock()
+	defer lock.Unlock()
+	if err := opt.ZeroGrad(); err != nil {
+		return fmt.Errorf("synapse: train step: %w", err)
+	}
+	if err := pass(); err != nil {
+		if zerr := opt.ZeroGrad(); zerr != nil {
+			return errors.Join(err, fmt.Errorf("synapse: train step: %w", zerr))
+		}
+		return err
+	}
+	if err := opt.Step(); err != nil {
+		return fmt.Errorf("synapse: train step: %w", err)
+	}
+	if err := opt.ZeroGrad(); err != nil {
+		return fmt.Errorf("synapse: train step: %w", err)
+	}
+	return nil
 }
 
 // SynapseBase is embedded by models to supply Key and to answer every modality

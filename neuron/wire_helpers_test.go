@@ -12,6 +12,7 @@ import (
 
 	pb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/optim"
 )
 
 // Test models and a local Axon fixture shared by the Axon and Dendrite tests.
@@ -75,40 +76,30 @@ func textFeatures(batch []string) *torch.Tensor {
 	return torch.FromFloat32(f, int64(len(batch)), testIn)
 }
 
-// trainableSynapse is a linearSynapse that learns from remote gradients by
-// plain SGD.
+// trainableSynapse is a linearSynapse that learns from remote gradients with
+// plain SGD (torch/optim) through StepWith.
 type trainableSynapse struct {
 	*linearSynapse
-	lr    float64
+	opt   *optim.Optimizer
 	mu    sync.Mutex
 	steps int
 }
 
+func newTrainableSynapse(t testing.TB, seed byte, lr float64) *trainableSynapse {
+	t.Helper()
+	s := newLinearSynapse(t, seed)
+	opt, err := optim.NewSGD([]*torch.Tensor{s.w, s.b}, optim.SGDOptions{LR: lr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &trainableSynapse{linearSynapse: s, opt: opt}
+}
+
 func (s *trainableSynapse) TrainStep(pass func() error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	params := []*torch.Tensor{s.w, s.b}
-	for _, p := range params {
-		if err := p.ZeroGrad(); err != nil {
-			return err
-		}
-	}
-	if err := pass(); err != nil {
-		return err
-	}
-	var err error
-	torch.NoGrad(func() {
-		for _, p := range params {
-			if err = p.CopyFrom(p.Sub(p.Grad().MulScalar(s.lr))); err != nil {
-				return
-			}
-			if err = p.ZeroGrad(); err != nil {
-				return
-			}
-		}
+	return StepWith(&s.mu, s.opt, func() error {
+		s.steps++ // under s.mu
+		return pass()
 	})
-	s.steps++
-	return err
 }
 
 // gatedSynapse blocks every forward until release is closed, after reporting

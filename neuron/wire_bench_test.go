@@ -1,0 +1,62 @@
+package neuron
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+)
+
+// identitySynapse answers a tensor with itself.
+type identitySynapse struct{ SynapseBase }
+
+func (identitySynapse) ForwardTensor(x *torch.Tensor) (*torch.Tensor, error) { return x, nil }
+
+// BenchmarkAxonForward times one Dendrite→Axon→Dendrite round trip of a
+// [64,784] float32 tensor through an identity synapse over 127.0.0.1.
+func BenchmarkAxonForward(b *testing.B) {
+	benchmarkForward(b, []int64{64, 784})
+}
+
+// BenchmarkAxonForward16MiB is BenchmarkAxonForward with a 16 MiB tensor.
+func BenchmarkAxonForward16MiB(b *testing.B) {
+	benchmarkForward(b, []int64{1024, 4096})
+}
+
+func benchmarkForward(b *testing.B, shape []int64) {
+	syn := identitySynapse{NewSynapseBase(testKey(b, 1))}
+	cfg := testConfig()
+	a, err := NewAxon(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := a.Serve(syn); err != nil {
+		b.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer a.Stop(context.Background())
+	dcfg := DefaultDendriteConfig()
+	dcfg.OutputDim = shape[1]
+	d, err := NewDendrite(testKey(b, 2), dcfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	_, port, _ := net.SplitHostPort(a.Addr().String())
+	defs := []*pb.Synapse{{SynapseKey: syn.Key(), Address: "127.0.0.1", Port: port}}
+	x := torch.Rand(shape)
+	b.SetBytes(x.Numel() * 4)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for b.Loop() {
+		res, err := d.ForwardTensor(ctx, defs, []*torch.Tensor{x})
+		if err != nil || res.Errs[0] != nil {
+			b.Fatal(err, res.Errs)
+		}
+	}
+}
