@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	pb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -57,6 +60,46 @@ func benchmarkForward(b *testing.B, shape []int64) {
 		res, err := d.ForwardTensor(ctx, defs, []*torch.Tensor{x})
 		if err != nil || res.Errs[0] != nil {
 			b.Fatal(err, res.Errs)
+		}
+	}
+}
+
+// echoServer answers Forward with its request, as a bare grpc-go server would.
+type echoServer struct {
+	pb.UnimplementedBittensorServer
+}
+
+func (echoServer) Forward(_ context.Context, req *pb.TensorMessage) (*pb.TensorMessage, error) {
+	return req, nil
+}
+
+// BenchmarkRawEcho is the reference for BenchmarkAxonForward: the same
+// TensorMessage echoed by a bare grpc-go server.
+func BenchmarkRawEcho(b *testing.B) {
+	s := grpc.NewServer()
+	pb.RegisterBittensorServer(s, echoServer{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Serve(lis)
+	defer s.Stop()
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Close()
+	w, err := SerializeTensor(torch.Rand([]int64{64, 784}), pb.Modality_TENSOR)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := &pb.TensorMessage{Tensors: []*pb.Tensor{w}}
+	SignMessage(req, testKey(b, 1), 1)
+	client := pb.NewBittensorClient(cc)
+	b.SetBytes(int64(len(w.GetBuffer())))
+	for b.Loop() {
+		if _, err := client.Forward(context.Background(), req); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

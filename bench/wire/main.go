@@ -7,7 +7,8 @@
 // Axon serving an identity synapse (so the model costs nothing): signing,
 // verification, validation, (de)serialization and the autograd attachment
 // included. Next to it, the same TensorMessage bytes go through a bare
-// grpc-go server that echoes them back. MB/s counts the payload once per call.
+// grpc-go server that echoes them back; calls to the two alternate so that
+// both see the same load. MB/s counts the payload once per call.
 //
 // dendrite-fanout times one Dendrite call that fans out to 1, 4 and 16 Axons
 // (each its own server and port) with a [64,784] float32 input per peer. Each
@@ -19,6 +20,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -125,23 +127,38 @@ func newDendrite(outputDim int64) (*neuron.Dendrite, error) {
 	return neuron.NewDendrite(k, cfg)
 }
 
-// measure calls fn repeatedly for about duration (at least 20 times, after 3
-// warm-up calls) and returns each call's latency.
-func measure(duration time.Duration, fn func() error) ([]time.Duration, error) {
+// measurePair times calls of a and b for about duration in total (at least 20
+// each, after 3 warm-up calls each), alternating between them, and which of
+// the two goes first, so that both see the same machine load.
+func measurePair(duration time.Duration, a, b func() error) (latA, latB []time.Duration, err error) {
 	for range 3 {
-		if err := fn(); err != nil {
-			return nil, err
+		if err := a(); err != nil {
+			return nil, nil, err
+		}
+		if err := b(); err != nil {
+			return nil, nil, err
 		}
 	}
-	var lat []time.Duration
-	for start := time.Now(); len(lat) < 20 || time.Since(start) < duration; {
+	timed := func(fn func() error, lat *[]time.Duration) error {
 		t0 := time.Now()
 		if err := fn(); err != nil {
-			return nil, err
+			return err
 		}
-		lat = append(lat, time.Since(t0))
+		*lat = append(*lat, time.Since(t0))
+		return nil
 	}
-	return lat, nil
+	for i, start := 0, time.Now(); i < 20 || time.Since(start) < duration; i++ {
+		var errA, errB error
+		if i%2 == 0 {
+			errA, errB = timed(a, &latA), timed(b, &latB)
+		} else {
+			errB, errA = timed(b, &latB), timed(a, &latA)
+		}
+		if err := errors.Join(errA, errB); err != nil {
+			return nil, nil, err
+		}
+	}
+	return latA, latB, nil
 }
 
 // quantile returns the q-quantile of sorted durations.
@@ -176,25 +193,26 @@ func axonForward(name string, shape []int64, duration time.Duration) (string, er
 	x := torch.Rand(shape)
 	payload := x.Numel() * 4
 	ctx := context.Background()
-	ours, err := measure(duration, func() error {
+	ours := func() error {
 		res, err := d.ForwardTensor(ctx, []*pb.Synapse{def}, []*torch.Tensor{x})
 		if err != nil {
 			return err
 		}
 		return res.Errs[0]
-	})
+	}
+	raw, stopRaw, err := rawEcho(x)
 	if err != nil {
 		return "", err
 	}
-
-	raw, err := rawEcho(x, duration)
+	defer stopRaw()
+	oursLat, rawLat, err := measurePair(duration, ours, raw)
 	if err != nil {
 		return "", err
 	}
-	slices.Sort(ours)
-	mbs, rawMBs := throughput(payload, ours), throughput(payload, raw)
+	slices.Sort(oursLat)
+	mbs, rawMBs := throughput(payload, oursLat), throughput(payload, rawLat)
 	return fmt.Sprintf("axon-forward %s: p50=%d p99=%d MB/s=%.1f raw-grpc MB/s=%.1f ratio=%.2f",
-		name, quantile(ours, 0.5).Microseconds(), quantile(ours, 0.99).Microseconds(), mbs, rawMBs, mbs/rawMBs), nil
+		name, quantile(oursLat, 0.5).Microseconds(), quantile(oursLat, 0.99).Microseconds(), mbs, rawMBs, mbs/rawMBs), nil
 }
 
 // echo is a bare grpc-go Bittensor server that answers Forward with its request.
@@ -206,46 +224,52 @@ func (echo) Forward(_ context.Context, req *pb.TensorMessage) (*pb.TensorMessage
 	return req, nil
 }
 
-// rawEcho times the same TensorMessage bytes the Dendrite sends for x through
-// a bare grpc-go server with the same message size limits.
-func rawEcho(x *torch.Tensor, duration time.Duration) ([]time.Duration, error) {
+// rawEcho returns a call that sends the TensorMessage the Dendrite sends for x
+// (signed, same bytes) to a bare grpc-go server with the same message size
+// limits, which echoes it back; stop ends the server.
+func rawEcho(x *torch.Tensor) (call func() error, stop func(), err error) {
 	const maxMsg = 64 << 20
 	s := grpc.NewServer(grpc.MaxRecvMsgSize(maxMsg), grpc.MaxSendMsgSize(maxMsg))
 	pb.RegisterBittensorServer(s, echo{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
 		_ = s.Serve(lis)
 	}()
-	defer func() {
-		s.Stop()
-		<-served
-	}()
 	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsg), grpc.MaxCallSendMsgSize(maxMsg)))
-	if err != nil {
-		return nil, err
+	stop = func() {
+		if cc != nil {
+			cc.Close()
+		}
+		s.Stop()
+		<-served
 	}
-	defer cc.Close()
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
 	w, err := neuron.SerializeTensor(x, pb.Modality_TENSOR)
 	if err != nil {
-		return nil, err
+		stop()
+		return nil, nil, err
 	}
 	k, err := neuron.NewKey()
 	if err != nil {
-		return nil, err
+		stop()
+		return nil, nil, err
 	}
 	req := &pb.TensorMessage{Version: neuron.ProtocolVersion, SynapseKey: k.PublicHex(), Tensors: []*pb.Tensor{w}}
 	neuron.SignMessage(req, k, 1)
 	client := pb.NewBittensorClient(cc)
-	return measure(duration, func() error {
+	return func() error {
 		_, err := client.Forward(context.Background(), req)
 		return err
-	})
+	}, stop, nil
 }
 
 func fanout(peerCounts []int, latency time.Duration, rounds int) (string, error) {
