@@ -111,9 +111,12 @@ func (a *Axon) Addr() net.Addr {
 	return a.lis.Addr()
 }
 
-// Stop stops accepting requests and waits for the ones in progress to finish;
-// when ctx ends first, it cancels them and closes every connection at once.
-// It is idempotent and returns the serving error, if serving failed.
+// Stop stops accepting requests and waits for the ones in progress to be
+// answered; when ctx ends first, it closes every connection at once, failing
+// the requests in progress for their callers. Either way it returns only after
+// every running synapse forward has returned (a forward cannot be
+// interrupted), so the synapses may be released afterwards. It is idempotent
+// and returns the serving error, if serving failed.
 func (a *Axon) Stop(ctx context.Context) error {
 	a.mu.Lock()
 	first := !a.stopped

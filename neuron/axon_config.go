@@ -70,5 +70,7 @@ func (c AxonConfig) serverOptions(m *axonMetrics, adm *admission, guard *ReplayG
 		grpc.MaxSendMsgSize(c.MaxMessageBytes),
 		grpc.StatsHandler(m),
 		grpc.ChainUnaryInterceptor(adm.interceptor, authInterceptor(guard)),
+		// A forward cannot be interrupted: Stop waits for the running ones.
+		grpc.WaitForHandlers(true),
 	}
 }

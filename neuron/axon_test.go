@@ -235,3 +235,44 @@ func TestAxonConfigValidation(t *testing.T) {
 		t.Fatalf("Stop before Start: %v", err)
 	}
 }
+
+func TestAxonHardStopWaitsForRunningForwards(t *testing.T) {
+	syn := &gatedSynapse{linearSynapse: newLinearSynapse(t, 1), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	cfg := testConfig()
+	a, err := NewAxon(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Serve(syn); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defs := definitions(t, a.Addr(), syn)
+	d := newTestDendrite(t, 10*time.Second)
+	inflight := make(chan Result, 1)
+	go func() {
+		res, _ := d.ForwardTensor(context.Background(), defs, []*torch.Tensor{torch.Zeros([]int64{1, testIn})})
+		inflight <- res
+	}()
+	<-syn.entered
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(expired) }()
+	// The caller learns at once that its request is lost...
+	if res := <-inflight; res.Errs[0] == nil {
+		t.Fatal("in-flight request succeeded through a hard stop")
+	}
+	// ...but Stop returns only once the running forward has.
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) while a forward was running", err)
+	default:
+	}
+	close(syn.release)
+	if err := <-stopped; err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+}

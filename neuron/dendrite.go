@@ -103,8 +103,13 @@ func NewDendrite(key *Key, cfg DendriteConfig) (*Dendrite, error) {
 	if key == nil {
 		return nil, errors.New("dendrite: nil key")
 	}
-	if cfg.Timeout <= 0 || cfg.BackwardTimeout <= 0 || cfg.OutputDim < 0 || cfg.MaxMessageBytes <= 0 {
-		return nil, fmt.Errorf("dendrite: config %+v: timeouts and message size must be > 0, OutputDim >= 0", cfg)
+	switch {
+	case cfg.Timeout <= 0 || cfg.BackwardTimeout <= 0:
+		return nil, fmt.Errorf("dendrite: timeouts %v and %v, want > 0", cfg.Timeout, cfg.BackwardTimeout)
+	case cfg.OutputDim < 0:
+		return nil, fmt.Errorf("dendrite: OutputDim is %d, want >= 0", cfg.OutputDim)
+	case cfg.MaxMessageBytes <= 0:
+		return nil, fmt.Errorf("dendrite: MaxMessageBytes is %d, want > 0", cfg.MaxMessageBytes)
 	}
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

@@ -19,9 +19,10 @@ var ErrModalityNotSupported = errors.New("modality not supported")
 // answers the others with ErrModalityNotSupported.
 //
 // The Axon calls the forwards concurrently, under torch.NoGrad for Forward
-// requests and with autograd on for Backward requests; a forward must not keep
-// its inputs or outputs beyond the call. Each returns an output whose first
-// dimension is the batch.
+// requests and with autograd on for Backward requests. Input tensors arrive on
+// the CPU (a model on a GPU moves them) and are freed when the request ends:
+// a forward must not keep its inputs or anything computed from them. Each
+// returns an output whose first dimension is the batch.
 type Synapse interface {
 	// Key returns the synapse's hex-encoded ed25519 public key (synapse_key).
 	Key() string
