@@ -193,22 +193,32 @@ func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*pb.Synapse, i
 	return d.forward(ctx, calls), nil
 }
 
-// forward runs every call in parallel and waits for all of them; each ends by
-// its own deadline at the latest.
+// forward runs every call's network part in parallel and waits for all of
+// them (each ends by its own deadline at the latest). It then attaches the
+// outputs to the autograd graph here, on the caller's goroutine, so that a
+// caller inside torch.NoGrad gets detached outputs.
 func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Result {
 	res := Result{Outputs: make([]*torch.Tensor, len(calls)), Errs: make([]error, len(calls))}
+	latency := make([]time.Duration, len(calls))
 	var wg sync.WaitGroup
 	for i := range calls {
 		wg.Go(func() {
-			c := &calls[i]
-			out, err := d.forwardOne(ctx, c)
-			if err != nil {
-				out = torch.Zeros([]int64{c.batch, d.cfg.OutputDim}, torch.WithDevice(d.cfg.Device))
-			}
-			res.Outputs[i], res.Errs[i] = out, err
+			start := time.Now()
+			res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])
+			latency[i] = time.Since(start)
 		})
 	}
 	wg.Wait()
+	for i := range calls {
+		c := &calls[i]
+		if res.Errs[i] == nil {
+			res.Outputs[i], res.Errs[i] = d.attach(c, res.Outputs[i])
+		}
+		d.record(c.synapse.GetSynapseKey(), false, latency[i], res.Errs[i])
+		if res.Errs[i] != nil {
+			res.Outputs[i] = torch.Zeros([]int64{c.batch, d.cfg.OutputDim}, torch.WithDevice(d.cfg.Device))
+		}
+	}
 	return res
 }
 

@@ -298,3 +298,19 @@ func TestDendriteArguments(t *testing.T) {
 		t.Fatal("a call after Close succeeded")
 	}
 }
+
+func TestForwardUnderNoGradIsDetached(t *testing.T) {
+	syn := newLinearSynapse(t, 8)
+	_, defs := startAxon(t, testConfig(), syn)
+	d := newTestDendrite(t, 10*time.Second)
+	x := torch.FromFloat32(pseudoRandom(3, 2*testIn), 2, testIn).SetRequiresGrad(true)
+	var res Result
+	var err error
+	torch.NoGrad(func() { res, err = d.ForwardTensor(context.Background(), defs, []*torch.Tensor{x}) })
+	if err != nil || res.Errs[0] != nil {
+		t.Fatalf("forward: %v %v", err, res.Errs)
+	}
+	if res.Outputs[0].RequiresGrad() {
+		t.Fatal("an output computed under NoGrad is attached to a graph")
+	}
+}

@@ -22,18 +22,6 @@ type remoteCall struct {
 	input   *torch.Tensor // the caller's input tensor; nil for TEXT
 }
 
-// forwardOne calls the peer, attaches its output to the caller's graph and
-// records the outcome.
-func (d *Dendrite) forwardOne(ctx context.Context, c *remoteCall) (*torch.Tensor, error) {
-	start := time.Now()
-	out, err := d.remoteForward(ctx, c)
-	if err == nil {
-		out, err = d.attach(c, out)
-	}
-	d.record(c.synapse.GetSynapseKey(), false, time.Since(start), err)
-	return out, err
-}
-
 // attach makes out, the peer's answer to c, a node of the caller's graph.
 func (d *Dendrite) attach(c *remoteCall, out *torch.Tensor) (*torch.Tensor, error) {
 	key := c.synapse.GetSynapseKey()
