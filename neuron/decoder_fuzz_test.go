@@ -2,13 +2,17 @@ package neuron
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"slices"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
 )
 
 // fuzzLimits are small so the fuzzer reaches the limit checks quickly.
@@ -136,6 +140,55 @@ func FuzzDecodeMessage(f *testing.F) {
 					t.Fatalf("DecodeText error %v does not wrap ErrMalformed", err)
 				}
 			}
+		}
+	})
+}
+
+// FuzzAxonRequest feeds arbitrary TensorMessages for a served synapse
+// straight to the Axon's Forward and Backward handlers, past the network and
+// authentication: they must never panic, must answer every request either with a
+// result or with a gRPC status of an expected code, and must keep answering a
+// valid request afterwards.
+func FuzzAxonRequest(f *testing.F) {
+	syn := newLinearSynapse(f, 1)
+	cfg := testConfig()
+	cfg.Limits = fuzzLimits()
+	a, err := NewAxon(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := a.Serve(syn); err != nil {
+		f.Fatal(err)
+	}
+	svc := axonService{a: a}
+	x, _ := SerializeTensor(torch.Zeros([]int64{2, testIn}), pb.Modality_TENSOR)
+	g, _ := SerializeTensor(torch.Ones([]int64{2, testOut}), pb.Modality_TENSOR)
+	text, _ := EncodeText([]string{"ab", "c"})
+	for _, ts := range [][]*pb.Tensor{{x}, {x, g}, {text}, {text, g}, {g}} {
+		b, _ := proto.Marshal(&pb.TensorMessage{Tensors: ts})
+		f.Add(b, false)
+		f.Add(b, true)
+	}
+	valid := &pb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*pb.Tensor{x}}
+	f.Fuzz(func(t *testing.T, b []byte, backward bool) {
+		var m pb.TensorMessage
+		if proto.Unmarshal(b, &m) != nil {
+			return
+		}
+		m.SynapseKey = syn.Key()
+		var err error
+		if backward {
+			_, err = svc.Backward(context.Background(), &m)
+		} else {
+			_, err = svc.Forward(context.Background(), &m)
+		}
+		switch status.Code(err) {
+		case codes.OK, codes.InvalidArgument, codes.Unimplemented, codes.Internal:
+		default:
+			t.Fatalf("request answered %v", err)
+		}
+		if _, err := svc.Forward(context.Background(), valid); err != nil {
+			t.Fatalf("valid request after a fuzzed one: %v", err)
 		}
 	})
 }
