@@ -155,7 +155,7 @@ func (d *Dendrite) ForwardText(ctx context.Context, synapses []*pb.Synapse, inpu
 		if err != nil {
 			return Result{}, fmt.Errorf("dendrite: input %d: %w", i, err)
 		}
-		calls[i] = remoteCall{synapse: synapses[i], wire: w, batch: int64(len(batch))}
+		calls[i] = remoteCall{synapse: synapses[i], modality: pb.Modality_TEXT, wire: w, batch: int64(len(batch))}
 	}
 	return d.forward(ctx, calls), nil
 }
@@ -184,11 +184,11 @@ func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*pb.Synapse, i
 		if x.Dim() == 0 {
 			return Result{}, fmt.Errorf("dendrite: input %d is a scalar, want a batch", i)
 		}
-		w, err := SerializeTensor(x, modality)
-		if err != nil {
+		if _, err := wireDType(x.DType()); err != nil {
 			return Result{}, fmt.Errorf("dendrite: input %d: %w", i, err)
 		}
-		calls[i] = remoteCall{synapse: synapses[i], wire: w, batch: x.Shape()[0], input: x}
+		// Serialized by the call's own goroutine, in parallel with the others.
+		calls[i] = remoteCall{synapse: synapses[i], modality: modality, batch: x.Shape()[0], input: x}
 	}
 	return d.forward(ctx, calls), nil
 }

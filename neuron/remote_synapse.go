@@ -16,10 +16,11 @@ import (
 // backward sends the output gradient with the inputs to the peer's Backward
 // and returns the peer's input gradient.
 type remoteCall struct {
-	synapse *pb.Synapse
-	wire    *pb.Tensor    // the serialized inputs, sent again by backward
-	batch   int64         // the first dimension of the expected output
-	input   *torch.Tensor // the caller's input tensor; nil for TEXT
+	synapse  *pb.Synapse
+	modality pb.Modality
+	wire     *pb.Tensor    // the serialized inputs, sent again by backward
+	batch    int64         // the first dimension of the expected output
+	input    *torch.Tensor // the caller's input tensor; nil for TEXT
 }
 
 // attach makes out, the peer's answer to c, a node of the caller's graph.
@@ -57,6 +58,13 @@ func (d *Dendrite) attach(c *remoteCall, out *torch.Tensor) (*torch.Tensor, erro
 
 // remoteForward sends the inputs and returns the checked, decoded output.
 func (d *Dendrite) remoteForward(ctx context.Context, c *remoteCall) (*torch.Tensor, error) {
+	if c.wire == nil {
+		w, err := SerializeTensor(c.input, c.modality)
+		if err != nil {
+			return nil, fmt.Errorf("dendrite: inputs: %w", err)
+		}
+		c.wire = w
+	}
 	resp, err := d.call(ctx, c.synapse, false, d.cfg.Timeout, c.wire)
 	if err != nil {
 		return nil, err
