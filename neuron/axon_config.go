@@ -16,6 +16,8 @@ type AxonConfig struct {
 	MaxMessageBytes int
 	// MaxConcurrent is how many requests run at once; MaxQueued more wait for
 	// a turn, and requests beyond that are refused with RESOURCE_EXHAUSTED.
+	// Admitted requests hold at most (MaxConcurrent+MaxQueued) ×
+	// MaxMessageBytes of request messages in memory.
 	MaxConcurrent, MaxQueued int
 	// Limits bound each decoded tensor.
 	Limits Limits
@@ -30,14 +32,14 @@ type AxonConfig struct {
 
 // DefaultAxonConfig returns the configuration of a neuron's Axon: port 8091 on
 // every interface, 64 MiB messages, two requests at a time (libtorch already
-// spreads one forward over the cores) with 64 queued, DefaultLimits, 10 000
+// spreads one forward over the cores) with 16 queued, DefaultLimits, 10 000
 // remembered callers and a minute of clock skew.
 func DefaultAxonConfig() AxonConfig {
 	return AxonConfig{
 		Address:         ":8091",
 		MaxMessageBytes: 64 << 20,
 		MaxConcurrent:   2,
-		MaxQueued:       64,
+		MaxQueued:       16,
 		Limits:          DefaultLimits(),
 		MaxCallers:      10_000,
 		MaxClockSkew:    time.Minute,
