@@ -173,7 +173,7 @@ func TestAxonGracefulStop(t *testing.T) {
 	defs := definitions(t, a.Addr(), syn)
 	d := newTestDendrite(t, 10*time.Second)
 
-	inflight := make(chan Result, 1)
+	inflight := make(chan Responses, 1)
 	go func() {
 		res, _ := d.ForwardTensor(context.Background(), defs, []*torch.Tensor{torch.Zeros([]int64{1, testIn})})
 		inflight <- res
@@ -251,7 +251,7 @@ func TestAxonHardStopWaitsForRunningForwards(t *testing.T) {
 	}
 	defs := definitions(t, a.Addr(), syn)
 	d := newTestDendrite(t, 10*time.Second)
-	inflight := make(chan Result, 1)
+	inflight := make(chan Responses, 1)
 	go func() {
 		res, _ := d.ForwardTensor(context.Background(), defs, []*torch.Tensor{torch.Zeros([]int64{1, testIn})})
 		inflight <- res

@@ -67,9 +67,9 @@ type Dendrite struct {
 	stats map[string]*PeerStats
 }
 
-// Result is a Dendrite call's answer: per synapse, in the order given, the
-// output and the reason it failed.
-type Result struct {
+// Responses are the answers to one Dendrite call: per synapse, in the order
+// given, the output and the reason the call failed.
+type Responses struct {
 	// Outputs holds one [batch, OutputDim] tensor per synapse: the peer's
 	// output attached to the caller's graph, or zeros where the call failed.
 	Outputs []*torch.Tensor
@@ -78,7 +78,7 @@ type Result struct {
 }
 
 // Failed returns how many calls failed.
-func (r Result) Failed() int {
+func (r Responses) Failed() int {
 	n := 0
 	for _, err := range r.Errs {
 		if err != nil {
@@ -145,15 +145,15 @@ func (d *Dendrite) Stats() map[string]PeerStats {
 
 // ForwardText sends inputs[i], a batch of strings, to synapses[i], for every i
 // in parallel.
-func (d *Dendrite) ForwardText(ctx context.Context, synapses []*pb.Synapse, inputs [][]string) (Result, error) {
+func (d *Dendrite) ForwardText(ctx context.Context, synapses []*pb.Synapse, inputs [][]string) (Responses, error) {
 	if len(inputs) != len(synapses) {
-		return Result{}, fmt.Errorf("dendrite: %d inputs for %d synapses", len(inputs), len(synapses))
+		return Responses{}, fmt.Errorf("dendrite: %d inputs for %d synapses", len(inputs), len(synapses))
 	}
 	calls := make([]remoteCall, len(synapses))
 	for i, batch := range inputs {
 		w, err := EncodeText(batch)
 		if err != nil {
-			return Result{}, fmt.Errorf("dendrite: input %d: %w", i, err)
+			return Responses{}, fmt.Errorf("dendrite: input %d: %w", i, err)
 		}
 		calls[i] = remoteCall{synapse: synapses[i], modality: pb.Modality_TEXT, wire: w, batch: int64(len(batch))}
 	}
@@ -162,30 +162,30 @@ func (d *Dendrite) ForwardText(ctx context.Context, synapses []*pb.Synapse, inpu
 
 // ForwardImage sends inputs[i], a batch of images, to synapses[i], for every i
 // in parallel.
-func (d *Dendrite) ForwardImage(ctx context.Context, synapses []*pb.Synapse, inputs []*torch.Tensor) (Result, error) {
+func (d *Dendrite) ForwardImage(ctx context.Context, synapses []*pb.Synapse, inputs []*torch.Tensor) (Responses, error) {
 	return d.forwardTensors(ctx, synapses, inputs, pb.Modality_IMAGE)
 }
 
 // ForwardTensor sends inputs[i], a batch of feature tensors, to synapses[i],
 // for every i in parallel.
-func (d *Dendrite) ForwardTensor(ctx context.Context, synapses []*pb.Synapse, inputs []*torch.Tensor) (Result, error) {
+func (d *Dendrite) ForwardTensor(ctx context.Context, synapses []*pb.Synapse, inputs []*torch.Tensor) (Responses, error) {
 	return d.forwardTensors(ctx, synapses, inputs, pb.Modality_TENSOR)
 }
 
-func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*pb.Synapse, inputs []*torch.Tensor, modality pb.Modality) (Result, error) {
+func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*pb.Synapse, inputs []*torch.Tensor, modality pb.Modality) (Responses, error) {
 	if len(inputs) != len(synapses) {
-		return Result{}, fmt.Errorf("dendrite: %d inputs for %d synapses", len(inputs), len(synapses))
+		return Responses{}, fmt.Errorf("dendrite: %d inputs for %d synapses", len(inputs), len(synapses))
 	}
 	calls := make([]remoteCall, len(synapses))
 	for i, x := range inputs {
 		if err := x.Err(); err != nil {
-			return Result{}, fmt.Errorf("dendrite: input %d: %w", i, err)
+			return Responses{}, fmt.Errorf("dendrite: input %d: %w", i, err)
 		}
 		if x.Dim() == 0 {
-			return Result{}, fmt.Errorf("dendrite: input %d is a scalar, want a batch", i)
+			return Responses{}, fmt.Errorf("dendrite: input %d is a scalar, want a batch", i)
 		}
 		if _, err := wireDType(x.DType()); err != nil {
-			return Result{}, fmt.Errorf("dendrite: input %d: %w", i, err)
+			return Responses{}, fmt.Errorf("dendrite: input %d: %w", i, err)
 		}
 		// Serialized by the call's own goroutine, in parallel with the others.
 		calls[i] = remoteCall{synapse: synapses[i], modality: modality, batch: x.Shape()[0], input: x}
@@ -197,8 +197,8 @@ func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*pb.Synapse, i
 // them (each ends by its own deadline at the latest). It then attaches the
 // outputs to the autograd graph here, on the caller's goroutine, so that a
 // caller inside torch.NoGrad gets detached outputs.
-func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Result {
-	res := Result{Outputs: make([]*torch.Tensor, len(calls)), Errs: make([]error, len(calls))}
+func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
+	res := Responses{Outputs: make([]*torch.Tensor, len(calls)), Errs: make([]error, len(calls))}
 	latency := make([]time.Duration, len(calls))
 	var wg sync.WaitGroup
 	for i := range calls {

@@ -28,7 +28,7 @@ func TestForwardOverTheWireEqualsLocal(t *testing.T) {
 		}
 		return out
 	}
-	check := func(m pb.Modality, res Result, err error, want *torch.Tensor) {
+	check := func(m pb.Modality, res Responses, err error, want *torch.Tensor) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("%v: %v", m, err)
@@ -306,7 +306,7 @@ func TestForwardUnderNoGradIsDetached(t *testing.T) {
 	_, defs := startAxon(t, testConfig(), syn)
 	d := newTestDendrite(t, 10*time.Second)
 	x := torch.FromFloat32(pseudoRandom(3, 2*testIn), 2, testIn).SetRequiresGrad(true)
-	var res Result
+	var res Responses
 	var err error
 	torch.NoGrad(func() { res, err = d.ForwardTensor(context.Background(), defs, []*torch.Tensor{x}) })
 	if err != nil || res.Errs[0] != nil {
