@@ -138,7 +138,7 @@ func SignSynapse(def *bittensorpb.Synapse, key *Key, nonce int64, powBits int) e
 	def.Nonce = nonce
 	def.ProofOfWork, def.Signature = nil, nil
 	if err := checkSynapseFields(def); err != nil {
-		return fmt.Errorf("metagraph: sign synapse: %w", err)
+		return err
 	}
 	pow, digest := solveWork(synapseFields(def), powBits)
 	def.ProofOfWork = pow

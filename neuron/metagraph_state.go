@@ -404,11 +404,11 @@ func (st *metagraphState) peerFailed(addr string, now time.Time) {
 // backoffInto sets the next retry time of a failing peer: Period doubled per
 // failure beyond the first, capped at MaxBackoff.
 func (c MetagraphConfig) backoffInto(p *peerEntry, now time.Time) {
-	wait := c.MaxBackoff
-	if shift := p.failures - 1; shift < 32 {
-		wait = min(c.Period<<shift, c.MaxBackoff)
+	wait := c.Period
+	for i := 1; i < p.failures && wait < c.MaxBackoff; i++ {
+		wait *= 2
 	}
-	p.retryAt = now.Add(wait)
+	p.retryAt = now.Add(min(wait, c.MaxBackoff))
 }
 
 // confirmed reports whether we reached the peer within the TTL and its last
