@@ -15,8 +15,8 @@ import (
 // knows (its own and its peers'), the metagraph peers it gossips with, and a
 // weight per synapse that the training loop learns.
 //
-// Every Period it refreshes its local definitions (new nonce, proof of work,
-// signature), picks a random peer, sends it a GossipBatch of its peers and
+// Every Refresh it signs its local definitions again (new nonce, proof of
+// work, signature); every Period it picks a random peer, sends it a GossipBatch of its peers and
 // synapses and sinks the answer; it answers peers' batches the same way. The
 // rules for what is accepted, kept and forgotten are in metagraph_state.go.
 //
@@ -272,6 +272,11 @@ func (m *Metagraph) Gossip(_ context.Context, in *bittensorpb.GossipBatch) (*bit
 		return nil, err
 	}
 	now := m.now()
+	if len(in.GetPeers()) > 0 {
+		m.mu.Lock()
+		m.state.peerHeard(in.GetPeers()[0], now)
+		m.mu.Unlock()
+	}
 	m.sink(in, now)
 	m.mu.Lock()
 	defer m.mu.Unlock()

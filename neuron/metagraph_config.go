@@ -37,8 +37,13 @@ type MetagraphConfig struct {
 	// Period is the gossip interval: every period the metagraph refreshes its
 	// local definitions and exchanges a GossipBatch with one random peer.
 	Period time.Duration
+	// Refresh is how often local definitions are signed again with a new nonce
+	// (their heartbeat). Every refresh costs each member one verification per
+	// definition, so on large networks a Refresh of several periods saves CPU;
+	// it must stay well below TTL.
+	Refresh time.Duration
 	// TTL is how long a definition lives after its owner's last refresh, and how
-	// long a peer lives after we last reached it.
+	// long a peer lives after it was last heard from.
 	TTL time.Duration
 	// MaxClockSkew is how far in the future a definition's refresh time may lie
 	// (owners stamp their nonce with their own clock).
@@ -65,7 +70,7 @@ type MetagraphConfig struct {
 }
 
 // DefaultMetagraphConfig returns the settings of a neuron on a real network:
-// port 8092, cache of 10 000 synapses, gossip every 10 s, TTL 300 s, 16 bits of
+// port 8092, cache of 10 000 synapses, gossip and refresh every 10 s, TTL 300 s, 16 bits of
 // proof of work (about 65 000 SHA-256 hashes, a few milliseconds per refresh).
 func DefaultMetagraphConfig() MetagraphConfig {
 	return MetagraphConfig{
@@ -74,6 +79,7 @@ func DefaultMetagraphConfig() MetagraphConfig {
 		Size:             10000,
 		MaxPeers:         1000,
 		Period:           10 * time.Second,
+		Refresh:          10 * time.Second,
 		TTL:              300 * time.Second,
 		MaxClockSkew:     60 * time.Second,
 		PoWBits:          16,
@@ -87,13 +93,15 @@ func DefaultMetagraphConfig() MetagraphConfig {
 }
 
 // LocalMetagraphConfig returns fast settings for tests and local experiments:
-// a free port on 127.0.0.1, gossip every 50 ms, TTL 2 s, 4 bits of proof of work.
+// a free port on 127.0.0.1, gossip and refresh every 50 ms, TTL 2 s, 4 bits of
+// proof of work.
 func LocalMetagraphConfig() MetagraphConfig {
 	c := DefaultMetagraphConfig()
 	c.ListenHost = "127.0.0.1"
 	c.Port = 0
 	c.Size = 1000
 	c.Period = 50 * time.Millisecond
+	c.Refresh = 50 * time.Millisecond
 	c.TTL = 2 * time.Second
 	c.MaxClockSkew = time.Second
 	c.PoWBits = 4
@@ -121,8 +129,10 @@ func (c MetagraphConfig) Validate() error {
 		return fmt.Errorf("metagraph: config: max peers %d, want at least 1", c.MaxPeers)
 	case c.Period <= 0:
 		return fmt.Errorf("metagraph: config: period %v, want > 0", c.Period)
-	case c.TTL <= c.Period:
-		return fmt.Errorf("metagraph: config: ttl %v must exceed the gossip period %v", c.TTL, c.Period)
+	case c.Refresh < c.Period:
+		return fmt.Errorf("metagraph: config: refresh %v shorter than the gossip period %v", c.Refresh, c.Period)
+	case c.TTL <= c.Refresh:
+		return fmt.Errorf("metagraph: config: ttl %v must exceed the refresh interval %v", c.TTL, c.Refresh)
 	case c.MaxClockSkew < 0:
 		return fmt.Errorf("metagraph: config: max clock skew %v, want >= 0", c.MaxClockSkew)
 	case c.PoWBits < 0 || c.PoWBits > maxPoWBits:

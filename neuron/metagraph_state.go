@@ -33,9 +33,10 @@ import (
 //
 // Peers
 //   - Peers are metagraph addresses learned from bootstrap and from batches.
-//   - A peer we reach is confirmed; only confirmed peers (reached within the
-//     TTL) are passed on to others, so the address of a dead member stops
-//     spreading within one TTL.
+//     A batch's first peer is its sender's own address.
+//   - A peer is live while we reached it, or it called us, within the TTL and
+//     our last exchange with it did not fail. Only live peers are passed on to
+//     others, so the address of a dead member stops spreading within one TTL.
 //   - An exchange that fails backs the peer off (Period, doubling, up to
 //     MaxBackoff); MaxPeerFailures failures in a row drop it (bootstrap peers
 //     are kept and retried). A peer neither reached nor re-learned within the
@@ -65,6 +66,7 @@ type peerEntry struct {
 	bootstrap bool
 	learned   time.Time // last time someone told us about it
 	reached   time.Time // last successful exchange we started; zero if never
+	heard     time.Time // last exchange it started with us; zero if never
 	failures  int       // consecutive failed exchanges
 	retryAt   time.Time // no exchange before this time
 }
@@ -143,13 +145,14 @@ func (st *metagraphState) nextNonce(id synapseID, now time.Time) int64 {
 	return n
 }
 
-// dueLocal returns the local definitions whose last refresh is at least half a
-// period old, as unsigned copies with their next nonce chosen.
+// dueLocal returns the local definitions due for a refresh (the last is at
+// least Refresh old, less half a period of ticker jitter, or the network holds
+// a newer nonce), as unsigned copies with their next nonce chosen.
 func (st *metagraphState) dueLocal(now time.Time) []*bittensorpb.Synapse {
 	var due []*bittensorpb.Synapse
 	for _, id := range st.local {
 		e := st.synapses[id]
-		if now.Sub(time.UnixMilli(e.def.GetNonce())) < st.cfg.Period/2 && e.nonceFloor < e.def.GetNonce() {
+		if now.Sub(time.UnixMilli(e.def.GetNonce())) < st.cfg.Refresh-st.cfg.Period/2 && e.nonceFloor < e.def.GetNonce() {
 			continue
 		}
 		d := copySynapse(e.def)
@@ -258,7 +261,7 @@ func (st *metagraphState) expire(now time.Time) {
 		}
 	}
 	for addr, p := range st.peers {
-		if !p.bootstrap && now.Sub(laterOf(p.learned, p.reached)) > st.cfg.TTL {
+		if !p.bootstrap && now.Sub(laterOf(p.learned, p.alive())) > st.cfg.TTL {
 			delete(st.peers, addr)
 		}
 	}
@@ -333,7 +336,7 @@ func (st *metagraphState) snapshot(now time.Time) MetagraphStats {
 	s := st.stats
 	s.Synapses, s.Peers = len(st.synapses), len(st.peers)
 	for _, p := range st.peers {
-		if st.confirmed(p, now) {
+		if st.livePeer(p, now) {
 			s.Live++
 		}
 	}
@@ -345,45 +348,71 @@ func (st *metagraphState) snapshot(now time.Time) MetagraphStats {
 // learnPeer adds a well-formed address that is not ours, while the peer list
 // has room; a known address gets its learned time renewed.
 func (st *metagraphState) learnPeer(addr string, now time.Time) {
-	if addr == st.self {
-		return
-	}
-	if p, ok := st.peers[addr]; ok {
+	if p := st.addPeer(addr, now); p != nil {
 		p.learned = now
-		return
 	}
-	if len(st.peers) >= st.cfg.MaxPeers || validateHostPort(addr) != nil {
-		return
-	}
-	st.peers[addr] = &peerEntry{addr: addr, learned: now}
 }
 
-// pickPeer chooses uniformly among peers not backing off.
+// pickPeer chooses a peer not backing off. A bootstrap peer never reached
+// comes first (joining the network); otherwise, half the time, a peer we have
+// never reached (so that new addresses are tried, and passed on, quickly);
+// otherwise any, uniformly.
 func (st *metagraphState) pickPeer(now time.Time, rng *rand.Rand) (string, bool) {
-	ready := make([]string, 0, len(st.peers))
+	var ready, untried, join []string
 	for addr, p := range st.peers {
-		if !p.retryAt.After(now) {
-			ready = append(ready, addr)
+		if p.retryAt.After(now) {
+			continue
+		}
+		ready = append(ready, addr)
+		if p.reached.IsZero() {
+			untried = append(untried, addr)
+			if p.bootstrap {
+				join = append(join, addr)
+			}
 		}
 	}
-	if len(ready) == 0 {
+	from := ready
+	switch {
+	case len(join) > 0:
+		from = join
+	case len(untried) > 0 && rng.IntN(2) == 0:
+		from = untried
+	}
+	if len(from) == 0 {
 		return "", false
 	}
-	slices.Sort(ready) // map order is random; the rng alone decides
-	return ready[rng.IntN(len(ready))], true
+	slices.Sort(from) // map order is random; the rng alone decides
+	return from[rng.IntN(len(from))], true
 }
 
-// peerReached records a successful exchange with addr.
+// peerReached records a successful exchange we started with addr.
 func (st *metagraphState) peerReached(addr string, now time.Time) {
-	p, ok := st.peers[addr]
-	if !ok {
-		if validateHostPort(addr) != nil || addr == st.self || len(st.peers) >= st.cfg.MaxPeers {
-			return
-		}
-		p = &peerEntry{addr: addr, learned: now}
-		st.peers[addr] = p
+	if p := st.addPeer(addr, now); p != nil {
+		p.reached, p.failures, p.retryAt = now, 0, time.Time{}
 	}
-	p.reached, p.failures, p.retryAt = now, 0, time.Time{}
+}
+
+// peerHeard records an exchange the peer at addr started with us (addr is
+// its own claim, the first peer of its batch; if it is false, our exchanges
+// with it fail and it stops being live).
+func (st *metagraphState) peerHeard(addr string, now time.Time) {
+	if p := st.addPeer(addr, now); p != nil {
+		p.heard = now
+	}
+}
+
+// addPeer returns the entry of addr, adding it when the address is well
+// formed, not ours and the list has room; otherwise nil.
+func (st *metagraphState) addPeer(addr string, now time.Time) *peerEntry {
+	if p, ok := st.peers[addr]; ok {
+		return p
+	}
+	if addr == st.self || len(st.peers) >= st.cfg.MaxPeers || validateHostPort(addr) != nil {
+		return nil
+	}
+	p := &peerEntry{addr: addr, learned: now}
+	st.peers[addr] = p
+	return p
 }
 
 // peerFailed records a failed exchange with addr: back off, or drop it after
@@ -411,25 +440,28 @@ func (c MetagraphConfig) backoffInto(p *peerEntry, now time.Time) {
 	p.retryAt = now.Add(min(wait, c.MaxBackoff))
 }
 
-// confirmed reports whether we reached the peer within the TTL and its last
-// exchange succeeded.
-func (st *metagraphState) confirmed(p *peerEntry, now time.Time) bool {
-	return !p.reached.IsZero() && p.failures == 0 && now.Sub(p.reached) <= st.cfg.TTL
+// alive is the last time the peer showed it is alive; zero if never.
+func (p *peerEntry) alive() time.Time { return laterOf(p.reached, p.heard) }
+
+// livePeer reports whether we reached or heard from the peer within the TTL
+// and our last exchange with it did not fail.
+func (st *metagraphState) livePeer(p *peerEntry, now time.Time) bool {
+	return !p.alive().IsZero() && p.failures == 0 && now.Sub(p.alive()) <= st.cfg.TTL
 }
 
-// peerList returns up to n confirmed peers, most recently reached first.
+// peerList returns up to n live peers, most recently alive first.
 func (st *metagraphState) peerList(n int, now time.Time) []string {
 	if n <= 0 {
 		return nil
 	}
 	live := make([]*peerEntry, 0, len(st.peers))
 	for _, p := range st.peers {
-		if st.confirmed(p, now) {
+		if st.livePeer(p, now) {
 			live = append(live, p)
 		}
 	}
 	slices.SortFunc(live, func(a, b *peerEntry) int {
-		return cmp.Or(b.reached.Compare(a.reached), cmp.Compare(a.addr, b.addr))
+		return cmp.Or(b.alive().Compare(a.alive()), cmp.Compare(a.addr, b.addr))
 	})
 	out := make([]string, 0, min(n, len(live)))
 	for _, p := range live[:min(n, len(live))] {
@@ -440,7 +472,7 @@ func (st *metagraphState) peerList(n int, now time.Time) []string {
 
 // ---- gossip batches ----
 
-// batch is what we tell a peer: our own address first, then confirmed peers;
+// batch is what we tell a peer: our own address first, then live peers;
 // local definitions first, then the freshest remote ones, within the limits.
 func (st *metagraphState) batch(now time.Time) *bittensorpb.GossipBatch {
 	b := &bittensorpb.GossipBatch{Version: MetagraphVersion}

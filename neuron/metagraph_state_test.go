@@ -19,6 +19,7 @@ import (
 func stateConfig() MetagraphConfig {
 	c := LocalMetagraphConfig()
 	c.Period = time.Second
+	c.Refresh = time.Second
 	c.TTL = 30 * time.Second
 	c.MaxClockSkew = 5 * time.Second
 	c.MaxBackoff = 8 * time.Second
