@@ -14,6 +14,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
+// maxGossipStreams bounds the exchanges one peer connection may run at once
+// (a peer makes one per period).
+const maxGossipStreams = 4
+
 // grpcTransport is the Metagraph.Gossip gRPC service and its client side: a
 // pool of connections to peers, every call under the caller's deadline, every
 // message within MaxMessageBytes in both directions.
@@ -59,6 +63,7 @@ func (t *grpcTransport) Listen(h GossipHandler) (string, error) {
 		grpc.MaxRecvMsgSize(t.cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(t.cfg.MaxMessageBytes),
 		grpc.ConnectionTimeout(t.cfg.GossipTimeout),
+		grpc.MaxConcurrentStreams(maxGossipStreams),
 	)
 	bittensorpb.RegisterMetagraphServer(t.server, gossipService{h: h})
 	t.served = make(chan error, 1)

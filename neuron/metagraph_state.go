@@ -39,8 +39,11 @@ import (
 //     others, so the address of a dead member stops spreading within one TTL.
 //   - An exchange that fails backs the peer off (Period, doubling, up to
 //     MaxBackoff); MaxPeerFailures failures in a row drop it (bootstrap peers
-//     are kept and retried). A peer neither reached nor re-learned within the
-//     TTL is dropped.
+//     are kept and retried). A peer neither reached, heard from nor passed
+//     on to us within the TTL is dropped.
+//   - Gossip partners: a bootstrap peer not yet reached first (joining), else
+//     half the time a peer never reached (new addresses get tried and passed
+//     on quickly), else any peer not backing off, uniformly.
 
 // synapseID identifies a definition: its owner and the owner's synapse.
 type synapseID struct{ neuron, synapse string }
@@ -74,8 +77,8 @@ type peerEntry struct {
 // MetagraphStats counts what the metagraph has done since it was created.
 type MetagraphStats struct {
 	Synapses int    // definitions stored now, local ones included
-	Peers    int    // addresses known now, confirmed or not
-	Live     int    // confirmed peers now (what GetPeers returns)
+	Peers    int    // addresses known now, live or not
+	Live     int    // live peers now (what GetPeers returns)
 	Accepted uint64 // definitions stored or replaced by a newer nonce
 	Rejected uint64 // definitions refused as forged, unworked, malformed, expired or from the future
 	Expired  uint64 // definitions dropped after their TTL
