@@ -15,7 +15,7 @@ func BenchmarkVerifySynapse(b *testing.B) {
 	bits := DefaultMetagraphConfig().PoWBits
 	defs := make([]*bittensorpb.Synapse, 16)
 	for i := range defs {
-		defs[i] = signedDef(b, testKey(b, fmt.Sprint("owner ", i)), fmt.Sprint("syn ", i), time.Unix(1700000000, 0), bits)
+		defs[i] = signedDef(b, labelKey(b, fmt.Sprint("owner ", i)), fmt.Sprint("syn ", i), time.Unix(1700000000, 0), bits)
 	}
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
@@ -29,8 +29,8 @@ func BenchmarkVerifySynapse(b *testing.B) {
 // default difficulty (proof of work search and signature).
 func BenchmarkSignSynapse(b *testing.B) {
 	bits := DefaultMetagraphConfig().PoWBits
-	owner := testKey(b, "owner")
-	d := NewSynapseDefinition(testKey(b, "syn").PublicHex(), "10.0.0.1", 8091)
+	owner := labelKey(b, "owner")
+	d := NewSynapseDefinition(labelKey(b, "syn").PublicHex(), "10.0.0.1", 8091)
 	for i := int64(1); b.Loop(); i++ {
 		if err := SignSynapse(d, owner, i, bits); err != nil {
 			b.Fatal(err)

@@ -21,12 +21,12 @@ const MetagraphVersion = "bittensor-go/1"
 var (
 	// ErrMalformedSynapse: a field is missing, too long or not well formed.
 	ErrMalformedSynapse = errors.New("malformed synapse definition")
-	// ErrUnknownVersion: the definition's version is not MetagraphVersion.
-	ErrUnknownVersion = errors.New("unknown synapse definition version")
+	// ErrUnknownSynapseVersion: the definition's version is not MetagraphVersion.
+	ErrUnknownSynapseVersion = errors.New("unknown synapse definition version")
 	// ErrBadProofOfWork: the work digest has too few leading zero bits.
 	ErrBadProofOfWork = errors.New("insufficient proof of work")
-	// ErrBadSignature: the neuron key did not sign this definition.
-	ErrBadSignature = errors.New("bad signature")
+	// ErrBadSynapseSignature: the neuron key did not sign this definition.
+	ErrBadSynapseSignature = errors.New("bad signature")
 	// ErrStaleSynapse: the nonce is not newer than the one already known.
 	ErrStaleSynapse = errors.New("stale nonce")
 	// ErrExpiredSynapse: the owner refreshed the definition longer ago than the TTL.
@@ -161,16 +161,16 @@ func VerifySynapse(def *bittensorpb.Synapse, powBits int) error {
 func verifyWorkAndSignature(def *bittensorpb.Synapse, powBits int) error {
 	if len(def.GetProofOfWork()) != powLen {
 		return fmt.Errorf("metagraph: synapse %s: %w: proof of work is %d bytes, want %d",
-			shortKey(def.GetSynapseKey()), ErrMalformedSynapse, len(def.GetProofOfWork()), powLen)
+			keyLabel(def.GetSynapseKey()), ErrMalformedSynapse, len(def.GetProofOfWork()), powLen)
 	}
 	digest := synapseDigest(synapseFields(def), def.GetProofOfWork())
 	if got := leadingZeroBits(digest); got < powBits {
 		return fmt.Errorf("metagraph: synapse %s: %w: %d leading zero bits, want %d",
-			shortKey(def.GetSynapseKey()), ErrBadProofOfWork, got, powBits)
+			keyLabel(def.GetSynapseKey()), ErrBadProofOfWork, got, powBits)
 	}
 	if !Verify(def.GetNeuronKey(), digest[:], def.GetSignature()) {
 		return fmt.Errorf("metagraph: synapse %s: %w by neuron %s",
-			shortKey(def.GetSynapseKey()), ErrBadSignature, shortKey(def.GetNeuronKey()))
+			keyLabel(def.GetSynapseKey()), ErrBadSynapseSignature, keyLabel(def.GetNeuronKey()))
 	}
 	return nil
 }
@@ -183,13 +183,13 @@ func checkSynapseFields(def *bittensorpb.Synapse) error {
 		return fmt.Errorf("metagraph: %w: nil synapse", ErrMalformedSynapse)
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("metagraph: synapse %s: %w: %s", shortKey(def.GetSynapseKey()), ErrMalformedSynapse, fmt.Sprintf(format, args...))
+		return fmt.Errorf("metagraph: synapse %s: %w: %s", keyLabel(def.GetSynapseKey()), ErrMalformedSynapse, fmt.Sprintf(format, args...))
 	}
 	switch {
 	case len(def.GetVersion()) > maxVersionLen:
 		return bad("version is %d bytes, limit %d", len(def.GetVersion()), maxVersionLen)
 	case def.GetVersion() != MetagraphVersion:
-		return fmt.Errorf("metagraph: synapse %s: %w %q, want %q", shortKey(def.GetSynapseKey()), ErrUnknownVersion, def.GetVersion(), MetagraphVersion)
+		return fmt.Errorf("metagraph: synapse %s: %w %q, want %q", keyLabel(def.GetSynapseKey()), ErrUnknownSynapseVersion, def.GetVersion(), MetagraphVersion)
 	case !isKeyHex(def.GetNeuronKey()):
 		return bad("neuron key %.16q is not %d lower-case hex digits", def.GetNeuronKey(), keyHexLen)
 	case !isKeyHex(def.GetSynapseKey()):
@@ -290,9 +290,9 @@ func validateHostPort(addr string) error {
 	return nil
 }
 
-// shortKey abbreviates a key (or whatever a peer sent in its place) for
+// keyLabel abbreviates a key (or whatever a peer sent in its place) for
 // messages, quoting anything that is not plain hex.
-func shortKey(k string) string {
+func keyLabel(k string) string {
 	if len(k) > 8 {
 		k = k[:8]
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func TestSignVerifySynapse(t *testing.T) {
-	owner := testKey(t, "owner")
+	owner := labelKey(t, "owner")
 	d := signedDef(t, owner, "syn", time.Unix(1700000000, 0), 12)
 	if err := VerifySynapse(d, 12); err != nil {
 		t.Fatalf("verify own signature: %v", err)
@@ -28,10 +28,10 @@ func TestSignVerifySynapse(t *testing.T) {
 	}
 
 	// Every field is covered: change one, redo the work, and the signature
-	// fails. (The version has one legal value; see ErrUnknownVersion.)
+	// fails. (The version has one legal value; see ErrUnknownSynapseVersion.)
 	tamper := map[string]func(*bittensorpb.Synapse){
-		"neuron key":  func(s *bittensorpb.Synapse) { s.NeuronKey = testKey(t, "other").PublicHex() },
-		"synapse key": func(s *bittensorpb.Synapse) { s.SynapseKey = testKey(t, "other syn").PublicHex() },
+		"neuron key":  func(s *bittensorpb.Synapse) { s.NeuronKey = labelKey(t, "other").PublicHex() },
+		"synapse key": func(s *bittensorpb.Synapse) { s.SynapseKey = labelKey(t, "other syn").PublicHex() },
 		"address":     func(s *bittensorpb.Synapse) { s.Address = "10.1.2.4" },
 		"port":        func(s *bittensorpb.Synapse) { s.Port = "8092" },
 		"block hash":  func(s *bittensorpb.Synapse) { s.BlockHash = "00ff" },
@@ -41,8 +41,8 @@ func TestSignVerifySynapse(t *testing.T) {
 		c := copySynapse(d)
 		f(c)
 		rework(c, 12)
-		if err := VerifySynapse(c, 12); !errors.Is(err, ErrBadSignature) {
-			t.Errorf("%s changed: %v, want ErrBadSignature", name, err)
+		if err := VerifySynapse(c, 12); !errors.Is(err, ErrBadSynapseSignature) {
+			t.Errorf("%s changed: %v, want ErrBadSynapseSignature", name, err)
 		}
 	}
 	c := copySynapse(d)
@@ -52,8 +52,8 @@ func TestSignVerifySynapse(t *testing.T) {
 	}
 	c = copySynapse(d)
 	c.Signature = c.Signature[:63]
-	if err := VerifySynapse(c, 12); !errors.Is(err, ErrBadSignature) {
-		t.Errorf("short signature: %v, want ErrBadSignature", err)
+	if err := VerifySynapse(c, 12); !errors.Is(err, ErrBadSynapseSignature) {
+		t.Errorf("short signature: %v, want ErrBadSynapseSignature", err)
 	}
 }
 
@@ -66,7 +66,7 @@ func TestSynapseFieldsAreCanonical(t *testing.T) {
 
 	// The digest depends on field values only, not on how the message was
 	// encoded: unknown fields and field order on the wire change nothing.
-	d := signedDef(t, testKey(t, "owner"), "syn", time.Unix(1700000000, 0), 4)
+	d := signedDef(t, labelKey(t, "owner"), "syn", time.Unix(1700000000, 0), 4)
 	wire, err := proto.Marshal(d)
 	if err != nil {
 		t.Fatal(err)
@@ -89,8 +89,8 @@ func TestSynapseFieldsAreCanonical(t *testing.T) {
 }
 
 func TestSignSynapseRefusesMalformed(t *testing.T) {
-	owner := testKey(t, "owner")
-	syn := testKey(t, "syn").PublicHex()
+	owner := labelKey(t, "owner")
+	syn := labelKey(t, "syn").PublicHex()
 	cases := map[string]*bittensorpb.Synapse{
 		"no synapse key": NewSynapseDefinition("", "10.0.0.1", 8091),
 		"bad address":    NewSynapseDefinition(syn, "", 8091),

@@ -20,8 +20,8 @@ func fuzzConfig() MetagraphConfig {
 // acceptance rules: never a panic, only the package's errors, and anything
 // accepted is a definition its owner signed.
 func FuzzSynapseDefinition(f *testing.F) {
-	clock := newFakeClock()
-	owner := testKey(f, "owner")
+	clock := newManualClock()
+	owner := labelKey(f, "owner")
 	valid := signedDef(f, owner, "syn", clock.Now(), fuzzConfig().PoWBits)
 	for _, d := range []*bittensorpb.Synapse{valid, {}, {Version: MetagraphVersion, Port: "0"}} {
 		b, err := proto.Marshal(d)
@@ -30,7 +30,7 @@ func FuzzSynapseDefinition(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	known := []error{ErrMalformedSynapse, ErrUnknownVersion, ErrBadProofOfWork, ErrBadSignature,
+	known := []error{ErrMalformedSynapse, ErrUnknownSynapseVersion, ErrBadProofOfWork, ErrBadSynapseSignature,
 		ErrStaleSynapse, ErrExpiredSynapse, ErrFutureSynapse}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -61,8 +61,8 @@ func FuzzSynapseDefinition(f *testing.F) {
 // Metagraph.Gossip handler: never a panic, and what it stores afterwards is
 // only well-formed peers and verified definitions.
 func FuzzGossipBatch(f *testing.F) {
-	clock := newFakeClock()
-	owner := testKey(f, "owner")
+	clock := newManualClock()
+	owner := labelKey(f, "owner")
 	valid := &bittensorpb.GossipBatch{
 		Version:  MetagraphVersion,
 		Peers:    []string{"10.0.0.2:8092", "peer.example:1"},
@@ -82,7 +82,7 @@ func FuzzGossipBatch(f *testing.F) {
 			return
 		}
 		net := NewMemoryNetwork(1 << 20)
-		mg, err := NewMetagraph(fuzzConfig(), testKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
+		mg, err := NewMetagraph(fuzzConfig(), labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
 		if err != nil {
 			t.Fatal(err)
 		}

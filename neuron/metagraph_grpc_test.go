@@ -19,7 +19,7 @@ func grpcMember(t *testing.T, name string, bootstrap ...string) (*Metagraph, syn
 	t.Helper()
 	cfg := LocalMetagraphConfig()
 	cfg.Bootstrap = bootstrap
-	key := testKey(t, name)
+	key := labelKey(t, name)
 	mg, err := NewMetagraph(cfg, key)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +35,7 @@ func grpcMember(t *testing.T, name string, bootstrap ...string) (*Metagraph, syn
 	if !strings.HasPrefix(mg.Addr(), "127.0.0.1:") || strings.HasSuffix(mg.Addr(), ":0") {
 		t.Fatalf("%s listens at %q, want 127.0.0.1 and the picked port", name, mg.Addr())
 	}
-	syn := testKey(t, name+" synapse").PublicHex()
+	syn := labelKey(t, name+" synapse").PublicHex()
 	if err := mg.Subscribe(NewSynapseDefinition(syn, "127.0.0.1", 8091)); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestMetagraphStartStop(t *testing.T) {
 }
 
 func TestNewMetagraphRefusesBadConfig(t *testing.T) {
-	key := testKey(t, "k")
+	key := labelKey(t, "k")
 	bad := map[string]func(*MetagraphConfig){
 		"negative port":    func(c *MetagraphConfig) { c.Port = -1 },
 		"zero size":        func(c *MetagraphConfig) { c.Size = 0 },

@@ -10,30 +10,30 @@ import (
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
+// manualClock is a clock tests move by hand.
+type manualClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+func newManualClock() *manualClock {
+	return &manualClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
-func (c *fakeClock) Now() time.Time {
+func (c *manualClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *fakeClock) Advance(d time.Duration) {
+func (c *manualClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
 
-// testKey returns a deterministic key; different labels give different keys.
-func testKey(t testing.TB, label string) *Key {
+// labelKey returns a deterministic key; different labels give different keys.
+func labelKey(t testing.TB, label string) *Key {
 	t.Helper()
 	seed := sha256.Sum256([]byte(label))
 	k, err := KeyFromSeed(seed[:])
@@ -46,7 +46,7 @@ func testKey(t testing.TB, label string) *Key {
 // signedDef returns a valid definition of synapse syn owned by owner.
 func signedDef(t testing.TB, owner *Key, syn string, at time.Time, bits int) *bittensorpb.Synapse {
 	t.Helper()
-	d := NewSynapseDefinition(testKey(t, syn).PublicHex(), "10.1.2.3", 8091)
+	d := NewSynapseDefinition(labelKey(t, syn).PublicHex(), "10.1.2.3", 8091)
 	if err := SignSynapse(d, owner, at.UnixMilli(), bits); err != nil {
 		t.Fatal(err)
 	}

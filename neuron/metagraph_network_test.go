@@ -17,7 +17,7 @@ import (
 type memberNetwork struct {
 	tb      testing.TB
 	cfg     MetagraphConfig
-	clock   *fakeClock
+	clock   *manualClock
 	net     *MemoryNetwork
 	rng     *rand.Rand
 	members []*member
@@ -42,7 +42,7 @@ func newMemberNetwork(tb testing.TB, n int, cfg MetagraphConfig, seed uint64) *m
 	nw := &memberNetwork{
 		tb:    tb,
 		cfg:   cfg,
-		clock: newFakeClock(),
+		clock: newManualClock(),
 		net:   NewMemoryNetwork(cfg.MaxMessageBytes),
 		rng:   rand.New(rand.NewPCG(seed, 1)),
 	}
@@ -52,7 +52,7 @@ func newMemberNetwork(tb testing.TB, n int, cfg MetagraphConfig, seed uint64) *m
 			c.Bootstrap = []string{nw.members[nw.rng.IntN(i)].addr}
 		}
 		addr := fmt.Sprintf("m%d.test:8092", i)
-		key := testKey(tb, fmt.Sprintf("seed %d neuron %d", seed, i))
+		key := labelKey(tb, fmt.Sprintf("seed %d neuron %d", seed, i))
 		mg, err := NewMetagraph(c, key,
 			WithTransport(nw.net.Transport(addr)), WithClock(nw.clock.Now), WithRandSeed(seed*1000+uint64(i)))
 		if err != nil {
@@ -61,7 +61,7 @@ func newMemberNetwork(tb testing.TB, n int, cfg MetagraphConfig, seed uint64) *m
 		if err := mg.Listen(); err != nil {
 			tb.Fatal(err)
 		}
-		synKey := testKey(tb, fmt.Sprintf("seed %d synapse %d", seed, i)).PublicHex()
+		synKey := labelKey(tb, fmt.Sprintf("seed %d synapse %d", seed, i)).PublicHex()
 		if err := mg.Subscribe(NewSynapseDefinition(synKey, fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), 8091)); err != nil {
 			tb.Fatal(err)
 		}
@@ -279,7 +279,7 @@ type forger struct {
 }
 
 func newForger(tb testing.TB, nw *memberNetwork) *forger {
-	f := &forger{tb: tb, nw: nw, key: testKey(tb, "forger"), transport: nw.net.Transport("forger.test:8092")}
+	f := &forger{tb: tb, nw: nw, key: labelKey(tb, "forger"), transport: nw.net.Transport("forger.test:8092")}
 	if _, err := f.transport.Listen(f); err != nil {
 		tb.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func (st *metagraphState) subscribe(def *bittensorpb.Synapse) error {
 	}
 	if len(st.local) >= st.cfg.Size {
 		return fmt.Errorf("metagraph: subscribe synapse %s: %d local synapses fill the cache (size %d)",
-			shortKey(id.synapse), len(st.local), st.cfg.Size)
+			keyLabel(id.synapse), len(st.local), st.cfg.Size)
 	}
 	e := &synapseEntry{def: def, local: true}
 	if ok {
@@ -175,15 +175,15 @@ func (st *metagraphState) screen(def *bittensorpb.Synapse, now time.Time) error 
 	at := time.UnixMilli(def.GetNonce())
 	if at.After(now.Add(st.cfg.MaxClockSkew)) {
 		return fmt.Errorf("metagraph: synapse %s: %w: refreshed at %s, now %s",
-			shortKey(def.GetSynapseKey()), ErrFutureSynapse, at.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+			keyLabel(def.GetSynapseKey()), ErrFutureSynapse, at.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
 	}
 	if now.Sub(at) > st.cfg.TTL {
 		return fmt.Errorf("metagraph: synapse %s: %w: refreshed %v ago, ttl %v",
-			shortKey(def.GetSynapseKey()), ErrExpiredSynapse, now.Sub(at).Round(time.Millisecond), st.cfg.TTL)
+			keyLabel(def.GetSynapseKey()), ErrExpiredSynapse, now.Sub(at).Round(time.Millisecond), st.cfg.TTL)
 	}
 	if e, ok := st.synapses[idOf(def)]; ok && def.GetNonce() <= max(e.def.GetNonce(), e.nonceFloor) {
 		return fmt.Errorf("metagraph: synapse %s: %w %d, have %d",
-			shortKey(def.GetSynapseKey()), ErrStaleSynapse, def.GetNonce(), e.def.GetNonce())
+			keyLabel(def.GetSynapseKey()), ErrStaleSynapse, def.GetNonce(), e.def.GetNonce())
 	}
 	return nil
 }
@@ -323,7 +323,7 @@ func (st *metagraphState) setWeights(defs []*bittensorpb.Synapse, w []float64) e
 	}
 	for i, x := range w {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("metagraph: set weights: weight %d of synapse %s is %v", i, shortKey(defs[i].GetSynapseKey()), x)
+			return fmt.Errorf("metagraph: set weights: weight %d of synapse %s is %v", i, keyLabel(defs[i].GetSynapseKey()), x)
 		}
 	}
 	for i, d := range defs {

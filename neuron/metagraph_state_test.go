@@ -29,9 +29,9 @@ func stateConfig() MetagraphConfig {
 }
 
 func TestStateAcceptsValidDefinition(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	st := newMetagraphState(stateConfig(), clock.Now())
-	owner := testKey(t, "owner")
+	owner := labelKey(t, "owner")
 	d := signedDef(t, owner, "syn", clock.Now(), 8)
 	if err := st.accept(d, clock.Now()); err != nil {
 		t.Fatalf("accept valid definition: %v", err)
@@ -46,10 +46,10 @@ func TestStateAcceptsValidDefinition(t *testing.T) {
 }
 
 func TestStateRejects(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	cfg := stateConfig()
 	now := clock.Now()
-	owner, forger := testKey(t, "owner"), testKey(t, "forger")
+	owner, forger := labelKey(t, "owner"), labelKey(t, "forger")
 	good := signedDef(t, owner, "syn", now, cfg.PoWBits)
 
 	flipSig := copySynapse(good)
@@ -68,8 +68,8 @@ func TestStateRejects(t *testing.T) {
 
 	oldVersion := copySynapse(good)
 	oldVersion.Version = "0.0.1"
-	if err := SignSynapse(oldVersion, owner, good.GetNonce(), cfg.PoWBits); !errors.Is(err, ErrUnknownVersion) {
-		t.Fatalf("signing an unknown version: %v, want ErrUnknownVersion", err)
+	if err := SignSynapse(oldVersion, owner, good.GetNonce(), cfg.PoWBits); !errors.Is(err, ErrUnknownSynapseVersion) {
+		t.Fatalf("signing an unknown version: %v, want ErrUnknownSynapseVersion", err)
 	}
 
 	badAddress := copySynapse(good)
@@ -87,11 +87,11 @@ func TestStateRejects(t *testing.T) {
 		def  *bittensorpb.Synapse
 		want error
 	}{
-		{"bad signature", flipSig, ErrBadSignature},
-		{"field changed after signing", movedAddress, ErrBadSignature},
-		{"forged owner", forgedOwner, ErrBadSignature},
+		{"bad signature", flipSig, ErrBadSynapseSignature},
+		{"field changed after signing", movedAddress, ErrBadSynapseSignature},
+		{"forged owner", forgedOwner, ErrBadSynapseSignature},
 		{"bad proof of work", noWork, ErrBadProofOfWork},
-		{"unknown version", oldVersion, ErrUnknownVersion},
+		{"unknown version", oldVersion, ErrUnknownSynapseVersion},
 		{"malformed address", badAddress, ErrMalformedSynapse},
 		{"upper-case key", upperKey, ErrMalformedSynapse},
 		{"port out of range", badPort, ErrMalformedSynapse},
@@ -116,10 +116,10 @@ func TestStateRejects(t *testing.T) {
 }
 
 func TestStateHighestNonceWins(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	cfg := stateConfig()
 	st := newMetagraphState(cfg, clock.Now())
-	owner := testKey(t, "owner")
+	owner := labelKey(t, "owner")
 	first := signedDef(t, owner, "syn", clock.Now(), cfg.PoWBits)
 	newer := copySynapse(first)
 	newer.Address = "10.9.9.9"
@@ -151,11 +151,11 @@ func TestStateHighestNonceWins(t *testing.T) {
 }
 
 func TestStateOtherNeuronCannotOverwrite(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	cfg := stateConfig()
 	now := clock.Now()
 	st := newMetagraphState(cfg, now)
-	victim, other := testKey(t, "victim"), testKey(t, "other")
+	victim, other := labelKey(t, "victim"), labelKey(t, "other")
 	mine := signedDef(t, victim, "syn", now, cfg.PoWBits)
 	if err := st.accept(mine, now); err != nil {
 		t.Fatal(err)
@@ -181,11 +181,11 @@ func TestStateOtherNeuronCannotOverwrite(t *testing.T) {
 }
 
 func TestStateExpiry(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	cfg := stateConfig()
 	start := clock.Now()
 	st := newMetagraphState(cfg, start)
-	owner := testKey(t, "owner")
+	owner := labelKey(t, "owner")
 	d := signedDef(t, owner, "syn", start, cfg.PoWBits)
 	if err := st.accept(d, start); err != nil {
 		t.Fatal(err)
@@ -219,11 +219,11 @@ func TestStateExpiry(t *testing.T) {
 }
 
 func TestStateEvictionOrder(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	cfg := stateConfig() // Size 4
 	start := clock.Now()
 	st := newMetagraphState(cfg, start)
-	me := testKey(t, "me")
+	me := labelKey(t, "me")
 
 	// The local definition is the oldest of all, and must survive.
 	local := signedDef(t, me, "local", start, cfg.PoWBits)
@@ -232,7 +232,7 @@ func TestStateEvictionOrder(t *testing.T) {
 	}
 	var remote []*bittensorpb.Synapse
 	for i, name := range []string{"r0", "r1", "r2", "r3", "r4"} {
-		remote = append(remote, signedDef(t, testKey(t, name), name, start.Add(time.Duration(i+1)*time.Second), cfg.PoWBits))
+		remote = append(remote, signedDef(t, labelKey(t, name), name, start.Add(time.Duration(i+1)*time.Second), cfg.PoWBits))
 	}
 	now := start.Add(10 * time.Second)
 	// Accept r1..r3 first, then r4 (evicts r1), then r0 (older than all: evicted at once).
@@ -248,7 +248,7 @@ func TestStateEvictionOrder(t *testing.T) {
 	}
 	for _, w := range want {
 		if _, ok := got[idOf(w)]; !ok {
-			t.Fatalf("definition %s evicted; want the oldest remote ones evicted first", shortKey(w.GetSynapseKey()))
+			t.Fatalf("definition %s evicted; want the oldest remote ones evicted first", keyLabel(w.GetSynapseKey()))
 		}
 	}
 	if ev := st.snapshot(now).Evicted; ev != 2 {
@@ -261,11 +261,11 @@ func TestStateEvictionOrder(t *testing.T) {
 }
 
 func TestStateLocalNeverExpires(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	cfg := stateConfig()
 	start := clock.Now()
 	st := newMetagraphState(cfg, start)
-	local := signedDef(t, testKey(t, "me"), "local", start, cfg.PoWBits)
+	local := signedDef(t, labelKey(t, "me"), "local", start, cfg.PoWBits)
 	if err := st.subscribe(local); err != nil {
 		t.Fatal(err)
 	}
@@ -284,11 +284,11 @@ func TestStateLocalNeverExpires(t *testing.T) {
 }
 
 func TestStateLocalNonceFloor(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	cfg := stateConfig()
 	start := clock.Now()
 	st := newMetagraphState(cfg, start)
-	me := testKey(t, "me")
+	me := labelKey(t, "me")
 	local := signedDef(t, me, "local", start, cfg.PoWBits)
 	if err := st.subscribe(local); err != nil {
 		t.Fatal(err)
@@ -308,24 +308,24 @@ func TestStateLocalNonceFloor(t *testing.T) {
 }
 
 func TestStateWeights(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	cfg := stateConfig()
 	cfg.Size = 10
 	now := clock.Now()
 	st := newMetagraphState(cfg, now)
-	local := signedDef(t, testKey(t, "me"), "local", now, cfg.PoWBits)
+	local := signedDef(t, labelKey(t, "me"), "local", now, cfg.PoWBits)
 	if err := st.subscribe(local); err != nil {
 		t.Fatal(err)
 	}
 	var defs []*bittensorpb.Synapse
 	for _, name := range []string{"a", "b", "c"} {
-		d := signedDef(t, testKey(t, name), name, now, cfg.PoWBits)
+		d := signedDef(t, labelKey(t, name), name, now, cfg.PoWBits)
 		if err := st.accept(d, now); err != nil {
 			t.Fatal(err)
 		}
 		defs = append(defs, d)
 	}
-	unknown := signedDef(t, testKey(t, "x"), "x", now, cfg.PoWBits)
+	unknown := signedDef(t, labelKey(t, "x"), "x", now, cfg.PoWBits)
 
 	if w := st.weights(append(defs, unknown)); !slices.Equal(w, []float64{0, 0, 0, 0}) {
 		t.Fatalf("initial weights %v, want zeros", w)
@@ -340,7 +340,7 @@ func TestStateWeights(t *testing.T) {
 	wantOrder := []*bittensorpb.Synapse{local, defs[1], defs[2], defs[0]}
 	for i, w := range wantOrder {
 		if idOf(order[i]) != idOf(w) {
-			t.Fatalf("position %d is %s, want local first then by weight", i, shortKey(order[i].GetSynapseKey()))
+			t.Fatalf("position %d is %s, want local first then by weight", i, keyLabel(order[i].GetSynapseKey()))
 		}
 	}
 	if err := st.setWeights(defs, []float64{1, 2}); err == nil {
@@ -361,7 +361,7 @@ func TestStateWeights(t *testing.T) {
 }
 
 func TestStatePeers(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	cfg := stateConfig()
 	cfg.Bootstrap = []string{"boot.example:8092"}
 	cfg.MaxPeerFailures = 3
@@ -451,18 +451,18 @@ func TestCheckBatch(t *testing.T) {
 }
 
 func TestBatchLimits(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	cfg := stateConfig()
 	cfg.Size, cfg.MaxBatchSynapses = 10, 3
 	now := clock.Now()
 	st := newMetagraphState(cfg, now)
-	local := signedDef(t, testKey(t, "me"), "local", now.Add(-5*time.Second), cfg.PoWBits)
+	local := signedDef(t, labelKey(t, "me"), "local", now.Add(-5*time.Second), cfg.PoWBits)
 	if err := st.subscribe(local); err != nil {
 		t.Fatal(err)
 	}
 	var defs []*bittensorpb.Synapse
 	for i, name := range []string{"a", "b", "c", "d"} {
-		d := signedDef(t, testKey(t, name), name, now.Add(time.Duration(i-4)*time.Second), cfg.PoWBits)
+		d := signedDef(t, labelKey(t, name), name, now.Add(time.Duration(i-4)*time.Second), cfg.PoWBits)
 		if err := st.accept(d, now); err != nil {
 			t.Fatal(err)
 		}
@@ -475,7 +475,7 @@ func TestBatchLimits(t *testing.T) {
 	}
 	for _, w := range []*bittensorpb.Synapse{local, defs[3], defs[2]} {
 		if _, ok := got[idOf(w)]; !ok {
-			t.Fatalf("batch lacks %s; want local first, then the freshest", shortKey(w.GetSynapseKey()))
+			t.Fatalf("batch lacks %s; want local first, then the freshest", keyLabel(w.GetSynapseKey()))
 		}
 	}
 }

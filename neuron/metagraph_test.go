@@ -11,15 +11,15 @@ import (
 )
 
 // pair is two metagraphs on a MemoryNetwork with a fake clock; b bootstraps from a.
-func pair(t *testing.T) (a, b *Metagraph, clock *fakeClock) {
+func pair(t *testing.T) (a, b *Metagraph, clock *manualClock) {
 	t.Helper()
-	clock = newFakeClock()
+	clock = newManualClock()
 	net := NewMemoryNetwork(1 << 20)
 	cfg := LocalMetagraphConfig()
 	mk := func(name string, bootstrap ...string) *Metagraph {
 		c := cfg
 		c.Bootstrap = bootstrap
-		mg, err := NewMetagraph(c, testKey(t, name), WithTransport(net.Transport(name+".test:8092")), WithClock(clock.Now), WithRandSeed(1))
+		mg, err := NewMetagraph(c, labelKey(t, name), WithTransport(net.Transport(name+".test:8092")), WithClock(clock.Now), WithRandSeed(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func pair(t *testing.T) (a, b *Metagraph, clock *fakeClock) {
 func TestMetagraphRefreshesLocalDefinitions(t *testing.T) {
 	a, b, clock := pair(t)
 	ctx := context.Background()
-	syn := testKey(t, "a synapse").PublicHex()
+	syn := labelKey(t, "a synapse").PublicHex()
 	if err := a.Subscribe(NewSynapseDefinition(syn, "10.0.0.1", 8091)); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestMetagraphSubscribeRefusesMalformed(t *testing.T) {
 	if err := a.Subscribe(NewSynapseDefinition("not a key", "10.0.0.1", 8091)); err == nil {
 		t.Error("bad synapse key accepted")
 	}
-	if err := a.Subscribe(NewSynapseDefinition(testKey(t, "s").PublicHex(), "10.0.0.1", 70000)); err == nil {
+	if err := a.Subscribe(NewSynapseDefinition(labelKey(t, "s").PublicHex(), "10.0.0.1", 70000)); err == nil {
 		t.Error("port 70000 accepted")
 	}
 	if n := len(a.GetSynapses(10)); n != 0 {
@@ -103,18 +103,18 @@ func TestMetagraphSynapsesAreCopiesAndWeighted(t *testing.T) {
 	a, b, _ := pair(t)
 	ctx := context.Background()
 	for _, name := range []string{"a1", "a2"} {
-		if err := a.Subscribe(NewSynapseDefinition(testKey(t, name).PublicHex(), "10.0.0.1", 8091)); err != nil {
+		if err := a.Subscribe(NewSynapseDefinition(labelKey(t, name).PublicHex(), "10.0.0.1", 8091)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := b.Subscribe(NewSynapseDefinition(testKey(t, "b1").PublicHex(), "10.0.0.2", 8091)); err != nil {
+	if err := b.Subscribe(NewSynapseDefinition(labelKey(t, "b1").PublicHex(), "10.0.0.2", 8091)); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.GossipOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
 	got := b.GetSynapses(10)
-	if len(got) != 3 || got[0].GetSynapseKey() != testKey(t, "b1").PublicHex() {
+	if len(got) != 3 || got[0].GetSynapseKey() != labelKey(t, "b1").PublicHex() {
 		t.Fatalf("b lists %d synapses, first %v; want 3, its own first", len(got), got[0])
 	}
 	remote := got[1:]
@@ -150,7 +150,7 @@ func TestMetagraphSynapsesAreCopiesAndWeighted(t *testing.T) {
 }
 
 func TestMetagraphGossipTimeout(t *testing.T) {
-	clock := newFakeClock()
+	clock := newManualClock()
 	cfg := LocalMetagraphConfig()
 	cfg.Bootstrap = []string{"slow.test:8092"}
 	cfg.GossipTimeout = 50 * time.Millisecond
@@ -161,7 +161,7 @@ func TestMetagraphGossipTimeout(t *testing.T) {
 	if _, err := tr.Listen(slow); err != nil {
 		t.Fatal(err)
 	}
-	mg, err := NewMetagraph(cfg, testKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
+	mg, err := NewMetagraph(cfg, labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
