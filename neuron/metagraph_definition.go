@@ -13,6 +13,18 @@ import (
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
+// A synapse definition is signed and worked over its field values, never over
+// proto marshal output (which is not canonical):
+//
+//	fields  = SHA-256(domain ‖ for version, neuron_key, synapse_key, address,
+//	                  port, block_hash: uint32 BE length ‖ bytes ‖ nonce as int64 BE)
+//	digest  = SHA-256(fields ‖ proof_of_work)          proof_of_work: 8 bytes
+//	valid   ⇔ digest has ≥ PoWBits leading zero bits ∧ signature = ed25519(neuron key, digest)
+//
+// The nonce is the owner's refresh time in Unix milliseconds, strictly
+// increasing from one refresh to the next: it orders definitions (newest wins)
+// and is the owner's heartbeat (a definition expires TTL after it).
+
 // MetagraphVersion is the version carried by GossipBatch and Synapse messages
 // this package writes and the only one it accepts.
 const MetagraphVersion = "bittensor-go/1"
@@ -52,8 +64,8 @@ const synapseDomain = "bittensor-go synapse definition v1\x00"
 
 // NewSynapseDefinition returns the unsigned definition of a local synapse
 // served at address:port, ready for Metagraph.Subscribe, which fills in the
-// neuron key, nonce, proof of work and signature (and refreshes them every
-// gossip period).
+// neuron key, nonce, proof of work and signature (and renews them every
+// MetagraphConfig.Refresh).
 func NewSynapseDefinition(synapseKey, address string, port int) *bittensorpb.Synapse {
 	return &bittensorpb.Synapse{
 		Version:    MetagraphVersion,
@@ -62,18 +74,6 @@ func NewSynapseDefinition(synapseKey, address string, port int) *bittensorpb.Syn
 		Port:       strconv.Itoa(port),
 	}
 }
-
-// The signed and worked content of a definition is built from its fields, never
-// from proto marshal output (which is not canonical):
-//
-//	fields  = SHA-256(domain ‖ for version, neuron_key, synapse_key, address,
-//	                  port, block_hash: uint32 BE length ‖ bytes ‖ nonce as int64 BE)
-//	digest  = SHA-256(fields ‖ proof_of_work)          proof_of_work: 8 bytes
-//	valid   ⇔ digest has ≥ PoWBits leading zero bits ∧ signature = ed25519(neuron key, digest)
-//
-// The nonce is the owner's refresh time in Unix milliseconds, strictly
-// increasing from one refresh to the next: it orders definitions (newest wins)
-// and is the owner's heartbeat (a definition expires TTL after it).
 
 // synapseFields hashes the canonical encoding of every field but the proof of
 // work and the signature.
