@@ -359,7 +359,9 @@ func (st *metagraphState) learnPeer(addr string, now time.Time) {
 // pickPeer chooses a peer not backing off. A bootstrap peer never reached
 // comes first (joining the network); otherwise, half the time, a peer we have
 // never reached (so that new addresses are tried, and passed on, quickly);
-// otherwise any, uniformly.
+// otherwise any, uniformly (preferring live peers mixes worse: they are mostly
+// the neighbours that call us). An injected address costs a few failed
+// rounds before MaxPeerFailures drops it.
 func (st *metagraphState) pickPeer(now time.Time, rng *rand.Rand) (string, bool) {
 	var ready, untried, join []string
 	for addr, p := range st.peers {
