@@ -44,6 +44,9 @@ func main() {
 }
 
 func run(runs, maxRounds int, verifyFor time.Duration) error {
+	if runs < 1 || maxRounds < 1 || verifyFor <= 0 {
+		return fmt.Errorf("-runs %d, -max-rounds %d, -verify-for %v: all must be positive", runs, maxRounds, verifyFor)
+	}
 	sizes := []int{16, 64, 256}
 	var rounds, logs []string
 	for _, n := range sizes {
