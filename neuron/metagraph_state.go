@@ -12,6 +12,8 @@ import (
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // This file holds the metagraph's rules: plain Go over values and a time
@@ -478,7 +480,8 @@ func (st *metagraphState) peerList(n int, now time.Time) []string {
 // ---- gossip batches ----
 
 // batch is what we tell a peer: our own address first, then live peers;
-// local definitions first, then the freshest remote ones, within the limits.
+// local definitions first, then the freshest remote ones, within
+// MaxBatchSynapses and MaxMessageBytes.
 func (st *metagraphState) batch(now time.Time) *bittensorpb.GossipBatch {
 	b := &bittensorpb.GossipBatch{Version: MetagraphVersion}
 	if st.self != "" {
@@ -486,26 +489,36 @@ func (st *metagraphState) batch(now time.Time) *bittensorpb.GossipBatch {
 	}
 	b.Peers = append(b.Peers, st.peerList(st.cfg.MaxBatchPeers-len(b.Peers), now)...)
 
-	b.Synapses = make([]*bittensorpb.Synapse, 0, min(len(st.synapses), st.cfg.MaxBatchSynapses))
-	for _, id := range st.local {
-		if len(b.Synapses) == st.cfg.MaxBatchSynapses {
-			return b
-		}
-		b.Synapses = append(b.Synapses, st.synapses[id].def)
-	}
 	remote := make([]*bittensorpb.Synapse, 0, len(st.synapses)-len(st.local))
 	for _, e := range st.synapses {
 		if !e.local && st.live(e, now) {
 			remote = append(remote, e.def)
 		}
 	}
-	if room := st.cfg.MaxBatchSynapses - len(b.Synapses); len(remote) > room {
-		slices.SortFunc(remote, func(a, b *bittensorpb.Synapse) int {
-			return cmp.Or(cmp.Compare(b.GetNonce(), a.GetNonce()), compareIDs(idOf(a), idOf(b)))
-		})
-		remote = remote[:room]
+	slices.SortFunc(remote, func(a, b *bittensorpb.Synapse) int {
+		return cmp.Or(cmp.Compare(b.GetNonce(), a.GetNonce()), compareIDs(idOf(a), idOf(b)))
+	})
+	room := st.cfg.MaxMessageBytes - proto.Size(b)
+	b.Synapses = make([]*bittensorpb.Synapse, 0, min(len(st.synapses), st.cfg.MaxBatchSynapses))
+	add := func(d *bittensorpb.Synapse) bool {
+		size := protowire.SizeTag(3) + protowire.SizeBytes(proto.Size(d))
+		if len(b.Synapses) == st.cfg.MaxBatchSynapses || size > room {
+			return false
+		}
+		room -= size
+		b.Synapses = append(b.Synapses, d)
+		return true
 	}
-	b.Synapses = append(b.Synapses, remote...)
+	for _, id := range st.local {
+		if !add(st.synapses[id].def) {
+			return b
+		}
+	}
+	for _, d := range remote {
+		if !add(d) {
+			break
+		}
+	}
 	return b
 }
 

@@ -2,16 +2,19 @@ package neuron
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // stateConfig is the configuration of the rules tests: 8 bits of work, TTL of
@@ -477,5 +480,38 @@ func TestBatchLimits(t *testing.T) {
 		if _, ok := got[idOf(w)]; !ok {
 			t.Fatalf("batch lacks %s; want local first, then the freshest", keyLabel(w.GetSynapseKey()))
 		}
+	}
+}
+
+func TestBatchFitsMessageLimit(t *testing.T) {
+	clock := newManualClock()
+	cfg := stateConfig()
+	cfg.Size, cfg.MaxMessageBytes = 50, 2048
+	now := clock.Now()
+	st := newMetagraphState(cfg, now)
+	st.setSelf("me.example:8092")
+	local := signedDef(t, labelKey(t, "me"), "local", now.Add(-time.Second), cfg.PoWBits)
+	if err := st.subscribe(local); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		d := NewSynapseDefinition(labelKey(t, fmt.Sprint("syn ", i)).PublicHex(), strings.Repeat("h", 60)+".example", 8091)
+		d.BlockHash = strings.Repeat("b", maxBlockHashLen)
+		if err := SignSynapse(d, labelKey(t, fmt.Sprint("owner ", i)), now.UnixMilli(), cfg.PoWBits); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.accept(d, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := st.batch(now)
+	if size := proto.Size(b); size > cfg.MaxMessageBytes {
+		t.Fatalf("batch is %d bytes, limit %d", size, cfg.MaxMessageBytes)
+	}
+	if len(b.GetSynapses()) < 2 || idOf(b.GetSynapses()[0]) != idOf(local) {
+		t.Fatalf("batch carries %d synapses; want the local one first and as many others as fit", len(b.GetSynapses()))
+	}
+	if err := cfg.checkBatch(b); err != nil {
+		t.Fatalf("own batch refused by the same config: %v", err)
 	}
 }
