@@ -30,10 +30,13 @@ type member struct {
 	stopped bool
 }
 
-// networkConfig is LocalMetagraphConfig with a TTL of 20 periods.
+// networkConfig is LocalMetagraphConfig with a TTL of 20 periods and a
+// refresh every 4 (a refresh costs every member a verification per synapse;
+// which synapses are known does not depend on it).
 func networkConfig() MetagraphConfig {
 	c := LocalMetagraphConfig()
 	c.TTL = 20 * c.Period
+	c.Refresh = 4 * c.Period
 	return c
 }
 
@@ -182,17 +185,17 @@ func TestNetworkForgetsStoppedMember(t *testing.T) {
 	if r := nw.roundsToConverge(ctx, convergenceBound(n)); r > convergenceBound(n) {
 		t.Fatalf("did not converge within %d rounds", convergenceBound(n))
 	}
-	// Its last refresh was in the round just run; then it stops.
+	// A member stops; its last refresh is the nonce of its definition.
 	dead := nw.members[7]
+	last := time.UnixMilli(dead.mg.GetSynapses(1)[0].GetNonce())
 	dead.stopped = true
 	if err := dead.mg.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	ttlRounds := int(cfg.TTL / cfg.Period)
 
 	// While its definition is within the TTL the others keep it (and keep
 	// gossiping it to each other) ...
-	for range ttlRounds - 1 {
+	for nw.clock.Now().Before(last.Add(cfg.TTL - cfg.Period)) {
 		nw.round(ctx)
 	}
 	if k := nw.knownBy(dead.synapse); k != n-1 {
@@ -201,7 +204,7 @@ func TestNetworkForgetsStoppedMember(t *testing.T) {
 	// ... and within TTL + a few rounds every member has forgotten it, although
 	// they went on gossiping its last definition to each other until then.
 	const few = 3
-	for range few + 1 {
+	for nw.clock.Now().Before(last.Add(cfg.TTL + few*cfg.Period)) {
 		nw.round(ctx)
 	}
 	if k := nw.knownBy(dead.synapse); k != 0 {
