@@ -29,13 +29,15 @@ func TestPeers(t *testing.T) {
 		t.Fatalf("peers %v listed as live before we reached them", got)
 	}
 
-	// Reaching a peer confirms it; only confirmed peers are passed on.
+	// Reaching a peer, or being called by it, makes it live; only live peers
+	// are passed on, most recent first.
 	st.peerReached("p1.example:8092", start)
-	if got := st.peerList(10, start); !slices.Equal(got, []string{"p1.example:8092"}) {
-		t.Fatalf("live peers %v, want [p1]", got)
+	st.peerHeard("p3.example:8092", start.Add(time.Millisecond))
+	if got := st.peerList(10, start.Add(time.Millisecond)); !slices.Equal(got, []string{"p3.example:8092", "p1.example:8092"}) {
+		t.Fatalf("live peers %v, want [p3 p1]", got)
 	}
-	if b := st.batch(start); !slices.Equal(b.GetPeers(), []string{"me.example:8092", "p1.example:8092"}) {
-		t.Fatalf("batch peers %v, want self then confirmed peers", b.GetPeers())
+	if b := st.batch(start); !slices.Equal(b.GetPeers(), []string{"me.example:8092", "p3.example:8092", "p1.example:8092"}) {
+		t.Fatalf("batch peers %v, want self then live peers", b.GetPeers())
 	}
 
 	// A failing peer backs off (period, then doubling) and is dropped after
@@ -74,5 +76,41 @@ func TestPeers(t *testing.T) {
 	}
 	if _, ok := st.peers["boot.example:8092"]; !ok {
 		t.Fatal("bootstrap peer expired")
+	}
+}
+
+func TestPickPeerJoinsThroughBootstrapFirst(t *testing.T) {
+	clock := newManualClock()
+	cfg := stateConfig()
+	cfg.Bootstrap = []string{"boot.example:8092"}
+	now := clock.Now()
+	st := newMetagraphState(cfg, now)
+	for _, a := range []string{"a.example:1", "b.example:1", "c.example:1"} {
+		st.peerHeard(a, now) // callers arrived before our first round
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20 {
+		if p, ok := st.pickPeer(now, rng); !ok || p != "boot.example:8092" {
+			t.Fatalf("picked %q before the bootstrap peer was reached", p)
+		}
+	}
+	st.peerReached("boot.example:8092", now)
+	seen := make(map[string]bool)
+	for range 200 {
+		p, ok := st.pickPeer(now, rng)
+		if !ok {
+			t.Fatal("no peer picked")
+		}
+		seen[p] = true
+	}
+	if len(seen) != 4 {
+		t.Fatalf("picked only %v out of 4 ready peers", slices.Sorted(maps.Keys(seen)))
+	}
+	// With every peer backing off there is nobody to ask.
+	for _, a := range []string{"boot.example:8092", "a.example:1", "b.example:1", "c.example:1"} {
+		st.peerFailed(a, now)
+	}
+	if p, ok := st.pickPeer(now, rng); ok {
+		t.Fatalf("picked %q while every peer backs off", p)
 	}
 }
