@@ -16,9 +16,10 @@ import (
 // weight per synapse that the training loop learns.
 //
 // Every Refresh it signs its local definitions again (new nonce, proof of
-// work, signature); every Period it picks a random peer, sends it a GossipBatch of its peers and
-// synapses and sinks the answer; it answers peers' batches the same way. The
-// rules for what is accepted, kept and forgotten are in metagraph_state.go.
+// work, signature); every Period it picks a random peer, sends it a
+// GossipBatch of its peers and synapses and sinks the answer; it answers
+// peers' batches the same way. The rules for what is accepted, kept and
+// forgotten are in metagraph_state.go and metagraph_peers.go.
 //
 //	mg, err := neuron.NewMetagraph(cfg, key)
 //	err = mg.Subscribe(neuron.NewSynapseDefinition(synapseKey.PublicHex(), "10.0.0.5", 8091))
@@ -245,16 +246,18 @@ func (m *Metagraph) GossipOnce(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.GossipTimeout)
 	defer cancel()
-	in, err := m.transport.Exchange(ctx, peer, out)
+	in, err := m.transport.Exchange(ctx, peer, out) // the transport's errors name the peer
 	if err == nil {
-		err = m.cfg.checkBatch(in)
+		if bad := m.cfg.checkBatch(in); bad != nil {
+			err = fmt.Errorf("metagraph: gossip %s: answer refused: %w", peer, bad)
+		}
 	}
 	now = m.now()
 	if err != nil {
 		m.mu.Lock()
 		m.state.peerFailed(peer, now)
 		m.mu.Unlock()
-		return fmt.Errorf("metagraph: gossip round with %s: %w", peer, err)
+		return err
 	}
 	m.mu.Lock()
 	m.state.peerReached(peer, now)
