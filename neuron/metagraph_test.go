@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // pair is two metagraphs on a MemoryNetwork with a fake clock; b bootstraps from a.
@@ -182,4 +184,36 @@ func (p *blockingPeer) Gossip(ctx context.Context, _ *bittensorpb.GossipBatch) (
 	case <-p.release:
 		return &bittensorpb.GossipBatch{Version: MetagraphVersion}, nil
 	}
+}
+
+func TestMetagraphRefusesBadAnswer(t *testing.T) {
+	clock := newManualClock()
+	cfg := LocalMetagraphConfig()
+	cfg.Bootstrap = []string{"old.test:8092"}
+	net := NewMemoryNetwork(1 << 20)
+	old := net.Transport("old.test:8092")
+	if _, err := old.Listen(answerWith{&bittensorpb.GossipBatch{Version: "0.0.0"}}); err != nil {
+		t.Fatal(err)
+	}
+	mg, err := NewMetagraph(cfg, labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mg.Stop()
+	if err := mg.GossipOnce(context.Background()); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("answer of an unknown version: %v, want InvalidArgument", err)
+	}
+	mg.mu.Lock()
+	failures := mg.state.peers["old.test:8092"].failures
+	mg.mu.Unlock()
+	if failures != 1 {
+		t.Fatalf("peer failures %d after a refused answer, want 1", failures)
+	}
+}
+
+// answerWith answers every exchange with the same batch.
+type answerWith struct{ b *bittensorpb.GossipBatch }
+
+func (a answerWith) Gossip(context.Context, *bittensorpb.GossipBatch) (*bittensorpb.GossipBatch, error) {
+	return a.b, nil
 }
