@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -48,7 +48,7 @@ func NewAxon(cfg AxonConfig) (*Axon, error) {
 	a := &Axon{cfg: cfg, metrics: new(axonMetrics), synapses: make(map[string]Synapse)}
 	guard := NewReplayGuard(cfg.MaxCallers, cfg.MaxClockSkew, cfg.Now)
 	a.server = grpc.NewServer(cfg.serverOptions(a.metrics, newAdmission(cfg.MaxConcurrent, cfg.MaxQueued), guard)...)
-	pb.RegisterBittensorServer(a.server, axonService{a: a})
+	bittensorpb.RegisterBittensorServer(a.server, axonService{a: a})
 	return a, nil
 }
 
@@ -162,13 +162,13 @@ func (a *Axon) synapse(key string) (Synapse, error) {
 
 // axonService adapts the Axon to the generated gRPC service interface.
 type axonService struct {
-	pb.UnimplementedBittensorServer
+	bittensorpb.UnimplementedBittensorServer
 	a *Axon
 }
 
 // Forward implements the Bittensor service: tensors = [inputs]; the answer
 // holds the synapse's output.
-func (s axonService) Forward(_ context.Context, req *pb.TensorMessage) (*pb.TensorMessage, error) {
+func (s axonService) Forward(_ context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
 	syn, err := s.a.synapse(req.GetSynapseKey())
 	if err != nil {
 		return nil, err
@@ -187,14 +187,14 @@ func (s axonService) Forward(_ context.Context, req *pb.TensorMessage) (*pb.Tens
 	if err != nil {
 		return nil, synapseStatus(err)
 	}
-	return s.a.reply(req, out, pb.Modality_TENSOR)
+	return s.a.reply(req, out, bittensorpb.Modality_TENSOR)
 }
 
 // Backward implements the Bittensor service: tensors = [inputs, gradient of
 // the outputs]. The answer holds the gradient of the inputs when the inputs
 // are float and marked requires_grad, and nothing otherwise. A Trainable
 // synapse also applies the gradient to its parameters.
-func (s axonService) Backward(_ context.Context, req *pb.TensorMessage) (*pb.TensorMessage, error) {
+func (s axonService) Backward(_ context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
 	syn, err := s.a.synapse(req.GetSynapseKey())
 	if err != nil {
 		return nil, err
@@ -210,7 +210,7 @@ func (s axonService) Backward(_ context.Context, req *pb.TensorMessage) (*pb.Ten
 		return nil, status.Errorf(codes.InvalidArgument, "axon: inputs: %v", err)
 	}
 	gradW := req.GetTensors()[1]
-	if gradW.GetDtype() != pb.DataType_FLOAT32 && gradW.GetDtype() != pb.DataType_FLOAT64 {
+	if gradW.GetDtype() != bittensorpb.DataType_FLOAT32 && gradW.GetDtype() != bittensorpb.DataType_FLOAT64 {
 		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient has dtype %v, want FLOAT32 or FLOAT64", gradW.GetDtype())
 	}
 	grad, err := DeserializeTensor(gradW, lim)
@@ -283,7 +283,7 @@ func (s axonService) Backward(_ context.Context, req *pb.TensorMessage) (*pb.Ten
 }
 
 // validate checks a request's tensors and their count, or returns INVALID_ARGUMENT.
-func (a *Axon) validate(req *pb.TensorMessage, n int, what string) error {
+func (a *Axon) validate(req *bittensorpb.TensorMessage, n int, what string) error {
 	if err := ValidateMessage(req, a.cfg.Limits); err != nil {
 		return status.Errorf(codes.InvalidArgument, "axon: %v", err)
 	}
@@ -294,29 +294,29 @@ func (a *Axon) validate(req *pb.TensorMessage, n int, what string) error {
 }
 
 // reply builds the answer to req holding out (nothing when out is nil).
-func (a *Axon) reply(req *pb.TensorMessage, out *torch.Tensor, modality pb.Modality) (*pb.TensorMessage, error) {
-	resp := &pb.TensorMessage{Version: ProtocolVersion, SynapseKey: req.GetSynapseKey()}
+func (a *Axon) reply(req *bittensorpb.TensorMessage, out *torch.Tensor, modality bittensorpb.Modality) (*bittensorpb.TensorMessage, error) {
+	resp := &bittensorpb.TensorMessage{Version: ProtocolVersion, SynapseKey: req.GetSynapseKey()}
 	if out == nil {
 		return resp, nil
 	}
-	if modality == pb.Modality_TEXT {
-		modality = pb.Modality_TENSOR
+	if modality == bittensorpb.Modality_TEXT {
+		modality = bittensorpb.Modality_TENSOR
 	}
 	w, err := SerializeTensor(out, modality)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "axon: output: %v", err)
 	}
 	w.RequiresGrad = false
-	resp.Tensors = []*pb.Tensor{w}
+	resp.Tensors = []*bittensorpb.Tensor{w}
 	return resp, nil
 }
 
 // decodeInputs turns a request's input tensor into what CallForward takes:
 // strings for TEXT, a tensor in scope otherwise.
-func decodeInputs(w *pb.Tensor, lim Limits, scope *torch.Scope) (any, pb.Modality, error) {
-	if w.GetModality() == pb.Modality_TEXT {
+func decodeInputs(w *bittensorpb.Tensor, lim Limits, scope *torch.Scope) (any, bittensorpb.Modality, error) {
+	if w.GetModality() == bittensorpb.Modality_TEXT {
 		batch, err := DecodeText(w, lim)
-		return batch, pb.Modality_TEXT, err
+		return batch, bittensorpb.Modality_TEXT, err
 	}
 	x, err := DeserializeTensor(w, lim)
 	if err != nil {

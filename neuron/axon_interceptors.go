@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 )
 
 // admission bounds the RPCs an Axon works on: at most cap(slots) run at once,
@@ -62,7 +62,7 @@ func (a *admission) interceptor(ctx context.Context, req any, _ *grpc.UnaryServe
 // another caller's nonces.
 func authInterceptor(guard *ReplayGuard) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		m, ok := req.(*pb.TensorMessage)
+		m, ok := req.(*bittensorpb.TensorMessage)
 		if !ok {
 			return nil, status.Errorf(codes.Internal, "axon: unexpected request type %T", req)
 		}

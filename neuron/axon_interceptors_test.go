@@ -11,18 +11,18 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 )
 
 // gatedEcho answers Forward with the request's tensors. When entered is set it
 // reports each call on it, then waits for a value on release.
 type gatedEcho struct {
-	pb.UnimplementedBittensorServer
+	bittensorpb.UnimplementedBittensorServer
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (e *gatedEcho) Forward(ctx context.Context, req *pb.TensorMessage) (*pb.TensorMessage, error) {
+func (e *gatedEcho) Forward(ctx context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
 	if e.entered != nil {
 		e.entered <- struct{}{}
 		select {
@@ -31,17 +31,17 @@ func (e *gatedEcho) Forward(ctx context.Context, req *pb.TensorMessage) (*pb.Ten
 			return nil, status.FromContextError(ctx.Err()).Err()
 		}
 	}
-	return &pb.TensorMessage{Tensors: req.GetTensors()}, nil
+	return &bittensorpb.TensorMessage{Tensors: req.GetTensors()}, nil
 }
 
 // startPlumbing serves srv with an Axon's interceptors and limits on a free
 // local port and returns a client and the metrics.
-func startPlumbing(t *testing.T, cfg AxonConfig, srv pb.BittensorServer) (pb.BittensorClient, *axonMetrics) {
+func startPlumbing(t *testing.T, cfg AxonConfig, srv bittensorpb.BittensorServer) (bittensorpb.BittensorClient, *axonMetrics) {
 	t.Helper()
 	m := new(axonMetrics)
 	guard := NewReplayGuard(cfg.MaxCallers, cfg.MaxClockSkew, cfg.Now)
 	s := grpc.NewServer(cfg.serverOptions(m, newAdmission(cfg.MaxConcurrent, cfg.MaxQueued), guard)...)
-	pb.RegisterBittensorServer(s, srv)
+	bittensorpb.RegisterBittensorServer(s, srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func startPlumbing(t *testing.T, cfg AxonConfig, srv pb.BittensorServer) (pb.Bit
 		s.Stop()
 		<-done
 	})
-	return pb.NewBittensorClient(cc), m
+	return bittensorpb.NewBittensorClient(cc), m
 }
 
 func testConfig() AxonConfig {
@@ -69,13 +69,13 @@ func testConfig() AxonConfig {
 	return cfg
 }
 
-func signedRequest(t *testing.T, key *Key, nonce int64) *pb.TensorMessage {
+func signedRequest(t *testing.T, key *Key, nonce int64) *bittensorpb.TensorMessage {
 	t.Helper()
 	text, err := EncodeText([]string{"hi"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &pb.TensorMessage{SynapseKey: "s", Tensors: []*pb.Tensor{text}}
+	m := &bittensorpb.TensorMessage{SynapseKey: "s", Tensors: []*bittensorpb.Tensor{text}}
 	SignMessage(m, key, nonce)
 	return m
 }

@@ -13,12 +13,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
 // rawClient returns a bare gRPC client of the Axon, for hand-made requests.
-func rawClient(t *testing.T, a *Axon) pb.BittensorClient {
+func rawClient(t *testing.T, a *Axon) bittensorpb.BittensorClient {
 	t.Helper()
 	cc, err := grpc.NewClient(a.Addr().String(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -27,12 +27,12 @@ func rawClient(t *testing.T, a *Axon) pb.BittensorClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cc.Close() })
-	return pb.NewBittensorClient(cc)
+	return bittensorpb.NewBittensorClient(cc)
 }
 
-func floatTensor(t *testing.T, x *torch.Tensor) *pb.Tensor {
+func floatTensor(t *testing.T, x *torch.Tensor) *bittensorpb.Tensor {
 	t.Helper()
-	w, err := SerializeTensor(x, pb.Modality_TENSOR)
+	w, err := SerializeTensor(x, bittensorpb.Modality_TENSOR)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,10 +51,10 @@ func TestAxonRefusesMalformedRequestsAndKeepsServing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	good := func() *pb.Tensor { return floatTensor(t, torch.Zeros([]int64{2, testIn})) }
-	grad := func(shape ...int64) *pb.Tensor { return floatTensor(t, torch.Ones(shape)) }
-	msg := func(key string, ts ...*pb.Tensor) *pb.TensorMessage {
-		m := &pb.TensorMessage{SynapseKey: key, Tensors: ts}
+	good := func() *bittensorpb.Tensor { return floatTensor(t, torch.Zeros([]int64{2, testIn})) }
+	grad := func(shape ...int64) *bittensorpb.Tensor { return floatTensor(t, torch.Ones(shape)) }
+	msg := func(key string, ts ...*bittensorpb.Tensor) *bittensorpb.TensorMessage {
+		m := &bittensorpb.TensorMessage{SynapseKey: key, Tensors: ts}
 		SignMessage(m, caller, nonces.Next())
 		return m
 	}
@@ -65,13 +65,13 @@ func TestAxonRefusesMalformedRequestsAndKeepsServing(t *testing.T) {
 	}
 	forged := msg(syn.Key(), good())
 	forged.Tensors[0].Buffer[0] ^= 1
-	ahead := &pb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*pb.Tensor{good()}}
+	ahead := &bittensorpb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*bittensorpb.Tensor{good()}}
 	SignMessage(ahead, caller, time.Now().Add(time.Hour).UnixNano())
 	text, _ := EncodeText([]string{"a"})
 	trailing, _ := EncodeText([]string{"a"})
 	trailing.Buffer = append(trailing.Buffer, 0)
 	ints := good()
-	ints.Dtype, ints.Buffer = pb.DataType_INT64, make([]byte, 2*testIn*8)
+	ints.Dtype, ints.Buffer = bittensorpb.DataType_INT64, make([]byte, 2*testIn*8)
 	unknownKey := testKey(t, 77).PublicHex()
 	oversize := msg(syn.Key(), floatTensor(t, torch.Zeros([]int64{1 << 18, 2})))
 	ck := shortKey(caller.PublicHex())
@@ -79,25 +79,25 @@ func TestAxonRefusesMalformedRequestsAndKeepsServing(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		backward bool
-		m        *pb.TensorMessage
+		m        *bittensorpb.TensorMessage
 		code     codes.Code
 		msg      string
 	}{
-		{"buffer length", false, msg(syn.Key(), &pb.Tensor{Buffer: make([]byte, 12), Shape: []int64{2, 2}, Dtype: pb.DataType_FLOAT32}),
+		{"buffer length", false, msg(syn.Key(), &bittensorpb.Tensor{Buffer: make([]byte, 12), Shape: []int64{2, 2}, Dtype: bittensorpb.DataType_FLOAT32}),
 			codes.InvalidArgument, "axon: tensor 0: malformed: buffer is 12 bytes, want 16 (shape [2 2] × 4 bytes of FLOAT32)"},
-		{"negative shape", false, msg(syn.Key(), &pb.Tensor{Shape: []int64{2, -1}, Dtype: pb.DataType_FLOAT32}),
+		{"negative shape", false, msg(syn.Key(), &bittensorpb.Tensor{Shape: []int64{2, -1}, Dtype: bittensorpb.DataType_FLOAT32}),
 			codes.InvalidArgument, "axon: tensor 0: malformed: dimension 1 is negative (-1)"},
-		{"huge shape", false, msg(syn.Key(), &pb.Tensor{Shape: []int64{1 << 40}, Dtype: pb.DataType_FLOAT32}),
+		{"huge shape", false, msg(syn.Key(), &bittensorpb.Tensor{Shape: []int64{1 << 40}, Dtype: bittensorpb.DataType_FLOAT32}),
 			codes.InvalidArgument, "axon: tensor 0: malformed: dimension 0 is 1099511627776, over the limit of 268435456 elements"},
-		{"too many elements", false, msg(syn.Key(), &pb.Tensor{Shape: []int64{1 << 20, 1 << 20}, Dtype: pb.DataType_FLOAT32}),
+		{"too many elements", false, msg(syn.Key(), &bittensorpb.Tensor{Shape: []int64{1 << 20, 1 << 20}, Dtype: bittensorpb.DataType_FLOAT32}),
 			codes.InvalidArgument, "axon: tensor 0: malformed: shape [1048576 1048576] has more than 268435456 elements"},
-		{"unknown dtype", false, msg(syn.Key(), &pb.Tensor{Shape: []int64{1}, Dtype: pb.DataType_UNKNOWN}),
+		{"unknown dtype", false, msg(syn.Key(), &bittensorpb.Tensor{Shape: []int64{1}, Dtype: bittensorpb.DataType_UNKNOWN}),
 			codes.InvalidArgument, "axon: tensor 0: malformed: unknown dtype 0"},
-		{"dtype out of range", false, msg(syn.Key(), &pb.Tensor{Shape: []int64{1}, Dtype: 9}),
+		{"dtype out of range", false, msg(syn.Key(), &bittensorpb.Tensor{Shape: []int64{1}, Dtype: 9}),
 			codes.InvalidArgument, "axon: tensor 0: malformed: unknown dtype 9"},
-		{"unknown modality", false, msg(syn.Key(), &pb.Tensor{Shape: []int64{1}, Buffer: make([]byte, 4), Dtype: pb.DataType_FLOAT32, Modality: 5}),
+		{"unknown modality", false, msg(syn.Key(), &bittensorpb.Tensor{Shape: []int64{1}, Buffer: make([]byte, 4), Dtype: bittensorpb.DataType_FLOAT32, Modality: 5}),
 			codes.InvalidArgument, "axon: tensor 0: malformed: unknown modality 5"},
-		{"text as image", false, msg(syn.Key(), &pb.Tensor{Shape: []int64{1}, Dtype: pb.DataType_UTF8, Modality: pb.Modality_IMAGE}),
+		{"text as image", false, msg(syn.Key(), &bittensorpb.Tensor{Shape: []int64{1}, Dtype: bittensorpb.DataType_UTF8, Modality: bittensorpb.Modality_IMAGE}),
 			codes.InvalidArgument, "axon: tensor 0: malformed: modality IMAGE does not carry dtype UTF8"},
 		{"malformed text", false, msg(syn.Key(), trailing),
 			codes.InvalidArgument, "axon: inputs: serializer: malformed: TEXT buffer has 1 bytes after 1 strings"},
@@ -109,7 +109,7 @@ func TestAxonRefusesMalformedRequestsAndKeepsServing(t *testing.T) {
 			codes.NotFound, `axon: unknown synapse "` + shortKey(unknownKey) + `"`},
 		{"bad signature", false, forged,
 			codes.Unauthenticated, "axon: bad signature from " + ck},
-		{"unsigned", false, &pb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*pb.Tensor{good()}},
+		{"unsigned", false, &bittensorpb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*bittensorpb.Tensor{good()}},
 			codes.Unauthenticated, `axon: bad signature: neuron_key: neuron: public key is 0 bytes, want 32`},
 		{"replayed nonce", false, accepted,
 			codes.Unauthenticated, "axon: replayed or stale nonce: nonce " + itoa(accepted.GetNonce()) + " from " + ck + " was already used"},
@@ -123,7 +123,7 @@ func TestAxonRefusesMalformedRequestsAndKeepsServing(t *testing.T) {
 			codes.InvalidArgument, "axon: Backward takes 2 tensors (inputs, output gradient), got 1"},
 		{"integer gradient", true, msg(syn.Key(), good(), ints),
 			codes.InvalidArgument, "axon: output gradient has dtype INT64, want FLOAT32 or FLOAT64"},
-		{"gradient shape", true, msg(syn.Key(), func() *pb.Tensor { g := good(); g.RequiresGrad = true; return g }(), grad(3, testOut)),
+		{"gradient shape", true, msg(syn.Key(), func() *bittensorpb.Tensor { g := good(); g.RequiresGrad = true; return g }(), grad(3, testOut)),
 			codes.InvalidArgument, "axon: output gradient has shape [3 5], the output [2 5]"},
 		{"text gradient", true, msg(syn.Key(), text, text),
 			codes.InvalidArgument, "axon: output gradient has dtype UTF8, want FLOAT32 or FLOAT64"},

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -54,18 +54,18 @@ func FuzzDecodeText(f *testing.F) {
 // tensor's buffer must hold exactly its elements, and it must come back
 // unchanged from a trip through torch.
 func FuzzValidateTensor(f *testing.F) {
-	for _, t := range []*pb.Tensor{
-		{Shape: []int64{2, 2}, Buffer: make([]byte, 16), Dtype: pb.DataType_FLOAT32},
-		{Shape: []int64{-1}, Dtype: pb.DataType_INT64},
-		{Shape: []int64{1 << 40, 1 << 40}, Dtype: pb.DataType_FLOAT64},
-		{Shape: []int64{1}, Dtype: pb.DataType_UTF8, Modality: pb.Modality_TEXT},
+	for _, t := range []*bittensorpb.Tensor{
+		{Shape: []int64{2, 2}, Buffer: make([]byte, 16), Dtype: bittensorpb.DataType_FLOAT32},
+		{Shape: []int64{-1}, Dtype: bittensorpb.DataType_INT64},
+		{Shape: []int64{1 << 40, 1 << 40}, Dtype: bittensorpb.DataType_FLOAT64},
+		{Shape: []int64{1}, Dtype: bittensorpb.DataType_UTF8, Modality: bittensorpb.Modality_TEXT},
 		{Dtype: 99, Modality: 99},
 	} {
 		b, _ := proto.Marshal(t)
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var tensor pb.Tensor
+		var tensor bittensorpb.Tensor
 		if proto.Unmarshal(b, &tensor) != nil {
 			return
 		}
@@ -76,7 +76,7 @@ func FuzzValidateTensor(f *testing.F) {
 			}
 			return
 		}
-		if tensor.GetDtype() == pb.DataType_UTF8 {
+		if tensor.GetDtype() == bittensorpb.DataType_UTF8 {
 			return
 		}
 		n := int64(1)
@@ -110,9 +110,9 @@ func FuzzValidateTensor(f *testing.F) {
 func FuzzDecodeMessage(f *testing.F) {
 	key := testKey(f, 3)
 	text, _ := EncodeText([]string{"a", "bc"})
-	m := &pb.TensorMessage{SynapseKey: "s", Tensors: []*pb.Tensor{
+	m := &bittensorpb.TensorMessage{SynapseKey: "s", Tensors: []*bittensorpb.Tensor{
 		text,
-		{Shape: []int64{1, 2}, Buffer: make([]byte, 8), Dtype: pb.DataType_FLOAT32},
+		{Shape: []int64{1, 2}, Buffer: make([]byte, 8), Dtype: bittensorpb.DataType_FLOAT32},
 	}}
 	SignMessage(m, key, 7)
 	b, _ := proto.Marshal(m)
@@ -135,7 +135,7 @@ func FuzzDecodeMessage(f *testing.F) {
 			t.Fatalf("VerifyMessage error %v does not wrap ErrBadSignature", err)
 		}
 		for _, tensor := range m.GetTensors() {
-			if tensor.GetModality() == pb.Modality_TEXT {
+			if tensor.GetModality() == bittensorpb.Modality_TEXT {
 				if _, err := DecodeText(tensor, lim); err != nil && !errors.Is(err, ErrMalformed) {
 					t.Fatalf("DecodeText error %v does not wrap ErrMalformed", err)
 				}
@@ -161,17 +161,17 @@ func FuzzAxonRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	svc := axonService{a: a}
-	x, _ := SerializeTensor(torch.Zeros([]int64{2, testIn}), pb.Modality_TENSOR)
-	g, _ := SerializeTensor(torch.Ones([]int64{2, testOut}), pb.Modality_TENSOR)
+	x, _ := SerializeTensor(torch.Zeros([]int64{2, testIn}), bittensorpb.Modality_TENSOR)
+	g, _ := SerializeTensor(torch.Ones([]int64{2, testOut}), bittensorpb.Modality_TENSOR)
 	text, _ := EncodeText([]string{"ab", "c"})
-	for _, ts := range [][]*pb.Tensor{{x}, {x, g}, {text}, {text, g}, {g}} {
-		b, _ := proto.Marshal(&pb.TensorMessage{Tensors: ts})
+	for _, ts := range [][]*bittensorpb.Tensor{{x}, {x, g}, {text}, {text, g}, {g}} {
+		b, _ := proto.Marshal(&bittensorpb.TensorMessage{Tensors: ts})
 		f.Add(b, false)
 		f.Add(b, true)
 	}
-	valid := &pb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*pb.Tensor{x}}
+	valid := &bittensorpb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*bittensorpb.Tensor{x}}
 	f.Fuzz(func(t *testing.T, b []byte, backward bool) {
-		var m pb.TensorMessage
+		var m bittensorpb.TensorMessage
 		if proto.Unmarshal(b, &m) != nil {
 			return
 		}

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -145,7 +145,7 @@ func (d *Dendrite) Stats() map[string]PeerStats {
 
 // ForwardText sends inputs[i], a batch of strings, to synapses[i], for every i
 // in parallel.
-func (d *Dendrite) ForwardText(ctx context.Context, synapses []*pb.Synapse, inputs [][]string) (Responses, error) {
+func (d *Dendrite) ForwardText(ctx context.Context, synapses []*bittensorpb.Synapse, inputs [][]string) (Responses, error) {
 	if len(inputs) != len(synapses) {
 		return Responses{}, fmt.Errorf("dendrite: %d inputs for %d synapses", len(inputs), len(synapses))
 	}
@@ -155,24 +155,24 @@ func (d *Dendrite) ForwardText(ctx context.Context, synapses []*pb.Synapse, inpu
 		if err != nil {
 			return Responses{}, fmt.Errorf("dendrite: input %d: %w", i, err)
 		}
-		calls[i] = remoteCall{synapse: synapses[i], modality: pb.Modality_TEXT, wire: w, batch: int64(len(batch))}
+		calls[i] = remoteCall{synapse: synapses[i], modality: bittensorpb.Modality_TEXT, wire: w, batch: int64(len(batch))}
 	}
 	return d.forward(ctx, calls), nil
 }
 
 // ForwardImage sends inputs[i], a batch of images, to synapses[i], for every i
 // in parallel.
-func (d *Dendrite) ForwardImage(ctx context.Context, synapses []*pb.Synapse, inputs []*torch.Tensor) (Responses, error) {
-	return d.forwardTensors(ctx, synapses, inputs, pb.Modality_IMAGE)
+func (d *Dendrite) ForwardImage(ctx context.Context, synapses []*bittensorpb.Synapse, inputs []*torch.Tensor) (Responses, error) {
+	return d.forwardTensors(ctx, synapses, inputs, bittensorpb.Modality_IMAGE)
 }
 
 // ForwardTensor sends inputs[i], a batch of feature tensors, to synapses[i],
 // for every i in parallel.
-func (d *Dendrite) ForwardTensor(ctx context.Context, synapses []*pb.Synapse, inputs []*torch.Tensor) (Responses, error) {
-	return d.forwardTensors(ctx, synapses, inputs, pb.Modality_TENSOR)
+func (d *Dendrite) ForwardTensor(ctx context.Context, synapses []*bittensorpb.Synapse, inputs []*torch.Tensor) (Responses, error) {
+	return d.forwardTensors(ctx, synapses, inputs, bittensorpb.Modality_TENSOR)
 }
 
-func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*pb.Synapse, inputs []*torch.Tensor, modality pb.Modality) (Responses, error) {
+func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*bittensorpb.Synapse, inputs []*torch.Tensor, modality bittensorpb.Modality) (Responses, error) {
 	if len(inputs) != len(synapses) {
 		return Responses{}, fmt.Errorf("dendrite: %d inputs for %d synapses", len(inputs), len(synapses))
 	}
@@ -223,7 +223,7 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 }
 
 // call signs and sends one request to a synapse with a deadline of timeout.
-func (d *Dendrite) call(ctx context.Context, syn *pb.Synapse, backward bool, timeout time.Duration, tensors ...*pb.Tensor) (*pb.TensorMessage, error) {
+func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward bool, timeout time.Duration, tensors ...*bittensorpb.Tensor) (*bittensorpb.TensorMessage, error) {
 	endpoint, err := endpointOf(syn)
 	if err != nil {
 		return nil, err
@@ -234,9 +234,9 @@ func (d *Dendrite) call(ctx context.Context, syn *pb.Synapse, backward bool, tim
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req := &pb.TensorMessage{Version: ProtocolVersion, SynapseKey: syn.GetSynapseKey(), Tensors: tensors}
+	req := &bittensorpb.TensorMessage{Version: ProtocolVersion, SynapseKey: syn.GetSynapseKey(), Tensors: tensors}
 	SignMessage(req, d.key, peer.nonces.Next())
-	var resp *pb.TensorMessage
+	var resp *bittensorpb.TensorMessage
 	if backward {
 		resp, err = peer.client.Backward(ctx, req)
 	} else {

@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 )
 
 // errPoolClosed is returned for calls made after the Dendrite was closed.
@@ -23,7 +23,7 @@ var errPoolClosed = errors.New("dendrite: closed")
 type peerConn struct {
 	endpoint string
 	cc       *grpc.ClientConn
-	client   pb.BittensorClient
+	client   bittensorpb.BittensorClient
 	nonces   *Nonces
 }
 
@@ -59,7 +59,7 @@ func (p *connPool) get(endpoint string) (*peerConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: connection to %s: %w", endpoint, err)
 	}
-	c := &peerConn{endpoint: endpoint, cc: cc, client: pb.NewBittensorClient(cc), nonces: NewNonces(p.now)}
+	c := &peerConn{endpoint: endpoint, cc: cc, client: bittensorpb.NewBittensorClient(cc), nonces: NewNonces(p.now)}
 	p.conns[endpoint] = c
 	return c, nil
 }
@@ -90,7 +90,7 @@ func (p *connPool) close() error {
 
 // endpointOf returns the host:port of a synapse definition after checking that
 // it names a host and a port number.
-func endpointOf(s *pb.Synapse) (string, error) {
+func endpointOf(s *bittensorpb.Synapse) (string, error) {
 	if s == nil {
 		return "", errors.New("dendrite: nil synapse")
 	}

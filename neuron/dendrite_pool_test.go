@@ -9,24 +9,24 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 )
 
 func TestEndpointOf(t *testing.T) {
-	got, err := endpointOf(&pb.Synapse{Address: "::1", Port: "8091"})
+	got, err := endpointOf(&bittensorpb.Synapse{Address: "::1", Port: "8091"})
 	if err != nil || got != "[::1]:8091" {
 		t.Fatalf("endpointOf(::1, 8091) = %q, %v", got, err)
 	}
 	for _, tc := range []struct {
-		s    *pb.Synapse
+		s    *bittensorpb.Synapse
 		want string
 	}{
 		{nil, "nil synapse"},
-		{&pb.Synapse{Port: "1"}, "has no address"},
-		{&pb.Synapse{Address: "h", Port: "0"}, `port "0"`},
-		{&pb.Synapse{Address: "h", Port: "65536"}, `port "65536"`},
-		{&pb.Synapse{Address: "h", Port: "x"}, `port "x"`},
-		{&pb.Synapse{Address: "h"}, `port ""`},
+		{&bittensorpb.Synapse{Port: "1"}, "has no address"},
+		{&bittensorpb.Synapse{Address: "h", Port: "0"}, `port "0"`},
+		{&bittensorpb.Synapse{Address: "h", Port: "65536"}, `port "65536"`},
+		{&bittensorpb.Synapse{Address: "h", Port: "x"}, `port "x"`},
+		{&bittensorpb.Synapse{Address: "h"}, `port ""`},
 	} {
 		if _, err := endpointOf(tc.s); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("endpointOf(%v) error = %v, want %q", tc.s, err, tc.want)

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -19,7 +19,7 @@ func TestForwardOverTheWireEqualsLocal(t *testing.T) {
 	d := newTestDendrite(t, 10*time.Second)
 	ctx := context.Background()
 
-	local := func(inputs any, m pb.Modality) *torch.Tensor {
+	local := func(inputs any, m bittensorpb.Modality) *torch.Tensor {
 		var out *torch.Tensor
 		var err error
 		torch.NoGrad(func() { out, err = CallForward(syn, inputs, m) })
@@ -28,7 +28,7 @@ func TestForwardOverTheWireEqualsLocal(t *testing.T) {
 		}
 		return out
 	}
-	check := func(m pb.Modality, res Responses, err error, want *torch.Tensor) {
+	check := func(m bittensorpb.Modality, res Responses, err error, want *torch.Tensor) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("%v: %v", m, err)
@@ -41,15 +41,15 @@ func TestForwardOverTheWireEqualsLocal(t *testing.T) {
 
 	x := torch.FromFloat32(pseudoRandom(7, 3*testIn), 3, testIn)
 	res, err := d.ForwardTensor(ctx, defs, []*torch.Tensor{x})
-	check(pb.Modality_TENSOR, res, err, local(x, pb.Modality_TENSOR))
+	check(bittensorpb.Modality_TENSOR, res, err, local(x, bittensorpb.Modality_TENSOR))
 
 	img := torch.FromFloat32(pseudoRandom(8, 2*1*2*3), 2, 1, 2, 3) // flattens to testIn features
 	res, err = d.ForwardImage(ctx, defs, []*torch.Tensor{img})
-	check(pb.Modality_IMAGE, res, err, local(img, pb.Modality_IMAGE))
+	check(bittensorpb.Modality_IMAGE, res, err, local(img, bittensorpb.Modality_IMAGE))
 
 	text := []string{"the quick brown fox", "", "jumps over ✓"}
 	res, err = d.ForwardText(ctx, defs, [][]string{text})
-	check(pb.Modality_TEXT, res, err, local(text, pb.Modality_TEXT))
+	check(bittensorpb.Modality_TEXT, res, err, local(text, bittensorpb.Modality_TEXT))
 
 	st := d.Stats()[syn.Key()]
 	if st.Forwards != 3 || st.ForwardFailures != 0 || st.LastError != nil {
@@ -196,7 +196,7 @@ func TestFailedPeersYieldZerosWithinTheDeadline(t *testing.T) {
 	x := torch.FromFloat32(pseudoRandom(1, 2*testIn), 2, testIn)
 	start := time.Now()
 	res, err := d.ForwardTensor(context.Background(),
-		[]*pb.Synapse{defs[0], stopped, defs[1]}, []*torch.Tensor{x, x, x})
+		[]*bittensorpb.Synapse{defs[0], stopped, defs[1]}, []*torch.Tensor{x, x, x})
 	elapsed := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func TestFailedPeersYieldZerosWithinTheDeadline(t *testing.T) {
 	}
 	// A loss over all outputs still back-propagates: the zeros are constants.
 	xg := x.Clone().SetRequiresGrad(true)
-	res, err = d.ForwardTensor(context.Background(), []*pb.Synapse{defs[0], stopped}, []*torch.Tensor{xg, xg})
+	res, err = d.ForwardTensor(context.Background(), []*bittensorpb.Synapse{defs[0], stopped}, []*torch.Tensor{xg, xg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,24 +278,24 @@ func TestFanOutToOneAxonKeepsNoncesAcceptable(t *testing.T) {
 func TestDendriteArguments(t *testing.T) {
 	d := newTestDendrite(t, time.Second)
 	ctx := context.Background()
-	if _, err := d.ForwardTensor(ctx, []*pb.Synapse{{}}, nil); err == nil {
+	if _, err := d.ForwardTensor(ctx, []*bittensorpb.Synapse{{}}, nil); err == nil {
 		t.Error("ForwardTensor with fewer inputs than synapses succeeded")
 	}
-	if _, err := d.ForwardImage(ctx, []*pb.Synapse{{}}, []*torch.Tensor{torch.FromUint8([]uint8{1}, 1, 1)}); err == nil {
+	if _, err := d.ForwardImage(ctx, []*bittensorpb.Synapse{{}}, []*torch.Tensor{torch.FromUint8([]uint8{1}, 1, 1)}); err == nil {
 		t.Error("ForwardImage of a uint8 tensor (no wire dtype) succeeded")
 	}
-	if _, err := d.ForwardText(ctx, []*pb.Synapse{{}}, [][]string{{"\xff"}}); err == nil {
+	if _, err := d.ForwardText(ctx, []*bittensorpb.Synapse{{}}, [][]string{{"\xff"}}); err == nil {
 		t.Error("ForwardText of invalid UTF-8 succeeded")
 	}
 	// A synapse definition without a usable address fails that call only.
-	res, err := d.ForwardTensor(ctx, []*pb.Synapse{{SynapseKey: "k"}}, []*torch.Tensor{torch.Zeros([]int64{3, testIn})})
+	res, err := d.ForwardTensor(ctx, []*bittensorpb.Synapse{{SynapseKey: "k"}}, []*torch.Tensor{torch.Zeros([]int64{3, testIn})})
 	if err != nil || res.Failed() != 1 || res.Outputs[0].Shape()[0] != 3 {
 		t.Fatalf("call to an address-less synapse: %v, %+v", err, res)
 	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	res, _ = d.ForwardTensor(ctx, []*pb.Synapse{{SynapseKey: "k", Address: "127.0.0.1", Port: "1"}}, []*torch.Tensor{torch.Zeros([]int64{1, testIn})})
+	res, _ = d.ForwardTensor(ctx, []*bittensorpb.Synapse{{SynapseKey: "k", Address: "127.0.0.1", Port: "1"}}, []*torch.Tensor{torch.Zeros([]int64{1, testIn})})
 	if res.Failed() != 1 {
 		t.Fatal("a call after Close succeeded")
 	}

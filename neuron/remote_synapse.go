@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -16,11 +16,11 @@ import (
 // backward sends the output gradient with the inputs to the peer's Backward
 // and returns the peer's input gradient.
 type remoteCall struct {
-	synapse  *pb.Synapse
-	modality pb.Modality
-	wire     *pb.Tensor    // the serialized inputs, sent again by backward
-	batch    int64         // the first dimension of the expected output
-	input    *torch.Tensor // the caller's input tensor; nil for TEXT
+	synapse  *bittensorpb.Synapse
+	modality bittensorpb.Modality
+	wire     *bittensorpb.Tensor // the serialized inputs, sent again by backward
+	batch    int64               // the first dimension of the expected output
+	input    *torch.Tensor       // the caller's input tensor; nil for TEXT
 }
 
 // attach makes out, the peer's answer to c, a node of the caller's graph.
@@ -74,7 +74,7 @@ func (d *Dendrite) remoteForward(ctx context.Context, c *remoteCall) (*torch.Ten
 	}
 	w := resp.GetTensors()[0]
 	want := []int64{c.batch, d.cfg.OutputDim}
-	if w.GetDtype() != pb.DataType_FLOAT32 || !slices.Equal(w.GetShape(), want) {
+	if w.GetDtype() != bittensorpb.DataType_FLOAT32 || !slices.Equal(w.GetShape(), want) {
 		return nil, fmt.Errorf("dendrite: %s answered a %v %v tensor, want FLOAT32 %v",
 			shortKey(c.synapse.GetSynapseKey()), w.GetDtype(), w.GetShape(), want)
 	}
@@ -89,7 +89,7 @@ func (d *Dendrite) remoteForward(ctx context.Context, c *remoteCall) (*torch.Ten
 // remoteBackward sends the inputs and the output gradient and, when the
 // caller's input needs it, returns the input gradient the peer computed.
 func (d *Dendrite) remoteBackward(c *remoteCall, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
-	gw, err := SerializeTensor(grad, pb.Modality_TENSOR)
+	gw, err := SerializeTensor(grad, bittensorpb.Modality_TENSOR)
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: output gradient: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -56,11 +56,11 @@ func malformedf(format string, args ...any) error {
 }
 
 // dtypeSize returns the size in bytes of one element of a numeric DataType.
-func dtypeSize(dt pb.DataType) (int64, bool) {
+func dtypeSize(dt bittensorpb.DataType) (int64, bool) {
 	switch dt {
-	case pb.DataType_FLOAT32, pb.DataType_INT32:
+	case bittensorpb.DataType_FLOAT32, bittensorpb.DataType_INT32:
 		return 4, true
-	case pb.DataType_FLOAT64, pb.DataType_INT64:
+	case bittensorpb.DataType_FLOAT64, bittensorpb.DataType_INT64:
 		return 8, true
 	}
 	return 0, false
@@ -71,21 +71,21 @@ func dtypeSize(dt pb.DataType) (int64, bool) {
 // dimension, a bounded element count, and (for numeric tensors) a buffer of
 // exactly product(shape) × size(dtype) bytes. TEXT tensors must be rank 1 and
 // UTF8; their buffer is checked by DecodeText.
-func ValidateTensor(t *pb.Tensor, lim Limits) error {
+func ValidateTensor(t *bittensorpb.Tensor, lim Limits) error {
 	if t == nil {
 		return malformedf("nil tensor")
 	}
 	switch t.GetModality() {
-	case pb.Modality_TENSOR, pb.Modality_IMAGE, pb.Modality_TEXT:
+	case bittensorpb.Modality_TENSOR, bittensorpb.Modality_IMAGE, bittensorpb.Modality_TEXT:
 	default:
 		return malformedf("unknown modality %d", int32(t.GetModality()))
 	}
 	switch t.GetDtype() {
-	case pb.DataType_FLOAT32, pb.DataType_FLOAT64, pb.DataType_INT32, pb.DataType_INT64, pb.DataType_UTF8:
+	case bittensorpb.DataType_FLOAT32, bittensorpb.DataType_FLOAT64, bittensorpb.DataType_INT32, bittensorpb.DataType_INT64, bittensorpb.DataType_UTF8:
 	default:
 		return malformedf("unknown dtype %d", int32(t.GetDtype()))
 	}
-	if (t.GetModality() == pb.Modality_TEXT) != (t.GetDtype() == pb.DataType_UTF8) {
+	if (t.GetModality() == bittensorpb.Modality_TEXT) != (t.GetDtype() == bittensorpb.DataType_UTF8) {
 		return malformedf("modality %v does not carry dtype %v", t.GetModality(), t.GetDtype())
 	}
 	shape := t.GetShape()
@@ -105,7 +105,7 @@ func ValidateTensor(t *pb.Tensor, lim Limits) error {
 		}
 		n *= d
 	}
-	if t.GetDtype() == pb.DataType_UTF8 {
+	if t.GetDtype() == bittensorpb.DataType_UTF8 {
 		if len(shape) != 1 {
 			return malformedf("TEXT tensor has shape %v, want [number of strings]", shape)
 		}
@@ -130,7 +130,7 @@ const textPrefixBytes = 4
 // dtype UTF8, and a buffer holding, for each string in order, its byte length
 // as a little-endian uint32 followed by its UTF-8 bytes. Strings must be valid
 // UTF-8 and shorter than 4 GiB.
-func EncodeText(batch []string) (*pb.Tensor, error) {
+func EncodeText(batch []string) (*bittensorpb.Tensor, error) {
 	size := 0
 	for i, s := range batch {
 		if !utf8.ValidString(s) {
@@ -146,12 +146,12 @@ func EncodeText(batch []string) (*pb.Tensor, error) {
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(s)))
 		buf = append(buf, s...)
 	}
-	return &pb.Tensor{
+	return &bittensorpb.Tensor{
 		Version:  ProtocolVersion,
 		Buffer:   buf,
 		Shape:    []int64{int64(len(batch))},
-		Dtype:    pb.DataType_UTF8,
-		Modality: pb.Modality_TEXT,
+		Dtype:    bittensorpb.DataType_UTF8,
+		Modality: bittensorpb.Modality_TEXT,
 	}, nil
 }
 
@@ -159,11 +159,11 @@ func EncodeText(batch []string) (*pb.Tensor, error) {
 // once to check every length prefix, the string count and the absence of
 // trailing bytes before it allocates the result; each string must be valid
 // UTF-8 and at most lim.MaxStringBytes long.
-func DecodeText(t *pb.Tensor, lim Limits) ([]string, error) {
+func DecodeText(t *bittensorpb.Tensor, lim Limits) ([]string, error) {
 	if err := ValidateTensor(t, lim); err != nil {
 		return nil, fmt.Errorf("serializer: %w", err)
 	}
-	if t.GetModality() != pb.Modality_TEXT {
+	if t.GetModality() != bittensorpb.Modality_TEXT {
 		return nil, fmt.Errorf("serializer: %w", malformedf("modality %v is not TEXT", t.GetModality()))
 	}
 	n := t.GetShape()[0]
@@ -212,7 +212,7 @@ func textLength(buf []byte, off int, i int64, lim Limits) (int, error) {
 // ValidateMessage checks a TensorMessage's envelope and every tensor in it
 // against lim: at least one and at most lim.MaxTensors tensors, each valid
 // under ValidateTensor. It does not check the signature (see VerifyMessage).
-func ValidateMessage(m *pb.TensorMessage, lim Limits) error {
+func ValidateMessage(m *bittensorpb.TensorMessage, lim Limits) error {
 	if len(m.GetTensors()) == 0 {
 		return malformedf("no tensors")
 	}
@@ -230,8 +230,8 @@ func ValidateMessage(m *pb.TensorMessage, lim Limits) error {
 // DecodeMessage parses a wire TensorMessage and validates it with
 // ValidateMessage. gRPC decodes messages itself; this is the same path for
 // bytes from elsewhere (files, other transports) and the fuzz target's entry.
-func DecodeMessage(b []byte, lim Limits) (*pb.TensorMessage, error) {
-	m := new(pb.TensorMessage)
+func DecodeMessage(b []byte, lim Limits) (*bittensorpb.TensorMessage, error) {
+	m := new(bittensorpb.TensorMessage)
 	if err := proto.Unmarshal(b, m); err != nil {
 		return nil, fmt.Errorf("serializer: %w", malformedf("%v", err))
 	}
@@ -242,30 +242,30 @@ func DecodeMessage(b []byte, lim Limits) (*pb.TensorMessage, error) {
 }
 
 // wireDType returns the DataType that carries a torch dtype on the wire.
-func wireDType(d torch.DType) (pb.DataType, error) {
+func wireDType(d torch.DType) (bittensorpb.DataType, error) {
 	switch d {
 	case torch.Float32:
-		return pb.DataType_FLOAT32, nil
+		return bittensorpb.DataType_FLOAT32, nil
 	case torch.Float64:
-		return pb.DataType_FLOAT64, nil
+		return bittensorpb.DataType_FLOAT64, nil
 	case torch.Int32:
-		return pb.DataType_INT32, nil
+		return bittensorpb.DataType_INT32, nil
 	case torch.Int64:
-		return pb.DataType_INT64, nil
+		return bittensorpb.DataType_INT64, nil
 	}
-	return pb.DataType_UNKNOWN, fmt.Errorf("dtype %v has no wire DataType (convert it to float32, float64, int32 or int64)", d)
+	return bittensorpb.DataType_UNKNOWN, fmt.Errorf("dtype %v has no wire DataType (convert it to float32, float64, int32 or int64)", d)
 }
 
 // torchDType returns the torch dtype of a numeric wire DataType.
-func torchDType(d pb.DataType) (torch.DType, bool) {
+func torchDType(d bittensorpb.DataType) (torch.DType, bool) {
 	switch d {
-	case pb.DataType_FLOAT32:
+	case bittensorpb.DataType_FLOAT32:
 		return torch.Float32, true
-	case pb.DataType_FLOAT64:
+	case bittensorpb.DataType_FLOAT64:
 		return torch.Float64, true
-	case pb.DataType_INT32:
+	case bittensorpb.DataType_INT32:
 		return torch.Int32, true
-	case pb.DataType_INT64:
+	case bittensorpb.DataType_INT64:
 		return torch.Int64, true
 	}
 	return 0, false
@@ -275,8 +275,8 @@ func torchDType(d pb.DataType) (torch.DType, bool) {
 // dtype (float32, float64, int32 or int64), shape, whether it requires grad,
 // and its values as raw little-endian C-order bytes. A tensor on another
 // device or with a non-contiguous layout is copied out as needed.
-func SerializeTensor(t *torch.Tensor, modality pb.Modality) (*pb.Tensor, error) {
-	if modality != pb.Modality_TENSOR && modality != pb.Modality_IMAGE {
+func SerializeTensor(t *torch.Tensor, modality bittensorpb.Modality) (*bittensorpb.Tensor, error) {
+	if modality != bittensorpb.Modality_TENSOR && modality != bittensorpb.Modality_IMAGE {
 		return nil, fmt.Errorf("serializer: a torch tensor cannot have modality %v", modality)
 	}
 	if err := t.Err(); err != nil {
@@ -290,7 +290,7 @@ func SerializeTensor(t *torch.Tensor, modality pb.Modality) (*pb.Tensor, error) 
 	if err != nil {
 		return nil, fmt.Errorf("serializer: %w", err)
 	}
-	return &pb.Tensor{
+	return &bittensorpb.Tensor{
 		Version:      ProtocolVersion,
 		Buffer:       buf,
 		Shape:        t.Shape(),
@@ -303,7 +303,7 @@ func SerializeTensor(t *torch.Tensor, modality pb.Modality) (*pb.Tensor, error) 
 // DeserializeTensor checks w with ValidateTensor and copies its values into a
 // new CPU tensor (one that does not require grad). TEXT tensors are refused:
 // use DecodeText for them.
-func DeserializeTensor(w *pb.Tensor, lim Limits) (*torch.Tensor, error) {
+func DeserializeTensor(w *bittensorpb.Tensor, lim Limits) (*torch.Tensor, error) {
 	if err := ValidateTensor(w, lim); err != nil {
 		return nil, fmt.Errorf("serializer: %w", err)
 	}

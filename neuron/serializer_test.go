@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 )
 
 func TestTextRoundTrip(t *testing.T) {
@@ -21,7 +21,7 @@ func TestTextRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("EncodeText(%q): %v", batch, err)
 		}
-		if enc.GetDtype() != pb.DataType_UTF8 || enc.GetModality() != pb.Modality_TEXT {
+		if enc.GetDtype() != bittensorpb.DataType_UTF8 || enc.GetModality() != bittensorpb.Modality_TEXT {
 			t.Errorf("EncodeText: dtype %v modality %v, want UTF8 TEXT", enc.GetDtype(), enc.GetModality())
 		}
 		got, err := DecodeText(enc, DefaultLimits())
@@ -46,8 +46,8 @@ func TestEncodeTextRefusesInvalidUTF8(t *testing.T) {
 }
 
 // textTensor builds a TEXT tensor from raw parts, bypassing EncodeText.
-func textTensor(n int64, buf []byte) *pb.Tensor {
-	return &pb.Tensor{Buffer: buf, Shape: []int64{n}, Dtype: pb.DataType_UTF8, Modality: pb.Modality_TEXT}
+func textTensor(n int64, buf []byte) *bittensorpb.Tensor {
+	return &bittensorpb.Tensor{Buffer: buf, Shape: []int64{n}, Dtype: bittensorpb.DataType_UTF8, Modality: bittensorpb.Modality_TEXT}
 }
 
 func prefixed(parts ...string) []byte {
@@ -65,7 +65,7 @@ func TestDecodeTextRefusesMalformed(t *testing.T) {
 	lim.MaxStrings = 4
 	for _, tc := range []struct {
 		name string
-		t    *pb.Tensor
+		t    *bittensorpb.Tensor
 		want string
 	}{
 		{"fewer strings than shape", textTensor(2, prefixed("a")), "ends inside the length of string 1"},
@@ -74,8 +74,8 @@ func TestDecodeTextRefusesMalformed(t *testing.T) {
 		{"huge length", textTensor(1, binary.LittleEndian.AppendUint32(nil, 0xffffffff)), "string 0 is 4294967295 bytes, over the limit of 8"},
 		{"too many strings", textTensor(5, nil), "holds 5 strings, over the limit of 4"},
 		{"invalid UTF-8", textTensor(1, prefixed("\xc3")), "string 0 is not valid UTF-8"},
-		{"rank 2", &pb.Tensor{Shape: []int64{1, 1}, Dtype: pb.DataType_UTF8, Modality: pb.Modality_TEXT}, "want [number of strings]"},
-		{"not TEXT", &pb.Tensor{Shape: []int64{1}, Buffer: make([]byte, 4), Dtype: pb.DataType_FLOAT32}, "modality TENSOR is not TEXT"},
+		{"rank 2", &bittensorpb.Tensor{Shape: []int64{1, 1}, Dtype: bittensorpb.DataType_UTF8, Modality: bittensorpb.Modality_TEXT}, "want [number of strings]"},
+		{"not TEXT", &bittensorpb.Tensor{Shape: []int64{1}, Buffer: make([]byte, 4), Dtype: bittensorpb.DataType_FLOAT32}, "modality TENSOR is not TEXT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeText(tc.t, lim)
@@ -90,11 +90,11 @@ func TestValidateTensor(t *testing.T) {
 	lim := DefaultLimits()
 	lim.MaxElements = 1000
 	lim.MaxRank = 3
-	ok := []*pb.Tensor{
-		{Shape: []int64{2, 3}, Buffer: make([]byte, 24), Dtype: pb.DataType_FLOAT32},
-		{Shape: []int64{2}, Buffer: make([]byte, 16), Dtype: pb.DataType_INT64, Modality: pb.Modality_IMAGE},
-		{Shape: []int64{0, 5}, Dtype: pb.DataType_FLOAT64},
-		{Shape: nil, Buffer: make([]byte, 4), Dtype: pb.DataType_INT32}, // a scalar
+	ok := []*bittensorpb.Tensor{
+		{Shape: []int64{2, 3}, Buffer: make([]byte, 24), Dtype: bittensorpb.DataType_FLOAT32},
+		{Shape: []int64{2}, Buffer: make([]byte, 16), Dtype: bittensorpb.DataType_INT64, Modality: bittensorpb.Modality_IMAGE},
+		{Shape: []int64{0, 5}, Dtype: bittensorpb.DataType_FLOAT64},
+		{Shape: nil, Buffer: make([]byte, 4), Dtype: bittensorpb.DataType_INT32}, // a scalar
 	}
 	for i, tt := range ok {
 		if err := ValidateTensor(tt, lim); err != nil {
@@ -103,21 +103,21 @@ func TestValidateTensor(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		t    *pb.Tensor
+		t    *bittensorpb.Tensor
 		want string
 	}{
 		{"nil", nil, "nil tensor"},
-		{"short buffer", &pb.Tensor{Shape: []int64{2, 3}, Buffer: make([]byte, 20), Dtype: pb.DataType_FLOAT32}, "buffer is 20 bytes, want 24"},
-		{"negative dim", &pb.Tensor{Shape: []int64{2, -3}, Dtype: pb.DataType_FLOAT32}, "dimension 1 is negative (-3)"},
-		{"huge dim", &pb.Tensor{Shape: []int64{1 << 62}, Dtype: pb.DataType_FLOAT32}, "over the limit of 1000 elements"},
-		{"too many elements", &pb.Tensor{Shape: []int64{100, 100}, Dtype: pb.DataType_FLOAT32}, "more than 1000 elements"},
-		{"overflowing product", &pb.Tensor{Shape: []int64{1000, 1000, 1000}, Dtype: pb.DataType_FLOAT32}, "more than 1000 elements"},
-		{"rank", &pb.Tensor{Shape: []int64{1, 1, 1, 1}, Buffer: make([]byte, 4), Dtype: pb.DataType_FLOAT32}, "rank 4 exceeds the limit 3"},
-		{"unknown dtype", &pb.Tensor{Dtype: pb.DataType_UNKNOWN}, "unknown dtype 0"},
-		{"dtype out of range", &pb.Tensor{Dtype: pb.DataType(42)}, "unknown dtype 42"},
-		{"unknown modality", &pb.Tensor{Dtype: pb.DataType_FLOAT32, Modality: pb.Modality(7)}, "unknown modality 7"},
-		{"UTF8 image", &pb.Tensor{Shape: []int64{1}, Dtype: pb.DataType_UTF8, Modality: pb.Modality_IMAGE}, "modality IMAGE does not carry dtype UTF8"},
-		{"float text", &pb.Tensor{Shape: []int64{1}, Dtype: pb.DataType_FLOAT32, Modality: pb.Modality_TEXT}, "modality TEXT does not carry dtype FLOAT32"},
+		{"short buffer", &bittensorpb.Tensor{Shape: []int64{2, 3}, Buffer: make([]byte, 20), Dtype: bittensorpb.DataType_FLOAT32}, "buffer is 20 bytes, want 24"},
+		{"negative dim", &bittensorpb.Tensor{Shape: []int64{2, -3}, Dtype: bittensorpb.DataType_FLOAT32}, "dimension 1 is negative (-3)"},
+		{"huge dim", &bittensorpb.Tensor{Shape: []int64{1 << 62}, Dtype: bittensorpb.DataType_FLOAT32}, "over the limit of 1000 elements"},
+		{"too many elements", &bittensorpb.Tensor{Shape: []int64{100, 100}, Dtype: bittensorpb.DataType_FLOAT32}, "more than 1000 elements"},
+		{"overflowing product", &bittensorpb.Tensor{Shape: []int64{1000, 1000, 1000}, Dtype: bittensorpb.DataType_FLOAT32}, "more than 1000 elements"},
+		{"rank", &bittensorpb.Tensor{Shape: []int64{1, 1, 1, 1}, Buffer: make([]byte, 4), Dtype: bittensorpb.DataType_FLOAT32}, "rank 4 exceeds the limit 3"},
+		{"unknown dtype", &bittensorpb.Tensor{Dtype: bittensorpb.DataType_UNKNOWN}, "unknown dtype 0"},
+		{"dtype out of range", &bittensorpb.Tensor{Dtype: bittensorpb.DataType(42)}, "unknown dtype 42"},
+		{"unknown modality", &bittensorpb.Tensor{Dtype: bittensorpb.DataType_FLOAT32, Modality: bittensorpb.Modality(7)}, "unknown modality 7"},
+		{"UTF8 image", &bittensorpb.Tensor{Shape: []int64{1}, Dtype: bittensorpb.DataType_UTF8, Modality: bittensorpb.Modality_IMAGE}, "modality IMAGE does not carry dtype UTF8"},
+		{"float text", &bittensorpb.Tensor{Shape: []int64{1}, Dtype: bittensorpb.DataType_FLOAT32, Modality: bittensorpb.Modality_TEXT}, "modality TEXT does not carry dtype FLOAT32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := ValidateTensor(tc.t, lim)
@@ -135,14 +135,14 @@ func TestDecodeMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := proto.Marshal(&pb.TensorMessage{SynapseKey: "s", Tensors: []*pb.Tensor{text}})
+	good, err := proto.Marshal(&bittensorpb.TensorMessage{SynapseKey: "s", Tensors: []*bittensorpb.Tensor{text}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m, err := DecodeMessage(good, lim); err != nil || m.GetSynapseKey() != "s" {
 		t.Fatalf("DecodeMessage(valid) = %v, %v", m, err)
 	}
-	three, _ := proto.Marshal(&pb.TensorMessage{Tensors: []*pb.Tensor{text, text, text}})
+	three, _ := proto.Marshal(&bittensorpb.TensorMessage{Tensors: []*bittensorpb.Tensor{text, text, text}})
 	for _, tc := range []struct {
 		name string
 		b    []byte

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 )
 
 // signingDomain prefixes the bytes a TensorMessage signature covers, so that a
@@ -25,7 +25,7 @@ var ErrBadSignature = errors.New("bad signature")
 // order its dtype, modality, requires_grad, rank, shape, buffer length and
 // bufferDigest, so that two different tensor lists never share an encoding.
 // The version field is not covered.
-func TensorsDigest(ts []*pb.Tensor) [sha256.Size]byte {
+func TensorsDigest(ts []*bittensorpb.Tensor) [sha256.Size]byte {
 	h := sha256.New()
 	var hdr [8]byte
 	put := func(v uint64) {
@@ -94,7 +94,7 @@ func bufferDigest(buf []byte) [sha256.Size]byte {
 // SigningBytes returns what a TensorMessage's signature covers: a domain tag,
 // then neuron_key, synapse_key (each preceded by its length), the nonce and
 // TensorsDigest of the tensors.
-func SigningBytes(m *pb.TensorMessage) []byte {
+func SigningBytes(m *bittensorpb.TensorMessage) []byte {
 	digest := TensorsDigest(m.GetTensors())
 	nk, sk := m.GetNeuronKey(), m.GetSynapseKey()
 	b := make([]byte, 0, len(signingDomain)+8+len(nk)+8+len(sk)+8+len(digest))
@@ -110,7 +110,7 @@ func SigningBytes(m *pb.TensorMessage) []byte {
 // SignMessage stamps m as sent by key with the given nonce: it sets neuron_key
 // to the key's hex public key, the nonce, and the signature over SigningBytes.
 // Tensors and synapse_key must already be in place.
-func SignMessage(m *pb.TensorMessage, key *Key, nonce int64) {
+func SignMessage(m *bittensorpb.TensorMessage, key *Key, nonce int64) {
 	m.NeuronKey = key.PublicHex()
 	m.Nonce = nonce
 	m.Signature = key.Sign(SigningBytes(m))
@@ -118,7 +118,7 @@ func SignMessage(m *pb.TensorMessage, key *Key, nonce int64) {
 
 // VerifyMessage checks that m's signature is neuron_key's signature over
 // SigningBytes(m). Errors wrap ErrBadSignature.
-func VerifyMessage(m *pb.TensorMessage) error {
+func VerifyMessage(m *bittensorpb.TensorMessage) error {
 	if _, err := ParsePublicKey(m.GetNeuronKey()); err != nil {
 		return fmt.Errorf("%w: neuron_key: %v", ErrBadSignature, err)
 	}

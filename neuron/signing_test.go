@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 )
 
 func testKey(t testing.TB, b byte) *Key {
@@ -22,13 +22,13 @@ func testKey(t testing.TB, b byte) *Key {
 	return k
 }
 
-func signedMessage(t *testing.T, key *Key) *pb.TensorMessage {
+func signedMessage(t *testing.T, key *Key) *bittensorpb.TensorMessage {
 	t.Helper()
-	m := &pb.TensorMessage{
+	m := &bittensorpb.TensorMessage{
 		SynapseKey: testKey(t, 9).PublicHex(),
-		Tensors: []*pb.Tensor{
-			{Buffer: []byte{1, 2, 3, 4}, Shape: []int64{1}, Dtype: pb.DataType_FLOAT32},
-			{Buffer: []byte{5, 6, 7, 8, 9, 10, 11, 12}, Shape: []int64{2}, Dtype: pb.DataType_INT32, Modality: pb.Modality_IMAGE},
+		Tensors: []*bittensorpb.Tensor{
+			{Buffer: []byte{1, 2, 3, 4}, Shape: []int64{1}, Dtype: bittensorpb.DataType_FLOAT32},
+			{Buffer: []byte{5, 6, 7, 8, 9, 10, 11, 12}, Shape: []int64{2}, Dtype: bittensorpb.DataType_INT32, Modality: bittensorpb.Modality_IMAGE},
 		},
 	}
 	SignMessage(m, key, 42)
@@ -50,24 +50,24 @@ func TestSignVerify(t *testing.T) {
 		t.Fatalf("VerifyMessage after a version change = %v", err)
 	}
 	// Every covered part, changed alone, breaks the signature.
-	for name, tamper := range map[string]func(m *pb.TensorMessage){
-		"synapse_key":   func(m *pb.TensorMessage) { m.SynapseKey = testKey(t, 8).PublicHex() },
-		"nonce":         func(m *pb.TensorMessage) { m.Nonce++ },
-		"buffer":        func(m *pb.TensorMessage) { m.Tensors[0].Buffer[0] ^= 1 },
-		"shape":         func(m *pb.TensorMessage) { m.Tensors[1].Shape = []int64{1, 2} },
-		"dtype":         func(m *pb.TensorMessage) { m.Tensors[1].Dtype = pb.DataType_FLOAT32 },
-		"modality":      func(m *pb.TensorMessage) { m.Tensors[1].Modality = pb.Modality_TENSOR },
-		"requires_grad": func(m *pb.TensorMessage) { m.Tensors[0].RequiresGrad = true },
-		"tensor moved": func(m *pb.TensorMessage) {
+	for name, tamper := range map[string]func(m *bittensorpb.TensorMessage){
+		"synapse_key":   func(m *bittensorpb.TensorMessage) { m.SynapseKey = testKey(t, 8).PublicHex() },
+		"nonce":         func(m *bittensorpb.TensorMessage) { m.Nonce++ },
+		"buffer":        func(m *bittensorpb.TensorMessage) { m.Tensors[0].Buffer[0] ^= 1 },
+		"shape":         func(m *bittensorpb.TensorMessage) { m.Tensors[1].Shape = []int64{1, 2} },
+		"dtype":         func(m *bittensorpb.TensorMessage) { m.Tensors[1].Dtype = bittensorpb.DataType_FLOAT32 },
+		"modality":      func(m *bittensorpb.TensorMessage) { m.Tensors[1].Modality = bittensorpb.Modality_TENSOR },
+		"requires_grad": func(m *bittensorpb.TensorMessage) { m.Tensors[0].RequiresGrad = true },
+		"tensor moved": func(m *bittensorpb.TensorMessage) {
 			// Same bytes overall, split differently between the two buffers.
 			m.Tensors[0].Buffer = append(m.Tensors[0].Buffer, m.Tensors[1].Buffer[0])
 			m.Tensors[1].Buffer = m.Tensors[1].Buffer[1:]
 		},
-		"dropped tensor": func(m *pb.TensorMessage) { m.Tensors = m.Tensors[:1] },
-		"other signer":   func(m *pb.TensorMessage) { m.NeuronKey = testKey(t, 2).PublicHex() },
-		"signature":      func(m *pb.TensorMessage) { m.Signature[0] ^= 1 },
-		"no signature":   func(m *pb.TensorMessage) { m.Signature = nil },
-		"bad key":        func(m *pb.TensorMessage) { m.NeuronKey = "zz" },
+		"dropped tensor": func(m *bittensorpb.TensorMessage) { m.Tensors = m.Tensors[:1] },
+		"other signer":   func(m *bittensorpb.TensorMessage) { m.NeuronKey = testKey(t, 2).PublicHex() },
+		"signature":      func(m *bittensorpb.TensorMessage) { m.Signature[0] ^= 1 },
+		"no signature":   func(m *bittensorpb.TensorMessage) { m.Signature = nil },
+		"bad key":        func(m *bittensorpb.TensorMessage) { m.NeuronKey = "zz" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := signedMessage(t, key)
@@ -85,7 +85,7 @@ func TestSignatureSurvivesTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got pb.TensorMessage
+	var got bittensorpb.TensorMessage
 	if err := proto.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}

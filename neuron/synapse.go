@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -97,39 +97,39 @@ func (b SynapseBase) Key() string { return b.key }
 
 // ForwardText reports that the model does not take text.
 func (SynapseBase) ForwardText([]string) (*torch.Tensor, error) {
-	return nil, fmt.Errorf("synapse: %v: %w", pb.Modality_TEXT, ErrModalityNotSupported)
+	return nil, fmt.Errorf("synapse: %v: %w", bittensorpb.Modality_TEXT, ErrModalityNotSupported)
 }
 
 // ForwardImage reports that the model does not take images.
 func (SynapseBase) ForwardImage(*torch.Tensor) (*torch.Tensor, error) {
-	return nil, fmt.Errorf("synapse: %v: %w", pb.Modality_IMAGE, ErrModalityNotSupported)
+	return nil, fmt.Errorf("synapse: %v: %w", bittensorpb.Modality_IMAGE, ErrModalityNotSupported)
 }
 
 // ForwardTensor reports that the model does not take feature tensors.
 func (SynapseBase) ForwardTensor(*torch.Tensor) (*torch.Tensor, error) {
-	return nil, fmt.Errorf("synapse: %v: %w", pb.Modality_TENSOR, ErrModalityNotSupported)
+	return nil, fmt.Errorf("synapse: %v: %w", bittensorpb.Modality_TENSOR, ErrModalityNotSupported)
 }
 
 // CallForward dispatches inputs to s's forward for modality (the seed's
 // call_forward): inputs is a []string for TEXT and a *torch.Tensor for IMAGE
 // and TENSOR. A forward that returns neither an output nor an error, or an
 // output carrying an error, yields an error.
-func CallForward(s Synapse, inputs any, modality pb.Modality) (*torch.Tensor, error) {
+func CallForward(s Synapse, inputs any, modality bittensorpb.Modality) (*torch.Tensor, error) {
 	var out *torch.Tensor
 	var err error
 	switch modality {
-	case pb.Modality_TEXT:
+	case bittensorpb.Modality_TEXT:
 		batch, ok := inputs.([]string)
 		if !ok {
 			return nil, fmt.Errorf("synapse: TEXT inputs are %T, want []string", inputs)
 		}
 		out, err = s.ForwardText(batch)
-	case pb.Modality_IMAGE, pb.Modality_TENSOR:
+	case bittensorpb.Modality_IMAGE, bittensorpb.Modality_TENSOR:
 		x, ok := inputs.(*torch.Tensor)
 		if !ok || x == nil {
 			return nil, fmt.Errorf("synapse: %v inputs are %T, want a *torch.Tensor", modality, inputs)
 		}
-		if modality == pb.Modality_IMAGE {
+		if modality == bittensorpb.Modality_IMAGE {
 			out, err = s.ForwardImage(x)
 		} else {
 			out, err = s.ForwardTensor(x)

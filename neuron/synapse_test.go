@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -15,11 +15,11 @@ func TestCallForwardDispatches(t *testing.T) {
 	x := torch.Zeros([]int64{2, testIn})
 	for _, tc := range []struct {
 		inputs any
-		m      pb.Modality
+		m      bittensorpb.Modality
 	}{
-		{x, pb.Modality_TENSOR},
-		{torch.Zeros([]int64{2, 2, 3}), pb.Modality_IMAGE},
-		{[]string{"a", "b"}, pb.Modality_TEXT},
+		{x, bittensorpb.Modality_TENSOR},
+		{torch.Zeros([]int64{2, 2, 3}), bittensorpb.Modality_IMAGE},
+		{[]string{"a", "b"}, bittensorpb.Modality_TEXT},
 	} {
 		out, err := CallForward(syn, tc.inputs, tc.m)
 		if err != nil {
@@ -31,14 +31,14 @@ func TestCallForwardDispatches(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		inputs any
-		m      pb.Modality
+		m      bittensorpb.Modality
 		want   string
 	}{
-		{x, pb.Modality_TEXT, "TEXT inputs are *torch.Tensor, want []string"},
-		{[]string{"a"}, pb.Modality_TENSOR, "TENSOR inputs are []string, want a *torch.Tensor"},
-		{(*torch.Tensor)(nil), pb.Modality_IMAGE, "IMAGE inputs are *torch.Tensor, want a *torch.Tensor"},
-		{x, pb.Modality(9), "modality 9: modality not supported"},
-		{torch.Zeros([]int64{2, 3}), pb.Modality_TENSOR, "mat1 and mat2 shapes cannot be multiplied"},
+		{x, bittensorpb.Modality_TEXT, "TEXT inputs are *torch.Tensor, want []string"},
+		{[]string{"a"}, bittensorpb.Modality_TENSOR, "TENSOR inputs are []string, want a *torch.Tensor"},
+		{(*torch.Tensor)(nil), bittensorpb.Modality_IMAGE, "IMAGE inputs are *torch.Tensor, want a *torch.Tensor"},
+		{x, bittensorpb.Modality(9), "modality 9: modality not supported"},
+		{torch.Zeros([]int64{2, 3}), bittensorpb.Modality_TENSOR, "mat1 and mat2 shapes cannot be multiplied"},
 	} {
 		if _, err := CallForward(syn, tc.inputs, tc.m); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CallForward(%T, %v) error = %v, want %q", tc.inputs, tc.m, err, tc.want)
@@ -51,7 +51,7 @@ func TestCallForwardDispatches(t *testing.T) {
 		{nil, "synapse: TENSOR forward returned no output"},
 		{torch.Errorf("broken"), "synapse: TENSOR forward: broken"},
 	} {
-		if _, err := CallForward(fixedSynapse{out: tc.out}, x, pb.Modality_TENSOR); err == nil || err.Error() != tc.want {
+		if _, err := CallForward(fixedSynapse{out: tc.out}, x, bittensorpb.Modality_TENSOR); err == nil || err.Error() != tc.want {
 			t.Errorf("CallForward of a synapse answering %v: error %v, want %q", tc.out, err, tc.want)
 		}
 	}
@@ -70,9 +70,9 @@ func TestSynapseBaseRefusesEveryModality(t *testing.T) {
 	if b.Key() != testKey(t, 1).PublicHex() {
 		t.Fatal("Key is not the key's hex public key")
 	}
-	for _, m := range []pb.Modality{pb.Modality_TEXT, pb.Modality_IMAGE, pb.Modality_TENSOR} {
+	for _, m := range []bittensorpb.Modality{bittensorpb.Modality_TEXT, bittensorpb.Modality_IMAGE, bittensorpb.Modality_TENSOR} {
 		var in any = torch.Zeros([]int64{1})
-		if m == pb.Modality_TEXT {
+		if m == bittensorpb.Modality_TEXT {
 			in = []string{"a"}
 		}
 		if _, err := CallForward(b, in, m); !errors.Is(err, ErrModalityNotSupported) {

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -51,7 +51,7 @@ func benchmarkForward(b *testing.B, shape []int64) {
 	}
 	defer d.Close()
 	_, port, _ := net.SplitHostPort(a.Addr().String())
-	defs := []*pb.Synapse{{SynapseKey: syn.Key(), Address: "127.0.0.1", Port: port}}
+	defs := []*bittensorpb.Synapse{{SynapseKey: syn.Key(), Address: "127.0.0.1", Port: port}}
 	x := torch.Rand(shape)
 	b.SetBytes(x.Numel() * 4)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -66,10 +66,10 @@ func benchmarkForward(b *testing.B, shape []int64) {
 
 // echoServer answers Forward with its request, as a bare grpc-go server would.
 type echoServer struct {
-	pb.UnimplementedBittensorServer
+	bittensorpb.UnimplementedBittensorServer
 }
 
-func (echoServer) Forward(_ context.Context, req *pb.TensorMessage) (*pb.TensorMessage, error) {
+func (echoServer) Forward(_ context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
 	return req, nil
 }
 
@@ -77,7 +77,7 @@ func (echoServer) Forward(_ context.Context, req *pb.TensorMessage) (*pb.TensorM
 // TensorMessage echoed by a bare grpc-go server.
 func BenchmarkRawEcho(b *testing.B) {
 	s := grpc.NewServer()
-	pb.RegisterBittensorServer(s, echoServer{})
+	bittensorpb.RegisterBittensorServer(s, echoServer{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -89,13 +89,13 @@ func BenchmarkRawEcho(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cc.Close()
-	w, err := SerializeTensor(torch.Rand([]int64{64, 784}), pb.Modality_TENSOR)
+	w, err := SerializeTensor(torch.Rand([]int64{64, 784}), bittensorpb.Modality_TENSOR)
 	if err != nil {
 		b.Fatal(err)
 	}
-	req := &pb.TensorMessage{Tensors: []*pb.Tensor{w}}
+	req := &bittensorpb.TensorMessage{Tensors: []*bittensorpb.Tensor{w}}
 	SignMessage(req, testKey(b, 1), 1)
-	client := pb.NewBittensorClient(cc)
+	client := bittensorpb.NewBittensorClient(cc)
 	b.SetBytes(int64(len(w.GetBuffer())))
 	for b.Loop() {
 		if _, err := client.Forward(context.Background(), req); err != nil {

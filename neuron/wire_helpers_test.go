@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/optim"
 )
@@ -127,7 +127,7 @@ func (textOnlySynapse) ForwardText(batch []string) (*torch.Tensor, error) {
 
 // startAxon serves syns on a free local port and returns the Axon and the
 // synapses' definitions; the Axon is stopped when the test ends.
-func startAxon(t *testing.T, cfg AxonConfig, syns ...Synapse) (*Axon, []*pb.Synapse) {
+func startAxon(t *testing.T, cfg AxonConfig, syns ...Synapse) (*Axon, []*bittensorpb.Synapse) {
 	t.Helper()
 	cfg.Address = "127.0.0.1:0"
 	a, err := NewAxon(cfg)
@@ -153,15 +153,15 @@ func startAxon(t *testing.T, cfg AxonConfig, syns ...Synapse) (*Axon, []*pb.Syna
 }
 
 // definitions returns the Synapse definitions of syns served at addr.
-func definitions(t *testing.T, addr net.Addr, syns ...Synapse) []*pb.Synapse {
+func definitions(t *testing.T, addr net.Addr, syns ...Synapse) []*bittensorpb.Synapse {
 	t.Helper()
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defs := make([]*pb.Synapse, len(syns))
+	defs := make([]*bittensorpb.Synapse, len(syns))
 	for i, s := range syns {
-		defs[i] = &pb.Synapse{SynapseKey: s.Key(), Address: host, Port: port}
+		defs[i] = &bittensorpb.Synapse{SynapseKey: s.Key(), Address: host, Port: port}
 	}
 	return defs
 }

@@ -33,7 +33,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/opentensor/bittensor-go/neuron"
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -94,7 +94,7 @@ func newIdentity(latency time.Duration) (identity, error) {
 }
 
 // startAxon serves syn on a free local port; stop ends it.
-func startAxon(syn neuron.Synapse) (def *pb.Synapse, stop func(), err error) {
+func startAxon(syn neuron.Synapse) (def *bittensorpb.Synapse, stop func(), err error) {
 	cfg := neuron.DefaultAxonConfig()
 	cfg.Address = "127.0.0.1:0"
 	cfg.MaxConcurrent = 64
@@ -114,7 +114,7 @@ func startAxon(syn neuron.Synapse) (def *pb.Synapse, stop func(), err error) {
 		defer cancel()
 		_ = a.Stop(ctx)
 	}
-	return &pb.Synapse{SynapseKey: syn.Key(), Address: host, Port: port}, stop, nil
+	return &bittensorpb.Synapse{SynapseKey: syn.Key(), Address: host, Port: port}, stop, nil
 }
 
 func newDendrite(outputDim int64) (*neuron.Dendrite, error) {
@@ -194,7 +194,7 @@ func axonForward(name string, shape []int64, duration time.Duration) (string, er
 	payload := x.Numel() * 4
 	ctx := context.Background()
 	ours := func() error {
-		res, err := d.ForwardTensor(ctx, []*pb.Synapse{def}, []*torch.Tensor{x})
+		res, err := d.ForwardTensor(ctx, []*bittensorpb.Synapse{def}, []*torch.Tensor{x})
 		if err != nil {
 			return err
 		}
@@ -217,10 +217,10 @@ func axonForward(name string, shape []int64, duration time.Duration) (string, er
 
 // echo is a bare grpc-go Bittensor server that answers Forward with its request.
 type echo struct {
-	pb.UnimplementedBittensorServer
+	bittensorpb.UnimplementedBittensorServer
 }
 
-func (echo) Forward(_ context.Context, req *pb.TensorMessage) (*pb.TensorMessage, error) {
+func (echo) Forward(_ context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
 	return req, nil
 }
 
@@ -230,7 +230,7 @@ func (echo) Forward(_ context.Context, req *pb.TensorMessage) (*pb.TensorMessage
 func rawEcho(x *torch.Tensor) (call func() error, stop func(), err error) {
 	const maxMsg = 64 << 20
 	s := grpc.NewServer(grpc.MaxRecvMsgSize(maxMsg), grpc.MaxSendMsgSize(maxMsg))
-	pb.RegisterBittensorServer(s, echo{})
+	bittensorpb.RegisterBittensorServer(s, echo{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
@@ -253,7 +253,7 @@ func rawEcho(x *torch.Tensor) (call func() error, stop func(), err error) {
 		stop()
 		return nil, nil, err
 	}
-	w, err := neuron.SerializeTensor(x, pb.Modality_TENSOR)
+	w, err := neuron.SerializeTensor(x, bittensorpb.Modality_TENSOR)
 	if err != nil {
 		stop()
 		return nil, nil, err
@@ -263,9 +263,9 @@ func rawEcho(x *torch.Tensor) (call func() error, stop func(), err error) {
 		stop()
 		return nil, nil, err
 	}
-	req := &pb.TensorMessage{Version: neuron.ProtocolVersion, SynapseKey: k.PublicHex(), Tensors: []*pb.Tensor{w}}
+	req := &bittensorpb.TensorMessage{Version: neuron.ProtocolVersion, SynapseKey: k.PublicHex(), Tensors: []*bittensorpb.Tensor{w}}
 	neuron.SignMessage(req, k, 1)
-	client := pb.NewBittensorClient(cc)
+	client := bittensorpb.NewBittensorClient(cc)
 	return func() error {
 		_, err := client.Forward(context.Background(), req)
 		return err
@@ -274,7 +274,7 @@ func rawEcho(x *torch.Tensor) (call func() error, stop func(), err error) {
 
 func fanout(peerCounts []int, latency time.Duration, rounds int) (string, error) {
 	most := slices.Max(peerCounts)
-	defs := make([]*pb.Synapse, most)
+	defs := make([]*bittensorpb.Synapse, most)
 	for i := range defs {
 		syn, err := newIdentity(latency)
 		if err != nil {
