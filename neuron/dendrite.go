@@ -172,7 +172,8 @@ func (d *Dendrite) ForwardTensor(ctx context.Context, synapses []*bittensorpb.Sy
 	return d.forwardTensors(ctx, synapses, inputs, bittensorpb.Modality_TENSOR)
 }
 
-func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*bittensorpb.Synapse, inputs []*torch.Tensor, modality bittensorpb.Modality) (Responses, error) {
+func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*bittensorpb.Synapse,
+	inputs []*torch.Tensor, modality bittensorpb.Modality) (Responses, error) {
 	if len(inputs) != len(synapses) {
 		return Responses{}, fmt.Errorf("dendrite: %d inputs for %d synapses", len(inputs), len(synapses))
 	}
@@ -223,7 +224,8 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 }
 
 // call signs and sends one request to a synapse with a deadline of timeout.
-func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward bool, timeout time.Duration, tensors ...*bittensorpb.Tensor) (*bittensorpb.TensorMessage, error) {
+func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward bool, timeout time.Duration,
+	tensors ...*bittensorpb.Tensor) (*bittensorpb.TensorMessage, error) {
 	endpoint, err := endpointOf(syn)
 	if err != nil {
 		return nil, err
