@@ -57,6 +57,8 @@ func (c AxonConfig) validate() error {
 		return fmt.Errorf("axon: MaxQueued is %d, want >= 0", c.MaxQueued)
 	case c.MaxCallers <= 0:
 		return fmt.Errorf("axon: MaxCallers is %d, want > 0", c.MaxCallers)
+	case c.MaxClockSkew <= 0:
+		return fmt.Errorf("axon: MaxClockSkew is %v, want > 0", c.MaxClockSkew)
 	case c.Limits.MaxTensors <= 0 || c.Limits.MaxRank <= 0 || c.Limits.MaxElements <= 0:
 		return fmt.Errorf("axon: Limits %+v: tensors, rank and elements must be > 0", c.Limits)
 	}

@@ -213,6 +213,7 @@ func TestAxonConfigValidation(t *testing.T) {
 		"concurrency":  func(c *AxonConfig) { c.MaxConcurrent = 0 },
 		"queue":        func(c *AxonConfig) { c.MaxQueued = -1 },
 		"callers":      func(c *AxonConfig) { c.MaxCallers = 0 },
+		"clock skew":   func(c *AxonConfig) { c.MaxClockSkew = 0 },
 		"limits":       func(c *AxonConfig) { c.Limits = Limits{} },
 	} {
 		cfg := DefaultAxonConfig()
