@@ -316,3 +316,21 @@ func TestForwardUnderNoGradIsDetached(t *testing.T) {
 		t.Fatal("an output computed under NoGrad is attached to a graph")
 	}
 }
+
+func TestDendriteConfigValidation(t *testing.T) {
+	if _, err := NewDendrite(nil, DefaultDendriteConfig()); err == nil {
+		t.Error("NewDendrite without a key succeeded")
+	}
+	for name, mutate := range map[string]func(*DendriteConfig){
+		"timeout":          func(c *DendriteConfig) { c.Timeout = 0 },
+		"backward timeout": func(c *DendriteConfig) { c.BackwardTimeout = -time.Second },
+		"output width":     func(c *DendriteConfig) { c.OutputDim = -1 },
+		"message size":     func(c *DendriteConfig) { c.MaxMessageBytes = 0 },
+	} {
+		cfg := DefaultDendriteConfig()
+		mutate(&cfg)
+		if _, err := NewDendrite(testKey(t, 1), cfg); err == nil {
+			t.Errorf("NewDendrite with a bad %s succeeded", name)
+		}
+	}
+}
