@@ -604,8 +604,12 @@ char *bt_custom_function(const bt_tensor *inputs, int nin, const bt_tensor *outp
   try {
     torch::autograd::variable_list ins;
     for (int i = 0; i < nin; ++i) ins.push_back(T(inputs[i]));
+    // Fresh handles to the outputs' values: autograd sets the grad_fn of what
+    // forward returns, and that must not rewire the caller's tensors (an output
+    // passed to two custom functions would otherwise route the first one's
+    // gradient to the second's backward).
     std::vector<torch::Tensor> outs;
-    for (int i = 0; i < nout; ++i) outs.push_back(T(outputs[i]));
+    for (int i = 0; i < nout; ++i) outs.push_back(T(outputs[i]).detach());
     released = true;  // from here the guard tensor owns the handle
     // A TensorList (not a vector) so that autograd sees each input as a variable.
     auto r = GoFunction::apply(at::TensorList(ins), &outs, handle, GoFunction::Callbacks{backward, release});
