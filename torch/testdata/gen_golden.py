@@ -13,7 +13,8 @@ only after torch.manual_seed, which libtorch shares with the Go package.
 Output: torch/testdata/golden.json, torch/nn/testdata/golden.json,
 torch/optim/testdata/golden.json; each maps a case name to
 {"shape": [...], "data": [...]} (data flattened in C order; bools as 0/1),
-or, for name lists, to {"names": [...]}.
+or, for name lists, to {"names": [...]}. Also torch/testdata/pytorch_save.pt,
+a file written by torch.save, which the Go package must refuse cleanly.
 """
 
 import json
@@ -352,6 +353,8 @@ def main():
         g = Golden()
         fill(g)
         g.write(os.path.join(torch_dir, sub, "testdata", "golden.json"))
+    # A foreign file for the load-error tests: PyTorch's own pickle format.
+    torch.save({"w": pat([2, 2])}, os.path.join(root, "pytorch_save.pt"))
 
 
 if __name__ == "__main__":
