@@ -318,3 +318,101 @@ func TestDevices(t *testing.T) {
 		t.Error("adding a cpu and a cuda tensor: no error")
 	}
 }
+
+func TestDTypeNames(t *testing.T) {
+	for d, want := range map[torch.DType]struct {
+		name  string
+		size  int
+		float bool
+	}{
+		torch.Float32: {"float32", 4, true}, torch.Float64: {"float64", 8, true},
+		torch.Int32: {"int32", 4, false}, torch.Int64: {"int64", 8, false},
+		torch.Uint8: {"uint8", 1, false}, torch.Bool: {"bool", 1, false},
+		torch.DType(17): {"DType(17)", 0, false},
+	} {
+		if d.String() != want.name || d.Size() != want.size || d.IsFloat() != want.float {
+			t.Errorf("%d: %q size %d float %v; want %+v", int(d), d.String(), d.Size(), d.IsFloat(), want)
+		}
+	}
+}
+
+func TestCloneAliasIsNaN(t *testing.T) {
+	x := p(7, 0, 3).SetRequiresGrad(true)
+	c := x.Clone()
+	if !c.RequiresGrad() || c.IsLeaf() {
+		t.Error("clone is not part of the graph")
+	}
+	if err := c.MulScalar(3).Sum().Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if v := testutil.MustValues(t, x.Grad()); !slices.Equal(v, []float64{3, 3, 3}) {
+		t.Errorf("grad through clone: %v", v)
+	}
+	// A clone owns its storage; an alias shares it.
+	y := p(7, 0, 3)
+	cl, al := y.Clone(), y.Alias()
+	if err := y.CopyFrom(torch.Zeros([]int64{3})); err != nil {
+		t.Fatal(err)
+	}
+	if v := testutil.MustValues(t, cl); slices.Equal(v, []float64{0, 0, 0}) {
+		t.Error("clone follows its source")
+	}
+	if v := testutil.MustValues(t, al); !slices.Equal(v, []float64{0, 0, 0}) {
+		t.Error("alias does not share its source's storage")
+	}
+	y.Free()
+	if err := al.Err(); err != nil {
+		t.Errorf("alias freed with its source: %v", err)
+	}
+	nan, err := torch.FromFloat32([]float32{-1, 1, 0}).Log().IsNaN().Bools()
+	if err != nil || !slices.Equal(nan, []bool{true, false, false}) {
+		t.Errorf("isnan of log [-1 1 0]: %v, %v", nan, err)
+	}
+}
+
+func TestNumThreads(t *testing.T) {
+	prev := torch.NumThreads()
+	if prev < 1 {
+		t.Fatalf("NumThreads = %d", prev)
+	}
+	defer torch.SetNumThreads(prev)
+	torch.SetNumThreads(1)
+	if n := torch.NumThreads(); n != 1 {
+		t.Errorf("NumThreads after SetNumThreads(1) = %d", n)
+	}
+}
+
+func TestMoveTo(t *testing.T) {
+	w := p(7, 0, 2, 3).SetRequiresGrad(true)
+	if err := w.MoveTo(torch.CPU); err != nil {
+		t.Fatalf("MoveTo(cpu) of a cpu tensor: %v", err)
+	}
+	before := testutil.MustValues(t, w)
+	if !torch.CUDAIsAvailable() {
+		if err := w.MoveTo(torch.CUDA(0)); err == nil {
+			t.Error("MoveTo(cuda:0) without CUDA: no error")
+		}
+		if err := w.Err(); err != nil || w.Device() != torch.CPU || !w.RequiresGrad() {
+			t.Errorf("a failed MoveTo changed the tensor: %v, %v", err, w)
+		}
+		if err := testutil.Close(testutil.MustValues(t, w), before, 0, 0); err != nil {
+			t.Error(err)
+		}
+		return
+	}
+	if err := w.MoveTo(torch.CUDA(0)); err != nil {
+		t.Fatal(err)
+	}
+	if w.Device() != torch.CUDA(0) || !w.RequiresGrad() || !w.IsLeaf() {
+		t.Errorf("after MoveTo(cuda:0): %v, requires grad %v, leaf %v", w, w.RequiresGrad(), w.IsLeaf())
+	}
+	if err := w.Square().Sum().Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if g := w.Grad(); g == nil || g.Device() != torch.CUDA(0) {
+		t.Errorf("gradient of a moved parameter: %v", g)
+	}
+	if err := testutil.Close(testutil.MustValues(t, w), before, 0, 0); err != nil {
+		t.Error(err)
+	}
+}
