@@ -621,6 +621,9 @@ char *bt_custom_function(const bt_tensor *inputs, int nin, const bt_tensor *outp
   } catch (const std::exception &e) {
     if (!released) release(handle);
     return dup_error(e.what());
+  } catch (...) {
+    if (!released) release(handle);
+    return dup_error("unknown C++ exception");
   }
 }
 
