@@ -633,6 +633,48 @@ namespace {
 
 constexpr const char *kOptimizerKey = "__optimizer__";
 
+// check_loaded rejects a tensor read from a file whose storage cannot hold
+// the elements its shape and strides address: a corrupt record that libtorch
+// accepts would otherwise be read out of bounds (or through NULL) later.
+void check_loaded(const std::string &name, const torch::Tensor &t) {
+  auto bad = [&name](const std::string &why) {
+    throw std::runtime_error("tensor \"" + name + "\" is corrupt: " + why);
+  };
+  if (!t.defined()) bad("undefined");
+  if (t.layout() != torch::kStrided) bad("not a dense tensor");
+  if (t.numel() == 0) return;
+  int64_t last = t.storage_offset();  // index of the last element addressed
+  if (last < 0) bad("negative storage offset");
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    int64_t step = 0;
+    if (t.stride(d) < 0 || __builtin_mul_overflow(t.size(d) - 1, t.stride(d), &step) ||
+        __builtin_add_overflow(last, step, &last)) {
+      bad("invalid strides");
+    }
+  }
+  int64_t need = 0;
+  if (__builtin_mul_overflow(last + 1, static_cast<int64_t>(t.element_size()), &need)) {
+    bad("shape too large");
+  }
+  if (!t.has_storage() || t.storage().data() == nullptr ||
+      static_cast<int64_t>(t.storage().nbytes()) < need) {
+    bad("its data is shorter than its shape");
+  }
+}
+
+// check_archive applies check_loaded to every tensor of a nested archive.
+void check_archive(torch::serialize::InputArchive &archive, const std::string &prefix) {
+  for (const auto &k : archive.keys()) {
+    torch::Tensor t;
+    torch::serialize::InputArchive nested;
+    if (archive.try_read(k, t)) {
+      check_loaded(prefix + "." + k, t);
+    } else if (archive.try_read(k, nested)) {
+      check_archive(nested, prefix + "." + k);
+    }
+  }
+}
+
 struct Optimizer {
   std::unique_ptr<torch::optim::Optimizer> impl;
 };
@@ -665,11 +707,23 @@ char *bt_load(const char *path, char ***names, bt_tensor **tensors, int *n, bt_o
     for (const auto &k : archive.keys()) {
       if (k != kOptimizerKey) keys.push_back(k);
     }
+    // Read and check every tensor (and the optimizer's) before changing the
+    // optimizer or allocating anything for the caller, so that a bad file
+    // changes and leaks nothing.
+    std::vector<torch::Tensor> loaded;
+    loaded.reserve(keys.size());
+    for (const auto &k : keys) {
+      torch::Tensor t;
+      archive.read(k, t);
+      check_loaded(k, t);
+      loaded.push_back(std::move(t));
+    }
     if (opt != nullptr) {
       torch::serialize::InputArchive nested;
       if (!archive.try_read(kOptimizerKey, nested)) {
         throw std::runtime_error("the file holds no optimizer state");
       }
+      check_archive(nested, kOptimizerKey);
       O(opt).impl->load(nested);
     }
     auto *ns = static_cast<char **>(std::calloc(keys.size() + 1, sizeof(char *)));
@@ -680,10 +734,8 @@ char *bt_load(const char *path, char ***names, bt_tensor **tensors, int *n, bt_o
       throw std::bad_alloc();
     }
     for (size_t i = 0; i < keys.size(); ++i) {
-      torch::Tensor t;
-      archive.read(keys[i], t);
       ns[i] = dup_error(keys[i].c_str());
-      ts[i] = wrap(std::move(t));
+      ts[i] = wrap(std::move(loaded[i]));
     }
     *names = ns;
     *tensors = ts;
