@@ -3,11 +3,14 @@
 
 #include "bt_torch.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <memory>
+#include <unordered_set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -662,16 +665,45 @@ void check_loaded(const std::string &name, const torch::Tensor &t) {
   }
 }
 
-// check_archive applies check_loaded to every tensor of a nested archive.
-void check_archive(torch::serialize::InputArchive &archive, const std::string &prefix) {
+// check_archive applies check_loaded to every tensor of an archive and its
+// nested archives, and collects the sizes of their distinct storages.
+void check_archive(torch::serialize::InputArchive &archive, const std::string &prefix,
+                   std::unordered_set<const void *> &seen, std::vector<size_t> &sizes) {
   for (const auto &k : archive.keys()) {
+    const std::string name = prefix.empty() ? k : prefix + "." + k;
     torch::Tensor t;
     torch::serialize::InputArchive nested;
     if (archive.try_read(k, t)) {
-      check_loaded(prefix + "." + k, t);
+      check_loaded(name, t);
+      if (t.has_storage() && seen.insert(t.storage().unsafeGetStorageImpl()).second &&
+          t.storage().nbytes() > 0) {
+        sizes.push_back(t.storage().nbytes());
+      }
     } else if (archive.try_read(k, nested)) {
-      check_archive(nested, prefix + "." + k);
+      check_archive(nested, name, seen, sizes);
     }
+  }
+}
+
+// check_records compares the storages libtorch built for the archive at path
+// with the file's data records. libtorch 1.13 sizes a storage from the
+// pickled metadata, not from its record, so a record shorter than its
+// metadata claims would be read past its end.
+void check_records(const char *path, torch::serialize::InputArchive &archive) {
+  std::unordered_set<const void *> seen;
+  std::vector<size_t> storages;
+  check_archive(archive, "", seen, storages);
+  caffe2::serialize::PyTorchStreamReader reader(path);
+  std::vector<size_t> records;
+  for (const auto &name : reader.getAllRecords()) {
+    if (name.rfind("data/", 0) != 0) continue;
+    size_t n = std::get<1>(reader.getRecord(name));
+    if (n > 0) records.push_back(n);
+  }
+  std::sort(storages.begin(), storages.end());
+  std::sort(records.begin(), records.end());
+  if (storages != records) {
+    throw std::runtime_error("the tensors' data records do not match their shapes");
   }
 }
 
@@ -707,15 +739,15 @@ char *bt_load(const char *path, char ***names, bt_tensor **tensors, int *n, bt_o
     for (const auto &k : archive.keys()) {
       if (k != kOptimizerKey) keys.push_back(k);
     }
-    // Read and check every tensor (and the optimizer's) before changing the
-    // optimizer or allocating anything for the caller, so that a bad file
-    // changes and leaks nothing.
+    // Check every tensor (the optimizer's too) before changing the optimizer
+    // or allocating anything for the caller, so that a bad file changes and
+    // leaks nothing.
+    check_records(path, archive);
     std::vector<torch::Tensor> loaded;
     loaded.reserve(keys.size());
     for (const auto &k : keys) {
       torch::Tensor t;
       archive.read(k, t);
-      check_loaded(k, t);
       loaded.push_back(std::move(t));
     }
     if (opt != nullptr) {
@@ -723,7 +755,6 @@ char *bt_load(const char *path, char ***names, bt_tensor **tensors, int *n, bt_o
       if (!archive.try_read(kOptimizerKey, nested)) {
         throw std::runtime_error("the file holds no optimizer state");
       }
-      check_archive(nested, kOptimizerKey);
       O(opt).impl->load(nested);
     }
     auto *ns = static_cast<char **>(std::calloc(keys.size() + 1, sizeof(char *)));

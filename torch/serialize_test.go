@@ -1,7 +1,10 @@
 package torch_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,5 +145,68 @@ func TestLoadBadFiles(t *testing.T) {
 	}
 	if _, err := torch.Load(filepath.Join(dir, "absent.pt")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// rewriteArchive copies the zip archive at src to dst, passing each entry's
+// content through edit; the copy has valid CRCs, as a crafted file would.
+func rewriteArchive(t *testing.T, src, dst string, edit func(name string, data []byte) []byte) {
+	t.Helper()
+	r, err := zip.OpenReader(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out bytes.Buffer
+	w := zip.NewWriter(&out)
+	for _, f := range r.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw, err := w.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fw.Write(edit(f.Name, data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadRejectsInconsistentRecords(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.pt")
+	if err := torch.Save(good, map[string]*torch.Tensor{"w": p(7, 0, 4, 4)}); err != nil {
+		t.Fatal(err)
+	}
+	// An intact rewrite loads: the check accepts what libtorch wrote.
+	same := filepath.Join(dir, "same.pt")
+	rewriteArchive(t, good, same, func(_ string, d []byte) []byte { return d })
+	if ts, err := torch.Load(same); err != nil || len(ts) != 1 {
+		t.Fatalf("rewritten archive: %d tensors, %v", len(ts), err)
+	}
+	// A data record shorter than the tensor's shape, with a valid CRC.
+	short := filepath.Join(dir, "short.pt")
+	rewriteArchive(t, good, short, func(name string, d []byte) []byte {
+		if strings.Contains(name, "/data/") {
+			return d[:len(d)/2]
+		}
+		return d
+	})
+	_, err := torch.Load(short)
+	if err == nil || !strings.Contains(err.Error(), "do not match their shapes") {
+		t.Errorf("short data record: %v", err)
 	}
 }
