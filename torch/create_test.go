@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/opentensor/bittensor-go/torch"
@@ -79,10 +80,16 @@ func TestFromSliceErrors(t *testing.T) {
 		"huge shape":      torch.FromFloat32(nil, 1<<40, 1<<40, 0),
 		"bytes too short": torch.FromBytes(make([]byte, 7), torch.Float64, []int64{1}),
 		"bytes dtype":     torch.FromBytes(nil, torch.DType(42), []int64{0}),
+		"bytes overflow":  torch.FromBytes(make([]byte, 8), torch.Float64, []int64{1<<61 + 1}),
 	} {
 		if x.Err() == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+	// The length check itself must not overflow: 2^61+1 float64s are not 8 bytes.
+	err := torch.FromBytes(make([]byte, 8), torch.Float64, []int64{1<<61 + 1}).Err()
+	if err == nil || !strings.Contains(err.Error(), "8 bytes for float64") {
+		t.Errorf("overflowing shape: %v", err)
 	}
 	// Copying out as the wrong type is refused.
 	if _, err := torch.FromInt32([]int32{1}).Float32s(); err == nil {
