@@ -376,3 +376,38 @@ func FuzzLoadCheckpoint(f *testing.F) {
 		_ = opt.Step() // an error is fine; a crash is not
 	})
 }
+
+func TestFailedCheckpointLoadKeepsOptimizerState(t *testing.T) {
+	dir := t.TempDir()
+	sgdPath := filepath.Join(dir, "sgd.pt")
+	ms := model(1)
+	sgd, err := optim.NewSGD(nn.Parameters(ms), optim.SGDOptions{LR: 0.1, Momentum: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	train(t, ms, sgd, 2)
+	if err := optim.SaveCheckpoint(sgdPath, nn.StateDict(ms), sgd); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two identical Adam runs; one tries (and fails) to load SGD state midway.
+	run := func(loadSGD bool) map[string][]float64 {
+		m := model(4)
+		opt, err := optim.NewAdam(nn.Parameters(m), optim.AdamOptions{LR: 0.01})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer opt.Close()
+		train(t, m, opt, 2)
+		if loadSGD {
+			if _, err := optim.LoadCheckpoint(sgdPath, opt); err == nil {
+				t.Fatal("SGD state loaded into Adam without error")
+			}
+		}
+		train(t, m, opt, 2)
+		return snapshot(t, m)
+	}
+	if !equalState(run(false), run(true)) {
+		t.Error("a failed LoadCheckpoint changed the optimizer's state")
+	}
+}
