@@ -558,6 +558,9 @@ struct GoFunction : public torch::autograd::Function<GoFunction> {
     // The handle is released when this node (and so its context) is destroyed:
     // an empty tensor whose storage deleter calls release.
     auto release = cb.release;
+    // An output that got no gradient reaches the callback as NULL (as
+    // bt_torch.h promises), not as a tensor of zeros.
+    ctx->set_materialize_grads(false);
     ctx->saved_data["handle"] = static_cast<int64_t>(handle);
     ctx->saved_data["backward"] = static_cast<int64_t>(reinterpret_cast<uintptr_t>(cb.backward));
     ctx->saved_data["guard"] = torch::from_blob(

@@ -3,6 +3,7 @@ package torch_test
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -329,5 +330,27 @@ func TestCustomFunctionReleasesBackward(t *testing.T) {
 			t.Fatal("the custom function's backward was never released")
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+func TestCustomFunctionUnusedOutputGetsNil(t *testing.T) {
+	a := p(7, 0, 3).SetRequiresGrad(true)
+	var got []*torch.Tensor
+	out, err := torch.CustomFunction([]*torch.Tensor{a}, []*torch.Tensor{p(3, 0, 3), p(5, 0, 3)},
+		func(g []*torch.Tensor) ([]*torch.Tensor, error) {
+			got = g
+			return []*torch.Tensor{g[0].MulScalar(2)}, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out[0].Sum().Backward(); err != nil { // out[1] takes no part in the loss
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] == nil || got[1] != nil {
+		t.Fatalf("gradOutputs = %v, want [grad, nil]", got)
+	}
+	if v := testutil.MustValues(t, a.Grad()); !slices.Equal(v, []float64{2, 2, 2}) {
+		t.Errorf("a.grad = %v", v)
 	}
 }
