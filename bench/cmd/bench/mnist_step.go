@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/opentensor/bittensor-go/torch"
@@ -50,6 +51,10 @@ func (n *stepNet) stepLoss(images, labels *torch.Tensor) *torch.Tensor {
 // goMNISTStep runs the training step steps times after warmup and returns samples/s.
 func goMNISTStep(steps, warmup, threads int) (float64, error) {
 	const batch = 64
+	// One OS thread for the loop, as in the C++ and Python twins: libtorch's
+	// OpenMP keeps a thread team per calling thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	torch.SetNumThreads(threads)
 	torch.ManualSeed(0)
 	net := newStepNet()
