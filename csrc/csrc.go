@@ -1,0 +1,14 @@
+// Package csrc compiles the C++ shim over libtorch (bt_torch.h, bt_torch.cpp)
+// into every binary that imports it. It exports no Go API: the torch package
+// calls the shim's C functions directly. Keeping the shim in its own package
+// means Go edits never recompile it.
+//
+// By default it builds against Debian's libtorch-dev. To use another libtorch
+// (a CUDA build, say), set LIBTORCH=/path/to/libtorch for make, or export
+// CGO_CPPFLAGS="-I$LIBTORCH/include -I$LIBTORCH/include/torch/csrc/api/include"
+// and CGO_LDFLAGS="-L$LIBTORCH/lib -Wl,-rpath,$LIBTORCH/lib" for go build.
+package csrc
+
+// #cgo CXXFLAGS: -std=c++17 -O2 -I/usr/include/torch/csrc/api/include -Wno-deprecated-declarations
+// #cgo LDFLAGS: -ltorch -ltorch_cpu -lc10 -lstdc++
+import "C"

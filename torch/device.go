@@ -1,0 +1,65 @@
+package torch
+
+// #include "bt_torch.h"
+import "C"
+
+import "fmt"
+
+// DeviceType is the kind of device a tensor lives on.
+type DeviceType int
+
+// Device types.
+const (
+	DeviceCPU DeviceType = iota
+	DeviceCUDA
+)
+
+// Device is where a tensor's storage lives.
+type Device struct {
+	Type  DeviceType
+	Index int
+}
+
+// CPU is the host device.
+var CPU = Device{Type: DeviceCPU}
+
+// CUDA returns the i-th CUDA device.
+func CUDA(i int) Device { return Device{Type: DeviceCUDA, Index: i} }
+
+// String returns the device as PyTorch spells it ("cpu", "cuda:0").
+func (d Device) String() string {
+	if d.Type == DeviceCUDA {
+		return fmt.Sprintf("cuda:%d", d.Index)
+	}
+	return "cpu"
+}
+
+// ParseDevice parses "cpu", "cuda" or "cuda:N".
+func ParseDevice(s string) (Device, error) {
+	switch s {
+	case "cpu", "":
+		return CPU, nil
+	case "cuda":
+		return CUDA(0), nil
+	}
+	var i int
+	if _, err := fmt.Sscanf(s, "cuda:%d", &i); err == nil && i >= 0 && fmt.Sprintf("cuda:%d", i) == s {
+		return CUDA(i), nil
+	}
+	return CPU, fmt.Errorf("torch: device %q: want cpu, cuda or cuda:N", s)
+}
+
+// CUDAIsAvailable reports whether the linked libtorch has CUDA and a GPU is present.
+func CUDAIsAvailable() bool { return C.bt_cuda_is_available() != 0 }
+
+// CUDADeviceCount returns the number of visible CUDA devices.
+func CUDADeviceCount() int { return int(C.bt_cuda_device_count()) }
+
+// ManualSeed seeds libtorch's random number generators.
+func ManualSeed(seed int64) { C.bt_manual_seed(C.int64_t(seed)) }
+
+// SetNumThreads sets the size of libtorch's intra-op thread pool.
+func SetNumThreads(n int) { C.bt_set_num_threads(C.int(n)) }
+
+// NumThreads returns the size of libtorch's intra-op thread pool.
+func NumThreads() int { return int(C.bt_get_num_threads()) }

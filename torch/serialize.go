@@ -1,0 +1,111 @@
+package torch
+
+// #include <stdlib.h>
+// #include "bt_torch.h"
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"unsafe"
+)
+
+// Save writes named tensors to path in libtorch's archive format (readable by
+// torch::load), atomically: a temporary file in the same folder is renamed
+// over path only once it is complete.
+func Save(path string, tensors map[string]*Tensor) error {
+	return SaveWith(path, tensors, nil)
+}
+
+// SaveWith is Save with an extra native object stored in the same file
+// (torch/optim passes an optimizer's state this way; nil for none).
+func SaveWith(path string, tensors map[string]*Tensor, native unsafe.Pointer) error {
+	names := make([]string, 0, len(tensors))
+	for n, t := range tensors {
+		if err := t.Err(); err != nil {
+			return fmt.Errorf("torch: save %s: tensor %q: %w", path, n, err)
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	cnames := make([]*C.char, len(names))
+	for i, n := range names {
+		cnames[i] = C.CString(n)
+	}
+	defer func() {
+		for _, c := range cnames {
+			C.free(unsafe.Pointer(c))
+		}
+	}()
+	ts := make([]*Tensor, len(names))
+	for i, n := range names {
+		ts[i] = tensors[n]
+	}
+	hs := handles(ts)
+	defer C.free(unsafe.Pointer(hs))
+	var np **C.char
+	if len(cnames) > 0 {
+		np = (**C.char)(C.malloc(C.size_t(len(cnames)) * C.size_t(unsafe.Sizeof(cnames[0]))))
+		defer C.free(unsafe.Pointer(np))
+		copy(unsafe.Slice(np, len(cnames)), cnames)
+	}
+
+	return writeAtomic(path, func(tmp string) error {
+		cpath := C.CString(tmp)
+		defer C.free(unsafe.Pointer(cpath))
+		msg := C.bt_save(cpath, np, hs, C.int(len(names)), C.bt_optimizer(native))
+		runtime.KeepAlive(ts)
+		return takeError("save "+path, msg)
+	})
+}
+
+// writeAtomic calls write with a temporary path next to path, then renames it over path.
+func writeAtomic(path string, write func(tmp string) error) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("torch: save %s: %w", path, err)
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp)
+	if err := write(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("torch: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads every tensor of a file written by Save.
+func Load(path string) (map[string]*Tensor, error) { return LoadWith(path, nil) }
+
+// LoadWith is Load that also restores a native object saved by SaveWith.
+func LoadWith(path string, native unsafe.Pointer) (map[string]*Tensor, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("torch: load: %w", err)
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var names **C.char
+	var hs *C.bt_tensor
+	var n C.int
+	msg := C.bt_load(cpath, &names, &hs, &n, C.bt_optimizer(native))
+	if msg != nil {
+		defer C.bt_free_error(msg)
+		return nil, fmt.Errorf("torch: load %s: not a readable checkpoint (truncated, or not written by Save): %s",
+			path, C.GoString(msg))
+	}
+	defer C.bt_free_names(names, n)
+	defer C.bt_free_array(hs)
+	out := make(map[string]*Tensor, int(n))
+	hsl := unsafe.Slice(hs, int(n))
+	for i, cn := range unsafe.Slice(names, int(n)) {
+		out[C.GoString(cn)] = newTensor(hsl[i], nil)
+	}
+	return out, nil
+}
