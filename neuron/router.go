@@ -69,7 +69,7 @@ func NewRouter(xDim, keyDim, topK int, opts ...RouterOption) (*Router, error) {
 	r.bias = uniform([]int64{int64(keyDim)}, bound)
 	r.keys = torch.Randn([]int64{int64(len(r.owner)), int64(keyDim)}).MulScalar(1 / math.Sqrt(float64(keyDim)))
 	for _, p := range r.Parameters() {
-		if err := p.SetRequiresGrad(true); err != nil {
+		if err := p.SetRequiresGrad(true).Err(); err != nil {
 			return nil, fmt.Errorf("router: %w", err)
 		}
 	}
