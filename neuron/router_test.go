@@ -289,9 +289,15 @@ func TestRouterRejectsBadInput(t *testing.T) {
 	defer s.Close()
 	good := s.Track(torch.Randn([]int64{4, 3}))
 	cases := map[string]func() error{
-		"no synapses":    func() error { _, err := r.Route(nil, good, good); return err },
-		"context width":  func() error { _, err := r.Route(testSynapses(2), s.Track(torch.Randn([]int64{4, 5})), good); return err },
-		"inputs batch":   func() error { _, err := r.Route(testSynapses(2), good, s.Track(torch.Randn([]int64{3, 3}))); return err },
+		"no synapses": func() error { _, err := r.Route(nil, good, good); return err },
+		"context width": func() error {
+			_, err := r.Route(testSynapses(2), s.Track(torch.Randn([]int64{4, 5})), good)
+			return err
+		},
+		"inputs batch": func() error {
+			_, err := r.Route(testSynapses(2), good, s.Track(torch.Randn([]int64{3, 3})))
+			return err
+		},
 		"context error":  func() error { _, err := r.Route(testSynapses(2), good.Matmul(good), good); return err },
 		"bad dimensions": func() error { _, err := NewRouter(0, 2, 1); return err },
 	}
