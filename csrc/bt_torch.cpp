@@ -168,6 +168,8 @@ char *bt_to(bt_tensor t, int dtype, int device_type, int device_index, bt_tensor
   BT_TRY(*out = wrap(T(t).to(device(device_type, device_index), scalar_type(dtype))))
 }
 
+void bt_assign(bt_tensor dst, bt_tensor src) { T(dst) = T(src); }
+
 char *bt_copy_(bt_tensor dst, bt_tensor src) {
   BT_TRY({
     torch::NoGradGuard guard;

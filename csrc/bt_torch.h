@@ -78,6 +78,8 @@ int bt_is_leaf(bt_tensor t);
 char *bt_copy_out(bt_tensor t, void *dst, int64_t nbytes);
 char *bt_item(bt_tensor t, double *out);
 char *bt_to(bt_tensor t, int dtype, int device_type, int device_index, bt_tensor *out);
+/* Makes dst's handle refer to src's tensor (dst's old tensor is released). */
+void bt_assign(bt_tensor dst, bt_tensor src);
 /* Copies src's values into dst in place (no autograd history). */
 char *bt_copy_(bt_tensor dst, bt_tensor src);
 

@@ -108,3 +108,26 @@ func (t *Tensor) CopyFrom(src *Tensor) error {
 	defer runtime.KeepAlive(t)
 	return takeError("copy", C.bt_copy_(t.h, src.h))
 }
+
+// MoveTo moves a leaf tensor (a parameter, say) to device d in place: t keeps
+// its identity and its requires-grad flag, and drops its gradient. Create
+// optimizers after moving their parameters.
+func (t *Tensor) MoveTo(d Device) error {
+	if err := t.Err(); err != nil {
+		return err
+	}
+	if t.Device() == d {
+		return nil
+	}
+	moved := t.To(d).Detach()
+	if t.RequiresGrad() {
+		moved.SetRequiresGrad(true)
+	}
+	if err := moved.Err(); err != nil {
+		return fmt.Errorf("torch: move to %v: %w", d, err)
+	}
+	C.bt_assign(t.h, moved.h)
+	runtime.KeepAlive(t)
+	moved.Free()
+	return nil
+}
