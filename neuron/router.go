@@ -8,6 +8,7 @@ import (
 
 	pb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
 )
 
 // DefaultRouterCapacity is the number of synapse keys a Router holds unless
@@ -26,11 +27,11 @@ const DefaultRouterCapacity = 1000
 // synapse has not been seen for longest is recycled when all are taken.
 // A Router is used by one goroutine at a time.
 type Router struct {
+	nn.Base
 	xDim, keyDim, topK int
 
-	weight *torch.Tensor // [keyDim, xDim] query projection
-	bias   *torch.Tensor // [keyDim]
-	keys   *torch.Tensor // [capacity, keyDim], a row per synapse
+	query *nn.Linear    // xDim → keyDim
+	keys  *torch.Tensor // [capacity, keyDim], a row per synapse
 
 	slots    map[string]int // synapse id → row of keys
 	owner    []string       // row → synapse id ("" = free)
@@ -48,9 +49,10 @@ func WithCapacity(n int) RouterOption {
 }
 
 // NewRouter returns a router over contexts of xDim features with keys of
-// keyDim features, sending each example to topK synapses. Its parameters
-// are initialised like PyTorch's nn.Linear (uniform in ±1/√xDim) and keys
-// from N(0, 1/keyDim), using the torch random generator.
+// keyDim features, sending each example to topK synapses. The query
+// projection is an nn.Linear ("query") and the keys a parameter ("keys")
+// drawn from N(0, 1/keyDim), both from the torch random generator; the
+// Router is an nn.Module, so nn.Parameters and nn.StateDict apply.
 func NewRouter(xDim, keyDim, topK int, opts ...RouterOption) (*Router, error) {
 	if xDim < 1 || keyDim < 1 || topK < 1 {
 		return nil, fmt.Errorf("router: xDim %d, keyDim %d, topK %d: want each at least 1", xDim, keyDim, topK)
@@ -64,27 +66,15 @@ func NewRouter(xDim, keyDim, topK int, opts ...RouterOption) (*Router, error) {
 	}
 	r.lastSeen = make([]uint64, len(r.owner))
 	r.slots = make(map[string]int)
-	bound := 1 / math.Sqrt(float64(xDim))
-	r.weight = uniform([]int64{int64(keyDim), int64(xDim)}, bound)
-	r.bias = uniform([]int64{int64(keyDim)}, bound)
-	r.keys = torch.Randn([]int64{int64(len(r.owner)), int64(keyDim)}).MulScalar(1 / math.Sqrt(float64(keyDim)))
-	for _, p := range r.Parameters() {
-		if err := p.SetRequiresGrad(true).Err(); err != nil {
+	r.query = nn.Register(r, "query", nn.NewLinear(int64(xDim), int64(keyDim), true))
+	r.keys = r.RegisterParameter("keys",
+		torch.Randn([]int64{int64(len(r.owner)), int64(keyDim)}).MulScalar(1/math.Sqrt(float64(keyDim))))
+	for _, p := range nn.Parameters(r) {
+		if err := p.Err(); err != nil {
 			return nil, fmt.Errorf("router: %w", err)
 		}
 	}
 	return r, nil
-}
-
-// uniform returns a tensor of the shape with values uniform in [-bound, bound).
-func uniform(shape []int64, bound float64) *torch.Tensor {
-	return torch.Rand(shape).MulScalar(2 * bound).SubScalar(bound)
-}
-
-// Parameters returns the tensors the router learns: the query projection's
-// weight and bias, and the key matrix.
-func (r *Router) Parameters() []*torch.Tensor {
-	return []*torch.Tensor{r.weight, r.bias, r.keys}
 }
 
 // Dispatch is the result of routing one batch: what to send to which
@@ -146,7 +136,7 @@ func (r *Router) route(s *torch.Scope, synapses []*pb.Synapse, rows []int64, bat
 	k := min(int64(r.topK), n)
 	rowIdx := indexTensor(s, rows, dev)
 	keys := r.keys.IndexSelect(0, rowIdx)                                   // [n, keyDim]
-	query := torch.Linear(s.Track(context.Alias()), r.weight, r.bias)       // [batch, keyDim]
+	query := r.query.Forward(s.Track(context.Alias()))                      // [batch, keyDim]
 	scores := query.Matmul(keys.T())                                        // [batch, n]
 	topScores, top := scores.TopK(k, 1, true)                               // [batch, k]
 	chosen := scores.ZerosLike().Scatter(1, top, topScores.OnesLike())      // 1 where routed

@@ -84,7 +84,7 @@ func TestRouterGates(t *testing.T) {
 // softmax over each example's top k scores, 0 for the rest.
 func handGates(t *testing.T, r *Router, context *torch.Tensor, n, k int) []float64 {
 	t.Helper()
-	x, w, bias, keys := floats(t, context), floats(t, r.weight), floats(t, r.bias), floats(t, r.keys)
+	x, w, bias, keys := floats(t, context), floats(t, r.query.Weight), floats(t, r.query.Bias), floats(t, r.keys)
 	batch := len(x) / r.xDim
 	out := make([]float64, batch*n)
 	for b := range batch {
@@ -202,7 +202,7 @@ func TestRouterGradients(t *testing.T) {
 	if err := joined.Sum().Backward(); err != nil {
 		t.Fatal(err)
 	}
-	for name, p := range map[string]*torch.Tensor{"weight": r.weight, "bias": r.bias} {
+	for name, p := range map[string]*torch.Tensor{"weight": r.query.Weight, "bias": r.query.Bias} {
 		if g := p.Grad(); g == nil || maxAbs(floats(t, g)) == 0 {
 			t.Errorf("%s got no gradient", name)
 		}
