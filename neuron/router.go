@@ -187,7 +187,7 @@ func (r *Router) rows(synapses []*pb.Synapse) ([]int64, error) {
 	rows := make([]int64, len(synapses))
 	var fresh []int
 	for i, syn := range synapses {
-		id := synapseID(syn)
+		id := routeKey(syn)
 		row, ok := r.slots[id]
 		if !ok {
 			fresh = append(fresh, i)
@@ -200,7 +200,7 @@ func (r *Router) rows(synapses []*pb.Synapse) ([]int64, error) {
 		rows[i] = int64(row)
 	}
 	for _, i := range fresh {
-		id := synapseID(synapses[i])
+		id := routeKey(synapses[i])
 		if _, ok := r.slots[id]; ok {
 			return nil, fmt.Errorf("router: route: synapse %s listed twice", id)
 		}
@@ -240,8 +240,32 @@ func (r *Router) resetKey(row int) error {
 	return nil
 }
 
-// synapseID names a synapse by its owner and its own key.
-func synapseID(s *pb.Synapse) string { return s.GetNeuronKey() + "/" + s.GetSynapseKey() }
+// slotOwners returns the synapse id of each key row ("" for a free row).
+func (r *Router) slotOwners() []string { return slices.Clone(r.owner) }
+
+// setSlotOwners gives each key row back to its synapse, as slotOwners listed them.
+func (r *Router) setSlotOwners(owners []string) error {
+	if len(owners) != len(r.owner) {
+		return fmt.Errorf("router: %d key rows saved, the router has %d", len(owners), len(r.owner))
+	}
+	slots := make(map[string]int, len(owners))
+	for row, id := range owners {
+		if id == "" {
+			continue
+		}
+		if _, dup := slots[id]; dup {
+			return fmt.Errorf("router: synapse %s owns two key rows", id)
+		}
+		slots[id] = row
+	}
+	copy(r.owner, owners)
+	r.slots = slots
+	clear(r.lastSeen)
+	return nil
+}
+
+// routeKey names a synapse by its owner and its own key.
+func routeKey(s *pb.Synapse) string { return s.GetNeuronKey() + "/" + s.GetSynapseKey() }
 
 // Join returns the network's answer for each example of the batch:
 // the sum of the responses of its synapses weighted by their gates.

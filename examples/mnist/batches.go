@@ -1,0 +1,33 @@
+//go:build bt_integration
+
+package mnist
+
+import (
+	"context"
+	"iter"
+
+	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/torch"
+)
+
+// Tensors returns the loader's batches as tensors for a neuron.Trainer:
+// images [batch, 1, 28, 28] float32 in [0, 1] and labels [batch] int64.
+func (l *Loader) Tensors() neuron.Batches { return tensorBatches{l} }
+
+type tensorBatches struct{ l *Loader }
+
+func (b tensorBatches) Len() int      { return b.l.Len() }
+func (b tensorBatches) Examples() int { return b.l.Examples() }
+
+func (b tensorBatches) Epoch(ctx context.Context, e int) iter.Seq[neuron.Batch] {
+	return func(yield func(neuron.Batch) bool) {
+		for mb := range b.l.Epoch(ctx, e) {
+			n := int64(mb.Size())
+			x := torch.FromFloat32(mb.Images, n, 1, Rows, Cols)
+			y := torch.FromInt64(mb.Labels)
+			if !yield(neuron.Batch{Inputs: x, Targets: y}) {
+				return
+			}
+		}
+	}
+}
