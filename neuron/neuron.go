@@ -95,6 +95,7 @@ func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, synapses []Syna
 	mcfg.RemoteIP = cfg.RemoteIP
 	mcfg.Size = cfg.MetagraphSize
 	mcfg.Period = cfg.MetagraphPeriod
+	mcfg.Refresh = cfg.MetagraphPeriod
 	mcfg.TTL = cfg.MetagraphTTL
 	mcfg.MaxBackoff = max(mcfg.Period, min(mcfg.MaxBackoff, cfg.MetagraphTTL/2))
 	if cfg.Bootstrap != "" {
