@@ -1,3 +1,5 @@
+//go:build bt_integration
+
 package main
 
 import (
@@ -20,7 +22,7 @@ func buildBinary(t *testing.T) string {
 	bin := filepath.Join(t.TempDir(), "bittensor")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.CommandContext(ctx, "go", "build", "-tags", "bt_integration", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -153,9 +155,18 @@ func TestTwoNeuronsFindAndForgetEachOther(t *testing.T) {
 	addr := a.await(t, "its metagraph address", 60*time.Second, func(l logLine) bool { return l.Metagraph != "" }).Metagraph
 	a.awaitCounts(t, 0, 1, 60*time.Second)
 
+	// B joins through A before or soon after its first step: its lines show
+	// 0|1 (alone) until they show 1|2, and A then sees B too.
 	b := startNeuron(t, bin, "neuron B", "--bootstrap", addr)
-	b.awaitCounts(t, 0, 1, 60*time.Second)
-	b.awaitCounts(t, 1, 2, 60*time.Second)
+	b.await(t, "nP|nS: 1|2", 60*time.Second, func(l logLine) bool {
+		if !strings.HasPrefix(l.Message, "Train Epoch:") {
+			return false
+		}
+		if !strings.HasSuffix(l.Message, "nP|nS: 0|1") && !strings.HasSuffix(l.Message, "nP|nS: 1|2") {
+			t.Fatalf("neuron B: unexpected counts in %q", l.Message)
+		}
+		return strings.HasSuffix(l.Message, "nP|nS: 1|2")
+	})
 	a.awaitCounts(t, 1, 2, 60*time.Second)
 
 	if err := b.cmd.Process.Kill(); err != nil {
