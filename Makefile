@@ -63,7 +63,10 @@ proto-check: proto
 	@git diff --exit-code -- proto/ || { echo "proto/: generated code is stale; run make proto and commit"; exit 1; }
 
 ## bench: the side-by-side benchmarks (see bench/README.md).
+## Run it on an otherwise idle machine: the references spin OpenMP threads.
 bench: setup
+	@dpkg -s python3-torch >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -qq --no-install-recommends python3-torch; }
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_PREFIX) >/dev/null
 	cmake --build $(BUILD) -j2 --target bench_mnist_step
 	$(GO) run ./bench/cmd/bench -cxx $(BUILD)/bench_mnist_step

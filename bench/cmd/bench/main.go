@@ -1,0 +1,97 @@
+// Command bench runs the torch benchmarks side by side with their references
+// and prints one line per case (see bench/README.md):
+//
+//	mnist-step: go=<samples/s> cxx=<samples/s> torch-python=<samples/s> go/cxx=<ratio> go/python=<ratio>
+//	leak: steps=<n> rss_start=<KiB> rss_end=<KiB> growth=<percent>%
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	cxx := flag.String("cxx", "build/bench_mnist_step", "the C++ mnist-step binary (built by CMake)")
+	python := flag.String("python", "/usr/bin/python3", "Python with Debian's python3-torch")
+	script := flag.String("script", "bench/python/mnist_step.py", "the PyTorch mnist-step script")
+	steps := flag.Int("steps", 150, "timed training steps per mnist-step run")
+	warmup := flag.Int("warmup", 15, "untimed steps before timing")
+	rounds := flag.Int("rounds", 2, "runs of each implementation, interleaved; the best is reported")
+	threads := flag.Int("threads", runtime.NumCPU(), "libtorch intra-op threads, the same for all three")
+	leakSteps := flag.Int("leak-steps", 10000, "training steps of the leak case")
+	cases := flag.String("cases", "mnist-step,leak", "comma-separated cases to run")
+	flag.Parse()
+
+	for _, c := range strings.Split(*cases, ",") {
+		var err error
+		switch c {
+		case "mnist-step":
+			err = mnistStep(*cxx, *python, *script, *steps, *warmup, *rounds, *threads)
+		case "leak":
+			err = leakCase(*leakSteps)
+		default:
+			err = fmt.Errorf("unknown case %q", c)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", c, err)
+			os.Exit(1)
+		}
+	}
+}
+
+func mnistStep(cxx, python, script string, steps, warmup, rounds, threads int) error {
+	args := []string{strconv.Itoa(steps), strconv.Itoa(warmup), strconv.Itoa(threads)}
+	var best [3]float64
+	for range rounds {
+		g, err := goMNISTStep(steps, warmup, threads)
+		if err != nil {
+			return err
+		}
+		c, err := runSamplesPerSec(cxx, args...)
+		if err != nil {
+			return err
+		}
+		p, err := runSamplesPerSec(python, append([]string{script}, args...)...)
+		if err != nil {
+			return err
+		}
+		for i, v := range []float64{g, c, p} {
+			best[i] = max(best[i], v)
+		}
+	}
+	fmt.Printf("mnist-step: go=%.1f cxx=%.1f torch-python=%.1f go/cxx=%.3f go/python=%.3f\n",
+		best[0], best[1], best[2], best[0]/best[1], best[0]/best[2])
+	return nil
+}
+
+// runSamplesPerSec runs a reference implementation and parses its "samples/s=<v>" line.
+func runSamplesPerSec(name string, args ...string) (float64, error) {
+	cmd := exec.Command(name, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(errOut.String()))
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "samples/s="); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no samples/s line in %q", name, out.String())
+}
+
+func leakCase(steps int) error {
+	start, end, err := leak(steps, 200)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("leak: steps=%d rss_start=%d rss_end=%d growth=%.2f%%\n",
+		steps, start, end, 100*float64(end-start)/float64(start))
+	return nil
+}
