@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/opentensor/bittensor-go/torch"
 )
 
 // Config holds the settings of a running neuron. The CLI fills it from its
@@ -135,8 +137,8 @@ func (c *Config) Validate() error {
 	if c.BatchSize < 1 || c.BatchSize > maxBatchSize {
 		return usageErrorf("batch_size", "%d, want 1 to %d", c.BatchSize, maxBatchSize)
 	}
-	if _, err := ParseDevice(c.Device); err != nil {
-		return &UsageError{Flag: "device", Err: err}
+	if _, err := torch.ParseDevice(c.Device); err != nil || c.Device == "" {
+		return usageErrorf("device", "%q, want cpu, cuda or cuda:N", c.Device)
 	}
 	if c.LogInterval < 1 {
 		return usageErrorf("log_interval", "%d, want at least 1", c.LogInterval)
@@ -166,20 +168,4 @@ func checkHostPort(s string) error {
 		return fmt.Errorf("%q has port %q, want 1 to 65535", s, port)
 	}
 	return nil
-}
-
-// ParseDevice checks a device name: "cpu", "cuda" or "cuda:N". It returns
-// the CUDA index, or -1 for the CPU.
-func ParseDevice(s string) (int, error) {
-	switch {
-	case s == "cpu":
-		return -1, nil
-	case s == "cuda":
-		return 0, nil
-	case strings.HasPrefix(s, "cuda:"):
-		if i, err := strconv.Atoi(s[len("cuda:"):]); err == nil && i >= 0 {
-			return i, nil
-		}
-	}
-	return 0, fmt.Errorf("device %q, want cpu, cuda or cuda:N", s)
 }

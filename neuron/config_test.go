@@ -52,16 +52,3 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("valid config refused: %v", err)
 	}
 }
-
-func TestParseDevice(t *testing.T) {
-	for s, want := range map[string]int{"cpu": -1, "cuda": 0, "cuda:3": 3} {
-		if got, err := ParseDevice(s); err != nil || got != want {
-			t.Errorf("ParseDevice(%q) = %d, %v; want %d", s, got, err, want)
-		}
-	}
-	for _, s := range []string{"", "gpu", "cuda:", "cuda:x", "CPU"} {
-		if _, err := ParseDevice(s); err == nil {
-			t.Errorf("ParseDevice(%q) accepted", s)
-		}
-	}
-}

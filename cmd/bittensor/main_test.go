@@ -46,7 +46,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"env validated", map[string]string{"BT_BATCH_SIZE": "0"}, []string{"run", "mnist"}, "--batch_size: 0"},
 		{"unknown flag", nil, []string{"run", "mnist", "--learning_rate", "3"}, "flag provided but not defined: -learning_rate"},
 		{"stray argument", nil, []string{"run", "mnist", "extra"}, `unexpected argument "extra"`},
-		{"device", nil, []string{"run", "mnist", "--device", "tpu"}, `--device: device "tpu"`},
+		{"device", nil, []string{"run", "mnist", "--device", "tpu"}, `--device: "tpu", want cpu, cuda or cuda:N`},
 		{"remote ip", nil, []string{"run", "mnist", "--remote_ip", "my-host"}, `--remote_ip: "my-host" is not an IP address`},
 		{"log level", nil, []string{"--log_level", "loud", "run", "mnist"}, "--log_level"},
 	}

@@ -89,6 +89,7 @@ func Run(ctx context.Context, cfg neuron.Config) error {
 	if err != nil {
 		return err
 	}
+	cfg.Log.Info().Str("checkpoints", runDir).Str("device", device.String()).Msg("training")
 	defer trainer.Close()
 	return trainer.Train(ctx, train.Tensors(), test.Tensors())
 }
