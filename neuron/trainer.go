@@ -116,7 +116,7 @@ func NewTrainer(cfg Config, n *Neuron, synapse *LocalSynapse, router *Router, di
 			return nil, &UsageError{Flag: "model_path", Err: err}
 		}
 		cfg.Log.Info().Str("model_path", cfg.ModelPath).Int("epoch", t.epoch).Float64("best_loss", t.bestLoss).
-			Msg("resumed from checkpoint")
+			Msgf("resumed from checkpoint at epoch %d", t.epoch)
 	}
 	return t, nil
 }

@@ -26,10 +26,15 @@ func newLogger(f *os.File, level string) (zerolog.Logger, error) {
 	}
 	var w io.Writer = f
 	if isTerminal(f) {
-		w = zerolog.ConsoleWriter{Out: lineClearer{f}, TimeFormat: time.DateTime + ".000"}
+		w = zerolog.ConsoleWriter{Out: lineClearer{f}, TimeFormat: time.TimeOnly, FieldsExclude: consoleHidden}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
+
+// consoleHidden are fields the training and test lines already show in
+// their message; the console leaves them out (JSON lines keep them).
+var consoleHidden = []string{"epoch", "seen", "local_loss", "target_loss", "distillation_loss",
+	"peers", "synapses", "loss", "local_accuracy", "network_accuracy"}
 
 // lineClearer erases the terminal's current line (a progress bar) before
 // each write, so log lines and the bar do not mix.

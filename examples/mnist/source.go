@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/opentensor/bittensor-go/neuron"
+
 	// The MNIST idx files ship inside this module; importing it keeps it in
 	// go.mod and in the binary's build information, which names the version
 	// whose files FindData looks for in the module cache.
@@ -33,7 +35,7 @@ const goToolTimeout = 30 * time.Second
 func FindData(ctx context.Context, dataDir string) (string, error) {
 	if dataDir != "" {
 		if st, err := os.Stat(dataDir); err != nil || !st.IsDir() {
-			return "", fmt.Errorf("mnist: --data_dir %s is not a folder: %s", dataDir, fixHint)
+			return "", &neuron.UsageError{Flag: "data_dir", Err: fmt.Errorf("%s is not a folder: %s", dataDir, fixHint)}
 		}
 		return dataDir, nil
 	}
