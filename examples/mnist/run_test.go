@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,19 +153,43 @@ func TestSingleNeuronLearnsAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var again []map[string]any
+	found := false
 	for _, e := range resumed.entries(t) {
 		msg, _ := e["message"].(string)
-		if strings.HasPrefix(msg, "resumed from checkpoint") && field(e, "epoch") != 2 {
-			t.Errorf("resumed at epoch %v, want 2", e["epoch"])
+		if strings.HasPrefix(msg, "resumed from checkpoint") {
+			found = true
+			if field(e, "epoch") != 2 {
+				t.Errorf("resumed at epoch %v, want 2", e["epoch"])
+			}
 		}
 		if strings.HasPrefix(msg, "Train Epoch:") {
 			again = append(again, e)
 		}
+	}
+	if !found {
+		t.Error("the resumed run did not log that it resumed")
 	}
 	if len(again) != 32 || !strings.HasPrefix(again[0]["message"].(string), "Train Epoch: 2 ") {
 		t.Fatalf("resumed run logged %d training lines, want 32 of epoch 2", len(again))
 	}
 	if l := mean(again[:5]); l > 1.5*last {
 		t.Errorf("resumed run starts at loss %.3f, the first run ended at %.3f: the model was not restored", l, last)
+	}
+}
+
+// A file that is not a checkpoint is refused with a usage error naming
+// --model_path, before any training.
+func TestResumeFromBadCheckpoint(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "model.ckpt")
+	if err := os.WriteFile(bad, []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	cfg := testConfig(t, writeSubset(t, 64, 64), t.TempDir(), &log)
+	cfg.ModelPath = bad
+	err := Run(context.Background(), cfg)
+	var ue *neuron.UsageError
+	if !errors.As(err, &ue) || ue.Flag != "model_path" {
+		t.Fatalf("got %v, want a --model_path usage error", err)
 	}
 }
