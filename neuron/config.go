@@ -53,7 +53,8 @@ type Config struct {
 	MetagraphPeriod time.Duration
 	// MetagraphTTL is how long a synapse definition lives without a refresh.
 	MetagraphTTL time.Duration
-	// Seed seeds the model's initialisation and the data order.
+	// Seed seeds the model's initialisation and the data order; 0 draws one
+	// at random, so that neurons started alike still differ.
 	Seed uint64
 
 	// Log receives the neuron's log; the zero Logger discards it.
@@ -74,7 +75,6 @@ func DefaultConfig() Config {
 		LogInterval:     10,
 		MetagraphPeriod: 10 * time.Second,
 		MetagraphTTL:    300 * time.Second,
-		Seed:            1,
 		Log:             zerolog.Nop(),
 	}
 }

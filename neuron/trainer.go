@@ -217,9 +217,9 @@ func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
 	if err := t.opt.ZeroGrad(); err != nil {
 		return StepResult{}, fmt.Errorf("trainer: %w", err)
 	}
-	context := t.model.Encode(x)
+	encoding := t.model.Encode(x)
 	synapses := t.neuron.Metagraph.GetSynapses(maxSynapses)
-	network, d, failed, err := t.query(ctx, s, synapses, context, x)
+	network, d, failed, err := t.query(ctx, s, synapses, encoding, x)
 	if err != nil {
 		return StepResult{}, err
 	}
@@ -251,11 +251,11 @@ func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
 
 // query routes x to synapses, calls them and joins their answers: the
 // network's context for x. Close the returned Dispatch after use.
-func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*pb.Synapse, context, x *torch.Tensor) (*torch.Tensor, *Dispatch, int, error) {
+func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*pb.Synapse, encoding, x *torch.Tensor) (*torch.Tensor, *Dispatch, int, error) {
 	if len(synapses) == 0 {
 		return nil, nil, 0, errors.New("trainer: the metagraph lists no synapse, not even our own")
 	}
-	d, err := t.router.Route(synapses, context, x)
+	d, err := t.router.Route(synapses, encoding, x)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("trainer: %w", err)
 	}

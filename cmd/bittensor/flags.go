@@ -49,7 +49,7 @@ func neuronFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "metagraph_ttl", Value: d.MetagraphTTL, EnvVars: envVars("metagraph_ttl"),
 			Usage: "how long a synapse definition lives without a refresh", Hidden: true},
 		&cli.Uint64Flag{Name: "seed", Value: d.Seed, EnvVars: envVars("seed"),
-			Usage: "seed of the model's initialisation and the data order", Hidden: true},
+			Usage: "seed of the model's initialisation and the data order (0: random)", Hidden: true},
 	}
 }
 
