@@ -31,8 +31,8 @@ func run(args []string, stdout io.Writer, stderr *os.File) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := newApp(stdout, stderr).RunContext(ctx, args)
-	if err == nil {
-		return 0
+	if err == nil || (ctx.Err() != nil && errors.Is(err, context.Canceled)) {
+		return 0 // done, or stopped by a signal before there was anything to save
 	}
 	fmt.Fprintf(stderr, "bittensor: %v\n", err)
 	var usage *neuron.UsageError
