@@ -132,6 +132,9 @@ func (t *Trainer) Epoch() int { return t.epoch }
 // When ctx ends it saves LastCheckpoint (the unfinished epoch is run again on
 // resume) and returns nil: stopping is not a failure.
 func (t *Trainer) Train(ctx context.Context, train, test Batches) error {
+	if t.epoch >= t.cfg.Epochs {
+		t.cfg.Log.Info().Int("epoch", t.epoch).Msgf("%d epochs done already; raise --epochs to train on", t.epoch)
+	}
 	for t.epoch < t.cfg.Epochs {
 		if err := t.trainEpoch(ctx, train); err != nil {
 			return err
