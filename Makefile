@@ -70,6 +70,7 @@ bench: setup
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_PREFIX) >/dev/null
 	cmake --build $(BUILD) -j2 --target bench_mnist_step
 	$(GO) run ./bench/cmd/bench -cxx $(BUILD)/bench_mnist_step
+	$(GO) run ./bench/gossip
 
 ## run: set up and train an MNIST neuron with the default flags.
 run: setup

@@ -1,0 +1,261 @@
+package neuron
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// grpcMember starts a metagraph serving gRPC on a free port of 127.0.0.1.
+func grpcMember(t *testing.T, name string, bootstrap ...string) (*Metagraph, synapseID) {
+	t.Helper()
+	cfg := LocalMetagraphConfig()
+	cfg.Bootstrap = bootstrap
+	key := labelKey(t, name)
+	mg, err := NewMetagraph(cfg, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mg.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := mg.Stop(); err != nil {
+			t.Errorf("stop %s: %v", name, err)
+		}
+	})
+	if !strings.HasPrefix(mg.Addr(), "127.0.0.1:") || strings.HasSuffix(mg.Addr(), ":0") {
+		t.Fatalf("%s listens at %q, want 127.0.0.1 and the picked port", name, mg.Addr())
+	}
+	syn := labelKey(t, name+" synapse").PublicHex()
+	if err := mg.Subscribe(NewSynapseDefinition(syn, "127.0.0.1", 8091)); err != nil {
+		t.Fatal(err)
+	}
+	return mg, synapseID{key.PublicHex(), syn}
+}
+
+func knowsAll(mg *Metagraph, ids ...synapseID) bool {
+	got := synapseKeys(mg.GetSynapses(100))
+	if len(got) != len(ids) {
+		return false
+	}
+	for _, id := range ids {
+		if _, ok := got[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Three real gRPC servers, bootstrap chain A ← B ← C, rounds driven by hand.
+func TestGRPCBootstrapChainConverges(t *testing.T) {
+	a, idA := grpcMember(t, "A")
+	b, idB := grpcMember(t, "B", a.Addr())
+	c, idC := grpcMember(t, "C", b.Addr())
+	members := []*Metagraph{c, b, a}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const maxRounds = 8
+	for r := 1; ; r++ {
+		for _, m := range members {
+			if err := m.GossipOnce(ctx); err != nil {
+				t.Fatalf("round %d: %v", r, err)
+			}
+		}
+		if knowsAll(a, idA, idB, idC) && knowsAll(b, idA, idB, idC) && knowsAll(c, idA, idB, idC) {
+			t.Logf("converged in %d rounds", r)
+			break
+		}
+		if r == maxRounds {
+			t.Fatalf("not converged after %d rounds", maxRounds)
+		}
+	}
+	// A never had a bootstrap: it learned B (and C) from their calls.
+	if p := a.GetPeers(10); len(p) == 0 {
+		t.Fatal("A has no live peer")
+	}
+	for _, m := range members {
+		for _, d := range m.GetSynapses(10) {
+			if err := VerifySynapse(d, m.cfg.PoWBits); err != nil {
+				t.Fatalf("stored definition does not verify: %v", err)
+			}
+		}
+	}
+}
+
+// A failing peer is backed off and retried, not dropped at once.
+func TestGRPCPeerDown(t *testing.T) {
+	a, _ := grpcMember(t, "A")
+	b, _ := grpcMember(t, "B", a.Addr())
+	addrA := a.Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := b.GossipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	err := b.GossipOnce(ctx)
+	if err == nil || !strings.Contains(err.Error(), addrA) {
+		t.Fatalf("gossip with a stopped peer: %v, want an error naming %s", err, addrA)
+	}
+	if code := status.Code(err); code != codes.Unavailable && code != codes.DeadlineExceeded {
+		t.Fatalf("gossip with a stopped peer: code %v, want Unavailable", code)
+	}
+	b.mu.Lock()
+	p := b.state.peers[addrA]
+	b.mu.Unlock()
+	if p == nil || p.failures != 1 || !p.retryAt.After(time.Now()) {
+		t.Fatalf("peer after one failure: %+v, want kept and backing off", p)
+	}
+	if len(b.GetPeers(10)) != 0 {
+		t.Fatal("a failing peer is still listed as live")
+	}
+	// While it backs off, a round has nobody to ask and fails nothing.
+	if err := b.GossipOnce(ctx); err != nil {
+		t.Fatalf("round during backoff: %v", err)
+	}
+}
+
+func TestGRPCRefusesBadBatches(t *testing.T) {
+	a, _ := grpcMember(t, "A")
+	cc, err := grpc.NewClient(a.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	client := bittensorpb.NewMetagraphClient(cc)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	tooMany := make([]*bittensorpb.Synapse, a.cfg.MaxBatchSynapses+1)
+	for i := range tooMany {
+		tooMany[i] = &bittensorpb.Synapse{}
+	}
+	huge := &bittensorpb.GossipBatch{Version: MetagraphVersion, Synapses: []*bittensorpb.Synapse{{BlockHash: strings.Repeat("x", a.cfg.MaxMessageBytes)}}}
+	garbage := &bittensorpb.GossipBatch{Version: MetagraphVersion, Peers: []string{"not an address", "127.0.0.1:0"},
+		Synapses: []*bittensorpb.Synapse{{Version: MetagraphVersion, NeuronKey: "zz", Nonce: -1}}}
+	cases := []struct {
+		name  string
+		batch *bittensorpb.GossipBatch
+		want  codes.Code
+	}{
+		{"unknown version", &bittensorpb.GossipBatch{Version: "0.0.0"}, codes.InvalidArgument},
+		{"too many synapses", &bittensorpb.GossipBatch{Version: MetagraphVersion, Synapses: tooMany}, codes.ResourceExhausted},
+		{"over the message limit", huge, codes.ResourceExhausted},
+		{"bad entries are skipped, not fatal", garbage, codes.OK},
+	}
+	for _, c := range cases {
+		_, err := client.Gossip(ctx, c.batch)
+		if got := status.Code(err); got != c.want {
+			t.Errorf("%s: %v, want code %v", c.name, err, c.want)
+		}
+	}
+	// Still serving, and the garbage left no trace.
+	out, err := client.Gossip(ctx, &bittensorpb.GossipBatch{Version: MetagraphVersion})
+	if err != nil {
+		t.Fatalf("valid batch after bad ones: %v", err)
+	}
+	if len(out.GetSynapses()) != 1 {
+		t.Fatalf("answer carries %d synapses, want A's own", len(out.GetSynapses()))
+	}
+	if s := a.Stats(); s.Peers != 0 || s.Synapses != 1 {
+		t.Fatalf("stats after garbage %+v, want no peers and only the local synapse", s)
+	}
+}
+
+// Start runs the loop on real time; three members find each other and Stop
+// ends everything.
+func TestMetagraphStartStop(t *testing.T) {
+	a, idA := grpcMember(t, "A")
+	b, idB := grpcMember(t, "B", a.Addr())
+	c, idC := grpcMember(t, "C", a.Addr())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, m := range []*Metagraph{a, b, c} {
+		if err := m.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Start(ctx); err == nil {
+		t.Fatal("second Start accepted")
+	}
+	// The loop runs on its own ticker: poll, bounded by a deadline.
+	deadline := time.Now().Add(15 * time.Second)
+	for !(knowsAll(a, idA, idB, idC) && knowsAll(b, idA, idB, idC) && knowsAll(c, idA, idB, idC)) {
+		if time.Now().After(deadline) {
+			t.Fatal("members did not converge within 15 s of gossip every 50 ms")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, m := range []*Metagraph{a, b, c} {
+		if err := m.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Stop(); err != nil {
+			t.Fatalf("second Stop: %v", err)
+		}
+		if err := m.Start(ctx); err == nil {
+			t.Fatal("Start after Stop accepted")
+		}
+	}
+}
+
+func TestNewMetagraphRefusesBadConfig(t *testing.T) {
+	key := labelKey(t, "k")
+	bad := map[string]func(*MetagraphConfig){
+		"negative port":    func(c *MetagraphConfig) { c.Port = -1 },
+		"zero size":        func(c *MetagraphConfig) { c.Size = 0 },
+		"ttl below period": func(c *MetagraphConfig) { c.TTL = c.Period },
+		"refresh < period": func(c *MetagraphConfig) { c.Refresh = c.Period / 2 },
+		"too much work":    func(c *MetagraphConfig) { c.PoWBits = 64 },
+		"bad bootstrap":    func(c *MetagraphConfig) { c.Bootstrap = []string{"nohostport"} },
+		"bad remote ip":    func(c *MetagraphConfig) { c.RemoteIP = "a b" },
+	}
+	for name, f := range bad {
+		cfg := DefaultMetagraphConfig()
+		f(&cfg)
+		if _, err := NewMetagraph(cfg, key); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	for name, cfg := range map[string]MetagraphConfig{"default": DefaultMetagraphConfig(), "local": LocalMetagraphConfig()} {
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%s config: %v", name, err)
+		}
+	}
+	if _, err := NewMetagraph(DefaultMetagraphConfig(), nil); err == nil {
+		t.Error("nil key accepted")
+	}
+}
+
+func ExampleMetagraph() {
+	key, _ := NewKey()
+	synapseKey, _ := NewKey()
+	cfg := LocalMetagraphConfig() // DefaultMetagraphConfig() on a real network
+	mg, err := NewMetagraph(cfg, key)
+	if err != nil {
+		panic(err)
+	}
+	if err := mg.Subscribe(NewSynapseDefinition(synapseKey.PublicHex(), "127.0.0.1", 8091)); err != nil {
+		panic(err)
+	}
+	if err := mg.Start(context.Background()); err != nil {
+		panic(err)
+	}
+	defer mg.Stop()
+	local := mg.GetSynapses(1000)
+	fmt.Println(len(local), local[0].GetPort())
+	// Output: 1 8091
+}

@@ -1,0 +1,88 @@
+package neuron
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"sync"
+	"testing"
+	"time"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
+)
+
+// manualClock is a clock tests move by hand.
+type manualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// labelKey returns a deterministic key; different labels give different keys.
+func labelKey(t testing.TB, label string) *Key {
+	t.Helper()
+	seed := sha256.Sum256([]byte(label))
+	k, err := KeyFromSeed(seed[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// signedDef returns a valid definition of synapse syn owned by owner.
+func signedDef(t testing.TB, owner *Key, syn string, at time.Time, bits int) *bittensorpb.Synapse {
+	t.Helper()
+	d := NewSynapseDefinition(labelKey(t, syn).PublicHex(), "10.1.2.3", 8091)
+	if err := SignSynapse(d, owner, at.UnixMilli(), bits); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// unworked rewrites d's proof of work to one with fewer than bits leading zero
+// bits and signs it again, so that only the work is wrong.
+func unworked(t testing.TB, d *bittensorpb.Synapse, owner *Key, bits int) *bittensorpb.Synapse {
+	t.Helper()
+	d = copySynapse(d)
+	fields := synapseFields(d)
+	pow := make([]byte, powLen)
+	for c := uint64(0); ; c++ {
+		binary.BigEndian.PutUint64(pow, c)
+		if digest := synapseDigest(fields, pow); leadingZeroBits(digest) < bits {
+			d.ProofOfWork = pow
+			d.Signature = owner.Sign(digest[:])
+			return d
+		}
+	}
+}
+
+// rework solves d's proof of work again for its current fields, leaving the
+// signature as it is, and returns the new work digest.
+func rework(d *bittensorpb.Synapse, bits int) [sha256.Size]byte {
+	pow, digest := solveWork(synapseFields(d), bits)
+	d.ProofOfWork = pow
+	return digest
+}
+
+// synapseKeys returns the (neuron, synapse) identities in defs.
+func synapseKeys(defs []*bittensorpb.Synapse) map[synapseID]int64 {
+	out := make(map[synapseID]int64, len(defs))
+	for _, d := range defs {
+		out[idOf(d)] = d.GetNonce()
+	}
+	return out
+}
