@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -25,13 +25,13 @@ import (
 type LocalSynapse struct {
 	SynapseBase
 	model    Model
-	modality pb.Modality
+	modality bittensorpb.Modality
 	mu       sync.RWMutex
 }
 
 // NewLocalSynapse serves model under key for modality (IMAGE or TENSOR).
-func NewLocalSynapse(key *Key, model Model, modality pb.Modality) (*LocalSynapse, error) {
-	if modality != pb.Modality_IMAGE && modality != pb.Modality_TENSOR {
+func NewLocalSynapse(key *Key, model Model, modality bittensorpb.Modality) (*LocalSynapse, error) {
+	if modality != bittensorpb.Modality_IMAGE && modality != bittensorpb.Modality_TENSOR {
 		return nil, fmt.Errorf("local synapse: modality %v: %w", modality, ErrModalityNotSupported)
 	}
 	return &LocalSynapse{SynapseBase: NewSynapseBase(key), model: model, modality: modality}, nil
@@ -41,11 +41,11 @@ func NewLocalSynapse(key *Key, model Model, modality pb.Modality) (*LocalSynapse
 func (s *LocalSynapse) Model() Model { return s.model }
 
 // Modality returns the modality the synapse serves.
-func (s *LocalSynapse) Modality() pb.Modality { return s.modality }
+func (s *LocalSynapse) Modality() bittensorpb.Modality { return s.modality }
 
 // ForwardImage encodes a batch of images, when the synapse serves images.
 func (s *LocalSynapse) ForwardImage(images *torch.Tensor) (*torch.Tensor, error) {
-	if s.modality != pb.Modality_IMAGE {
+	if s.modality != bittensorpb.Modality_IMAGE {
 		return s.SynapseBase.ForwardImage(images)
 	}
 	return s.encode(images)
@@ -53,7 +53,7 @@ func (s *LocalSynapse) ForwardImage(images *torch.Tensor) (*torch.Tensor, error)
 
 // ForwardTensor encodes a batch of feature tensors, when the synapse serves them.
 func (s *LocalSynapse) ForwardTensor(x *torch.Tensor) (*torch.Tensor, error) {
-	if s.modality != pb.Modality_TENSOR {
+	if s.modality != bittensorpb.Modality_TENSOR {
 		return s.SynapseBase.ForwardTensor(x)
 	}
 	return s.encode(x)

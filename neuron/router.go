@@ -6,7 +6,7 @@ import (
 	"math"
 	"slices"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 )
@@ -82,7 +82,7 @@ func NewRouter(xDim, keyDim, topK int, opts ...RouterOption) (*Router, error) {
 type Dispatch struct {
 	// Synapses are the synapses that received at least one example, in the
 	// order of the synapses given to Route.
-	Synapses []*pb.Synapse
+	Synapses []*bittensorpb.Synapse
 	// Requests[i] holds the examples routed to Synapses[i] (rows of inputs).
 	Requests []*torch.Tensor
 	// Scores are the gates, [batch, n] over all n synapses given to Route:
@@ -98,7 +98,7 @@ type Dispatch struct {
 // Route scores every synapse for every example of context ([batch, xDim])
 // and dispatches the rows of inputs ([batch, …]) to their top k synapses.
 // The result's tensors are freed by Dispatch.Close.
-func (r *Router) Route(synapses []*pb.Synapse, context, inputs *torch.Tensor) (*Dispatch, error) {
+func (r *Router) Route(synapses []*bittensorpb.Synapse, context, inputs *torch.Tensor) (*Dispatch, error) {
 	if err := errors.Join(context.Err(), inputs.Err()); err != nil {
 		return nil, fmt.Errorf("router: route: %w", err)
 	}
@@ -130,7 +130,7 @@ func (r *Router) Route(synapses []*pb.Synapse, context, inputs *torch.Tensor) (*
 	return d, nil
 }
 
-func (r *Router) route(s *torch.Scope, synapses []*pb.Synapse, rows []int64, batch int64, context, inputs *torch.Tensor) (*Dispatch, error) {
+func (r *Router) route(s *torch.Scope, synapses []*bittensorpb.Synapse, rows []int64, batch int64, context, inputs *torch.Tensor) (*Dispatch, error) {
 	dev := context.Device()
 	n := int64(len(synapses))
 	k := min(int64(r.topK), n)
@@ -182,7 +182,7 @@ func indexTensor(s *torch.Scope, indices []int64, dev torch.Device) *torch.Tenso
 }
 
 // rows returns the key row of each synapse, giving rows to new ones.
-func (r *Router) rows(synapses []*pb.Synapse) ([]int64, error) {
+func (r *Router) rows(synapses []*bittensorpb.Synapse) ([]int64, error) {
 	r.calls++
 	rows := make([]int64, len(synapses))
 	var fresh []int
@@ -265,7 +265,7 @@ func (r *Router) setSlotOwners(owners []string) error {
 }
 
 // routeKey names a synapse by its owner and its own key.
-func routeKey(s *pb.Synapse) string { return s.GetNeuronKey() + "/" + s.GetSynapseKey() }
+func routeKey(s *bittensorpb.Synapse) string { return s.GetNeuronKey() + "/" + s.GetSynapseKey() }
 
 // Join returns the network's answer for each example of the batch:
 // the sum of the responses of its synapses weighted by their gates.

@@ -6,15 +6,15 @@ import (
 	"slices"
 	"testing"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
 // testSynapses returns n synapse definitions with distinct keys.
-func testSynapses(n int) []*pb.Synapse {
-	s := make([]*pb.Synapse, n)
+func testSynapses(n int) []*bittensorpb.Synapse {
+	s := make([]*bittensorpb.Synapse, n)
 	for i := range s {
-		s[i] = &pb.Synapse{NeuronKey: fmt.Sprintf("neuron%d", i%2), SynapseKey: fmt.Sprintf("synapse%d", i)}
+		s[i] = &bittensorpb.Synapse{NeuronKey: fmt.Sprintf("neuron%d", i%2), SynapseKey: fmt.Sprintf("synapse%d", i)}
 	}
 	return s
 }
@@ -209,7 +209,7 @@ func TestRouterGradients(t *testing.T) {
 	}
 	keyGrad := floats(t, r.keys.Grad())
 	for row := range 5 {
-		used := slices.ContainsFunc(d.Synapses, func(s *pb.Synapse) bool {
+		used := slices.ContainsFunc(d.Synapses, func(s *bittensorpb.Synapse) bool {
 			slot, ok := r.slots[routeKey(s)]
 			return ok && slot == row
 		})
@@ -250,7 +250,7 @@ func TestRouterKeySlots(t *testing.T) {
 	s := torch.NewScope()
 	defer s.Close()
 	context := s.Track(torch.Randn([]int64{1, 2}))
-	route := func(syns ...*pb.Synapse) error {
+	route := func(syns ...*bittensorpb.Synapse) error {
 		d, err := r.Route(syns, context, context)
 		if err == nil {
 			d.Close()

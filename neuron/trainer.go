@@ -10,7 +10,7 @@ import (
 	"math"
 	"path/filepath"
 
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
@@ -254,7 +254,7 @@ func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
 
 // query routes x to synapses, calls them and joins their answers: the
 // network's context for x. Close the returned Dispatch after use.
-func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*pb.Synapse, encoding, x *torch.Tensor) (*torch.Tensor, *Dispatch, int, error) {
+func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittensorpb.Synapse, encoding, x *torch.Tensor) (*torch.Tensor, *Dispatch, int, error) {
 	if len(synapses) == 0 {
 		return nil, nil, 0, errors.New("trainer: the metagraph lists no synapse, not even our own")
 	}
@@ -262,8 +262,8 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*pb.Syna
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("trainer: %w", err)
 	}
-	var res Result
-	if t.synapse.Modality() == pb.Modality_IMAGE {
+	var res Responses
+	if t.synapse.Modality() == bittensorpb.Modality_IMAGE {
 		res, err = t.neuron.Dendrite.ForwardImage(ctx, d.Synapses, d.Requests)
 	} else {
 		res, err = t.neuron.Dendrite.ForwardTensor(ctx, d.Synapses, d.Requests)
@@ -285,7 +285,7 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*pb.Syna
 
 // updateWeights moves each synapse's weight toward the router's mean gate
 // for it: w = 0.99·w + 0.01·mean(scores).
-func (t *Trainer) updateWeights(synapses []*pb.Synapse, scores *torch.Tensor) error {
+func (t *Trainer) updateWeights(synapses []*bittensorpb.Synapse, scores *torch.Tensor) error {
 	mean, err := scores.Mean(0).Float32s()
 	if err != nil {
 		return fmt.Errorf("trainer: weights: %w", err)

@@ -25,7 +25,7 @@ import (
 
 	"github.com/opentensor/bittensor-go/examples/mnist"
 	"github.com/opentensor/bittensor-go/neuron"
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -82,7 +82,7 @@ func startMember(ctx context.Context, cfg neuron.Config) (*member, error) {
 	if err != nil {
 		return nil, err
 	}
-	syn, err := neuron.NewLocalSynapse(key, mnist.NewModel(), pb.Modality_IMAGE)
+	syn, err := neuron.NewLocalSynapse(key, mnist.NewModel(), bittensorpb.Modality_IMAGE)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/opentensor/bittensor-go/neuron"
-	pb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 )
@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg neuron.Config) error {
 	if err != nil {
 		return err
 	}
-	synapse, err := neuron.NewLocalSynapse(synapseKey, model, pb.Modality_IMAGE)
+	synapse, err := neuron.NewLocalSynapse(synapseKey, model, bittensorpb.Modality_IMAGE)
 	if err != nil {
 		return err
 	}
