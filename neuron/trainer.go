@@ -87,7 +87,6 @@ type Trainer struct {
 	model   Model
 	router  *Router
 	opt     *optim.Optimizer
-	params  []*torch.Tensor // model's, then router's
 	dir     string
 	device  torch.Device
 
@@ -104,9 +103,9 @@ func NewTrainer(cfg Config, n *Neuron, synapse *LocalSynapse, router *Router, di
 		cfg: cfg, neuron: n, synapse: synapse, model: synapse.Model(), router: router,
 		dir: dir, device: device, bestLoss: math.Inf(1),
 	}
-	t.params = append(nn.Parameters(t.model), nn.Parameters(router)...)
+	params := append(nn.Parameters(t.model), nn.Parameters(router)...)
 	var err error
-	if t.opt, err = optim.NewSGD(t.params, optim.SGDOptions{LR: learningRate, Momentum: momentum}); err != nil {
+	if t.opt, err = optim.NewSGD(params, optim.SGDOptions{LR: learningRate, Momentum: momentum}); err != nil {
 		return nil, fmt.Errorf("trainer: %w", err)
 	}
 	if cfg.ModelPath != "" {
