@@ -87,6 +87,7 @@ type UsageError struct {
 	Err  error
 }
 
+// Error returns "--flag: reason", or the reason alone when Flag is empty.
 func (e *UsageError) Error() string {
 	if e.Flag == "" {
 		return e.Err.Error()
@@ -94,6 +95,7 @@ func (e *UsageError) Error() string {
 	return "--" + e.Flag + ": " + e.Err.Error()
 }
 
+// Unwrap returns the reason.
 func (e *UsageError) Unwrap() error { return e.Err }
 
 func usageErrorf(flag, format string, args ...any) error {

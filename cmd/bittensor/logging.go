@@ -40,6 +40,7 @@ var consoleHidden = []string{"epoch", "seen", "local_loss", "target_loss", "dist
 // each write, so log lines and the bar do not mix.
 type lineClearer struct{ w io.Writer }
 
+// Write erases the line, then writes p.
 func (c lineClearer) Write(p []byte) (int, error) {
 	if _, err := io.WriteString(c.w, "\r\x1b[K"); err != nil {
 		return 0, err

@@ -14,11 +14,16 @@ import (
 // images [batch, 1, 28, 28] float32 in [0, 1] and labels [batch] int64.
 func (l *Loader) Tensors() neuron.Batches { return tensorBatches{l} }
 
+// tensorBatches implements neuron.Batches over a Loader.
 type tensorBatches struct{ l *Loader }
 
-func (b tensorBatches) Len() int      { return b.l.Len() }
+// Len returns the number of batches in an epoch.
+func (b tensorBatches) Len() int { return b.l.Len() }
+
+// Examples returns the number of examples in an epoch.
 func (b tensorBatches) Examples() int { return b.l.Examples() }
 
+// Epoch returns epoch e's batches as tensors, made as the consumer asks.
 func (b tensorBatches) Epoch(ctx context.Context, e int) iter.Seq[neuron.Batch] {
 	return func(yield func(neuron.Batch) bool) {
 		for mb := range b.l.Epoch(ctx, e) {
