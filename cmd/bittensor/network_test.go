@@ -8,23 +8,49 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// buildBinary builds the bittensor command into a temporary folder.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "bittensor")
+// builtBinary builds the bittensor command once per test run, into a
+// folder TestMain removes.
+var builtBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "bittensor-test-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "bittensor")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "go", "build", "-tags", "bt_integration", "-o", bin, ".").CombinedOutput()
 	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin, err := builtBinary(); err == nil {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
+}
+
+// buildBinary returns the path of the bittensor command built for the tests.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := builtBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -187,12 +213,15 @@ func TestTwoNeuronsFindAndForgetEachOther(t *testing.T) {
 // A port in use gives one clear line and exit status 2.
 func TestPortInUseExits2(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a neuron process")
+		t.Skip("starts neuron processes")
 	}
 	bin := buildBinary(t)
-	a := startNeuron(t, bin, "neuron A")
-	addr := a.await(t, "its metagraph address", 60*time.Second, func(l logLine) bool { return l.Metagraph != "" }).Metagraph
-	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	taken, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := strconv.Itoa(taken.Addr().(*net.TCPAddr).Port)
 	for _, flag := range []string{"--metagraph_port", "--axon_port"} {
 		cmd := exec.Command(bin, "run", "mnist", flag, port, "--logdir", t.TempDir())
 		var stderr strings.Builder
@@ -201,8 +230,9 @@ func TestPortInUseExits2(t *testing.T) {
 		code := cmd.ProcessState.ExitCode()
 		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 		last := lines[len(lines)-1]
-		if err == nil || code != 2 || !strings.HasPrefix(last, "bittensor: ") || !strings.Contains(last, "in use") {
-			t.Errorf("%s %s (taken): exit %d, last line %q; want 2 and a line saying the port is in use", flag, port, code, last)
+		want := "bittensor: " + flag + ": port " + port + " is in use"
+		if err == nil || code != 2 || !strings.HasPrefix(last, want) {
+			t.Errorf("%s %s (taken): exit %d, last line %q; want 2 and %q", flag, port, code, last, want)
 		}
 		if strings.Contains(stderr.String(), "goroutine ") {
 			t.Errorf("%s: stack trace printed:\n%s", flag, stderr.String())
