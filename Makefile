@@ -71,6 +71,7 @@ bench: setup
 	cmake --build $(BUILD) -j2 --target bench_mnist_step
 	$(GO) run ./bench/cmd/bench -cxx $(BUILD)/bench_mnist_step
 	$(GO) run ./bench/gossip
+	$(GO) run ./bench/wire
 
 ## run: set up and train an MNIST neuron with the default flags.
 run: setup

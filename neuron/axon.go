@@ -1,0 +1,334 @@
+package neuron
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+)
+
+// Axon serves a neuron's local synapses to the network over gRPC: the seed's
+// Axon class. Forward runs a synapse on the caller's inputs without building a
+// graph; Backward recomputes the forward with autograd, returns the gradient of
+// the caller's loss with respect to its float inputs, and lets a Trainable
+// synapse learn from that gradient.
+//
+// Every request passes, in order: admission (bounded concurrency,
+// RESOURCE_EXHAUSTED past the queue), authentication (signature and nonce,
+// UNAUTHENTICATED), the synapse lookup (NOT_FOUND) and validation of every
+// tensor before anything is allocated for it (INVALID_ARGUMENT). gRPC itself
+// refuses messages over the size limit with RESOURCE_EXHAUSTED. A refused
+// request never affects the requests after it.
+type Axon struct {
+	cfg     AxonConfig
+	metrics *axonMetrics
+	server  *grpc.Server
+
+	mu       sync.RWMutex
+	synapses map[string]Synapse
+	lis      net.Listener
+	served   chan error // receives Serve's result once the server stops
+	stopped  bool
+}
+
+// NewAxon returns an Axon configured by cfg, serving no synapse yet.
+func NewAxon(cfg AxonConfig) (*Axon, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	a := &Axon{cfg: cfg, metrics: new(axonMetrics), synapses: make(map[string]Synapse)}
+	guard := NewReplayGuard(cfg.MaxCallers, cfg.MaxClockSkew, cfg.Now)
+	a.server = grpc.NewServer(cfg.serverOptions(a.metrics, newAdmission(cfg.MaxConcurrent, cfg.MaxQueued), guard)...)
+	bittensorpb.RegisterBittensorServer(a.server, axonService{a: a})
+	return a, nil
+}
+
+// Serve adds s to the synapses this Axon serves (the seed's Axon.serve). It
+// may be called before or after Start.
+func (a *Axon) Serve(s Synapse) error {
+	key := s.Key()
+	if _, err := ParsePublicKey(key); err != nil {
+		return fmt.Errorf("axon: serve: synapse key: %w", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.synapses[key]; ok {
+		return fmt.Errorf("axon: serve: synapse %s is already served", shortKey(key))
+	}
+	a.synapses[key] = s
+	return nil
+}
+
+// Synapses returns the keys of the served synapses, sorted.
+func (a *Axon) Synapses() []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	keys := make([]string, 0, len(a.synapses))
+	for k := range a.synapses {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Start listens on the configured address and serves in the background until Stop.
+func (a *Axon) Start() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopped {
+		return errors.New("axon: start: already stopped")
+	}
+	if a.lis != nil {
+		return errors.New("axon: start: already started")
+	}
+	lis, err := net.Listen("tcp", a.cfg.Address)
+	if err != nil {
+		return fmt.Errorf("axon: start: %w", err)
+	}
+	a.lis = lis
+	a.served = make(chan error, 1)
+	go func() { a.served <- a.server.Serve(lis) }()
+	return nil
+}
+
+// Addr returns the address the Axon listens on (the port picked when the
+// configured one is 0), or nil before Start.
+func (a *Axon) Addr() net.Addr {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.lis == nil {
+		return nil
+	}
+	return a.lis.Addr()
+}
+
+// Stop stops accepting requests and waits for the ones in progress to be
+// answered; when ctx ends first, it closes every connection at once, failing
+// the requests in progress for their callers. Either way it returns only after
+// every running synapse forward has returned (a forward cannot be
+// interrupted), so the synapses may be released afterwards. It is idempotent
+// and returns the serving error, if serving failed.
+func (a *Axon) Stop(ctx context.Context) error {
+	a.mu.Lock()
+	first := !a.stopped
+	a.stopped = true
+	served := a.served
+	a.mu.Unlock()
+	if !first {
+		return nil
+	}
+	graceful := make(chan struct{})
+	go func() {
+		a.server.GracefulStop()
+		close(graceful)
+	}()
+	select {
+	case <-graceful:
+	case <-ctx.Done():
+		a.server.Stop()
+		<-graceful
+	}
+	if served == nil {
+		return nil
+	}
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("axon: serve: %w", err)
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the Axon's counters.
+func (a *Axon) Stats() AxonStats { return a.metrics.snapshot() }
+
+// synapse returns the served synapse with the given key, or NOT_FOUND.
+func (a *Axon) synapse(key string) (Synapse, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	s, ok := a.synapses[key]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "axon: unknown synapse %q", shortKey(key))
+	}
+	return s, nil
+}
+
+// axonService adapts the Axon to the generated gRPC service interface.
+type axonService struct {
+	bittensorpb.UnimplementedBittensorServer
+	a *Axon
+}
+
+// Forward implements the Bittensor service: tensors = [inputs]; the answer
+// holds the synapse's output.
+func (s axonService) Forward(_ context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
+	syn, err := s.a.synapse(req.GetSynapseKey())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.a.validate(req, 1, "Forward takes 1 tensor (inputs)"); err != nil {
+		return nil, err
+	}
+	scope := torch.NewScope()
+	defer scope.Close()
+	inputs, modality, err := decodeInputs(req.GetTensors()[0], s.a.cfg.Limits, scope)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "axon: inputs: %v", err)
+	}
+	var out *torch.Tensor
+	torch.NoGrad(func() { out, err = CallForward(syn, inputs, modality) })
+	if err != nil {
+		return nil, synapseStatus(err)
+	}
+	return s.a.reply(req, out, bittensorpb.Modality_TENSOR)
+}
+
+// Backward implements the Bittensor service: tensors = [inputs, gradient of
+// the outputs]. The answer holds the gradient of the inputs when the inputs
+// are float and marked requires_grad, and nothing otherwise. A Trainable
+// synapse also applies the gradient to its parameters.
+func (s axonService) Backward(_ context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
+	syn, err := s.a.synapse(req.GetSynapseKey())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.a.validate(req, 2, "Backward takes 2 tensors (inputs, output gradient)"); err != nil {
+		return nil, err
+	}
+	lim := s.a.cfg.Limits
+	scope := torch.NewScope()
+	defer scope.Close()
+	inputs, modality, err := decodeInputs(req.GetTensors()[0], lim, scope)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "axon: inputs: %v", err)
+	}
+	gradW := req.GetTensors()[1]
+	if gradW.GetDtype() != bittensorpb.DataType_FLOAT32 && gradW.GetDtype() != bittensorpb.DataType_FLOAT64 {
+		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient has dtype %v, want FLOAT32 or FLOAT64", gradW.GetDtype())
+	}
+	grad, err := DeserializeTensor(gradW, lim)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient: %v", err)
+	}
+	scope.Track(grad)
+
+	x, _ := inputs.(*torch.Tensor)
+	wantGrad := x != nil && x.DType().IsFloat() && req.GetTensors()[0].GetRequiresGrad()
+	trainable, train := syn.(Trainable)
+	if !wantGrad && !train {
+		// Nothing to compute: no input gradient asked for, no learning allowed.
+		return s.a.reply(req, nil, modality)
+	}
+	if wantGrad {
+		if err := x.SetRequiresGrad(true).Err(); err != nil {
+			return nil, status.Errorf(codes.Internal, "axon: inputs: %v", err)
+		}
+	}
+	var inGrad *torch.Tensor
+	pass := func() error {
+		var out *torch.Tensor
+		var err error
+		torch.EnableGrad(func() { out, err = CallForward(syn, inputs, modality) })
+		if err != nil {
+			return synapseStatus(err)
+		}
+		if !slices.Equal(out.Shape(), grad.Shape()) {
+			return status.Errorf(codes.InvalidArgument, "axon: output gradient has shape %v, the output %v", grad.Shape(), out.Shape())
+		}
+		g := grad
+		if g.DType() != out.DType() {
+			g = g.ToDType(out.DType())
+		}
+		if train {
+			if err := out.BackwardWith(g, false); err != nil {
+				return status.Errorf(codes.Internal, "axon: backward: %v", err)
+			}
+			if wantGrad {
+				inGrad = x.Grad()
+			}
+			return nil
+		}
+		grads, err := torch.Grad([]*torch.Tensor{out}, []*torch.Tensor{x}, []*torch.Tensor{g}, false)
+		if err != nil {
+			return status.Errorf(codes.Internal, "axon: backward: %v", err)
+		}
+		inGrad = grads[0]
+		return nil
+	}
+	if train {
+		err = trainable.TrainStep(pass)
+	} else {
+		err = pass()
+	}
+	if err != nil {
+		if _, ok := status.FromError(err); ok {
+			return nil, err
+		}
+		return nil, status.Errorf(codes.Internal, "axon: train step: %v", err)
+	}
+	if !wantGrad {
+		return s.a.reply(req, nil, modality)
+	}
+	if inGrad == nil { // the output does not depend on the inputs
+		inGrad = x.ZerosLike()
+	}
+	return s.a.reply(req, inGrad, modality)
+}
+
+// validate checks a request's tensors and their count, or returns INVALID_ARGUMENT.
+func (a *Axon) validate(req *bittensorpb.TensorMessage, n int, what string) error {
+	if err := ValidateMessage(req, a.cfg.Limits); err != nil {
+		return status.Errorf(codes.InvalidArgument, "axon: %v", err)
+	}
+	if got := len(req.GetTensors()); got != n {
+		return status.Errorf(codes.InvalidArgument, "axon: %s, got %d", what, got)
+	}
+	return nil
+}
+
+// reply builds the answer to req holding out (nothing when out is nil).
+func (a *Axon) reply(req *bittensorpb.TensorMessage, out *torch.Tensor, modality bittensorpb.Modality) (*bittensorpb.TensorMessage, error) {
+	resp := &bittensorpb.TensorMessage{Version: ProtocolVersion, SynapseKey: req.GetSynapseKey()}
+	if out == nil {
+		return resp, nil
+	}
+	if modality == bittensorpb.Modality_TEXT {
+		modality = bittensorpb.Modality_TENSOR
+	}
+	w, err := SerializeTensor(out, modality)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "axon: output: %v", err)
+	}
+	w.RequiresGrad = false
+	resp.Tensors = []*bittensorpb.Tensor{w}
+	return resp, nil
+}
+
+// decodeInputs turns a request's input tensor into what CallForward takes:
+// strings for TEXT, a tensor in scope otherwise.
+func decodeInputs(w *bittensorpb.Tensor, lim Limits, scope *torch.Scope) (any, bittensorpb.Modality, error) {
+	if w.GetModality() == bittensorpb.Modality_TEXT {
+		batch, err := DecodeText(w, lim)
+		return batch, bittensorpb.Modality_TEXT, err
+	}
+	x, err := DeserializeTensor(w, lim)
+	if err != nil {
+		return nil, 0, err
+	}
+	return scope.Track(x), w.GetModality(), nil
+}
+
+// synapseStatus turns a synapse's forward error into a gRPC status.
+func synapseStatus(err error) error {
+	if errors.Is(err, ErrModalityNotSupported) {
+		return status.Errorf(codes.Unimplemented, "axon: %v", err)
+	}
+	return status.Errorf(codes.Internal, "axon: synapse forward: %v", err)
+}

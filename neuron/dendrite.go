@@ -1,0 +1,277 @@
+package neuron
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+)
+
+// DendriteConfig configures a Dendrite. DefaultDendriteConfig documents every default.
+type DendriteConfig struct {
+	// Timeout bounds each Forward call; BackwardTimeout each Backward call.
+	Timeout, BackwardTimeout time.Duration
+	// OutputDim is the width of every synapse's output: a call on a batch of
+	// n examples must answer a float32 [n, OutputDim] tensor, and a failed
+	// call yields zeros of that shape.
+	OutputDim int64
+	// MaxMessageBytes bounds a request and a response on the wire.
+	MaxMessageBytes int
+	// Limits bound each decoded response tensor.
+	Limits Limits
+	// Device is where outputs and zeros are placed.
+	Device torch.Device
+	// Now is the clock nonces are drawn from; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultDendriteConfig returns a Dendrite configuration with the 2020
+// network's output width of 512, 5 s per Forward and 10 s per Backward call,
+// 64 MiB messages, DefaultLimits, and outputs on the CPU.
+func DefaultDendriteConfig() DendriteConfig {
+	return DendriteConfig{
+		Timeout:         5 * time.Second,
+		BackwardTimeout: 10 * time.Second,
+		OutputDim:       512,
+		MaxMessageBytes: 64 << 20,
+		Limits:          DefaultLimits(),
+		Device:          torch.CPU,
+	}
+}
+
+// Dendrite calls the synapses of remote neurons as differentiable modules:
+// the seed's Dendrite class. A call sends each synapse its inputs in
+// parallel, each with its own deadline; a peer that fails, refuses or is too
+// slow yields zeros of the expected output shape and a recorded failure, never
+// an error that stops training. Each output is attached to the caller's
+// autograd graph: its backward sends the output gradient to the peer's
+// Backward and feeds the returned input gradient into the caller's graph.
+// Connections are pooled per endpoint and closed by Close.
+type Dendrite struct {
+	key  *Key
+	cfg  DendriteConfig
+	pool *connPool
+	// life bounds the Backward calls, which run from the caller's backward
+	// pass after the Forward's context is gone; Close cancels it.
+	life   context.Context
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	stats map[string]*PeerStats
+}
+
+// Responses are the answers to one Dendrite call: per synapse, in the order
+// given, the output and the reason the call failed.
+type Responses struct {
+	// Outputs holds one [batch, OutputDim] tensor per synapse: the peer's
+	// output attached to the caller's graph, or zeros where the call failed.
+	Outputs []*torch.Tensor
+	// Errs holds nil where the call succeeded and its failure otherwise.
+	Errs []error
+}
+
+// Failed returns how many calls failed.
+func (r Responses) Failed() int {
+	n := 0
+	for _, err := range r.Errs {
+		if err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// PeerStats counts the calls a Dendrite made to one synapse.
+type PeerStats struct {
+	// Forwards and Backwards count calls; the Failures fields the failed ones.
+	Forwards, ForwardFailures, Backwards, BackwardFailures uint64
+	// LastError is the most recent failure, nil if none.
+	LastError error
+	// LastLatency is the duration of the most recent successful Forward.
+	LastLatency time.Duration
+}
+
+// NewDendrite returns a Dendrite that signs its requests with key.
+func NewDendrite(key *Key, cfg DendriteConfig) (*Dendrite, error) {
+	if key == nil {
+		return nil, errors.New("dendrite: nil key")
+	}
+	switch {
+	case cfg.Timeout <= 0 || cfg.BackwardTimeout <= 0:
+		return nil, fmt.Errorf("dendrite: timeouts %v and %v, want > 0", cfg.Timeout, cfg.BackwardTimeout)
+	case cfg.OutputDim < 0:
+		return nil, fmt.Errorf("dendrite: OutputDim is %d, want >= 0", cfg.OutputDim)
+	case cfg.MaxMessageBytes <= 0:
+		return nil, fmt.Errorf("dendrite: MaxMessageBytes is %d, want > 0", cfg.MaxMessageBytes)
+	}
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxMessageBytes), grpc.MaxCallSendMsgSize(cfg.MaxMessageBytes)),
+	}
+	life, cancel := context.WithCancel(context.Background())
+	return &Dendrite{
+		key:    key,
+		cfg:    cfg,
+		pool:   newConnPool(opts, cfg.Now),
+		life:   life,
+		cancel: cancel,
+		stats:  make(map[string]*PeerStats),
+	}, nil
+}
+
+// Close cancels the calls in flight and closes every pooled connection.
+func (d *Dendrite) Close() error {
+	d.cancel()
+	return d.pool.close()
+}
+
+// Stats returns a copy of the per-synapse counters, keyed by synapse key.
+func (d *Dendrite) Stats() map[string]PeerStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]PeerStats, len(d.stats))
+	for k, s := range d.stats {
+		out[k] = *s
+	}
+	return out
+}
+
+// ForwardText sends inputs[i], a batch of strings, to synapses[i], for every i
+// in parallel.
+func (d *Dendrite) ForwardText(ctx context.Context, synapses []*bittensorpb.Synapse, inputs [][]string) (Responses, error) {
+	if len(inputs) != len(synapses) {
+		return Responses{}, fmt.Errorf("dendrite: %d inputs for %d synapses", len(inputs), len(synapses))
+	}
+	calls := make([]remoteCall, len(synapses))
+	for i, batch := range inputs {
+		w, err := EncodeText(batch)
+		if err != nil {
+			return Responses{}, fmt.Errorf("dendrite: input %d: %w", i, err)
+		}
+		calls[i] = remoteCall{synapse: synapses[i], modality: bittensorpb.Modality_TEXT, wire: w, batch: int64(len(batch))}
+	}
+	return d.forward(ctx, calls), nil
+}
+
+// ForwardImage sends inputs[i], a batch of images, to synapses[i], for every i
+// in parallel.
+func (d *Dendrite) ForwardImage(ctx context.Context, synapses []*bittensorpb.Synapse, inputs []*torch.Tensor) (Responses, error) {
+	return d.forwardTensors(ctx, synapses, inputs, bittensorpb.Modality_IMAGE)
+}
+
+// ForwardTensor sends inputs[i], a batch of feature tensors, to synapses[i],
+// for every i in parallel.
+func (d *Dendrite) ForwardTensor(ctx context.Context, synapses []*bittensorpb.Synapse, inputs []*torch.Tensor) (Responses, error) {
+	return d.forwardTensors(ctx, synapses, inputs, bittensorpb.Modality_TENSOR)
+}
+
+func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*bittensorpb.Synapse,
+	inputs []*torch.Tensor, modality bittensorpb.Modality) (Responses, error) {
+	if len(inputs) != len(synapses) {
+		return Responses{}, fmt.Errorf("dendrite: %d inputs for %d synapses", len(inputs), len(synapses))
+	}
+	calls := make([]remoteCall, len(synapses))
+	for i, x := range inputs {
+		if err := x.Err(); err != nil {
+			return Responses{}, fmt.Errorf("dendrite: input %d: %w", i, err)
+		}
+		if x.Dim() == 0 {
+			return Responses{}, fmt.Errorf("dendrite: input %d is a scalar, want a batch", i)
+		}
+		if _, err := wireDType(x.DType()); err != nil {
+			return Responses{}, fmt.Errorf("dendrite: input %d: %w", i, err)
+		}
+		// Serialized by the call's own goroutine, in parallel with the others.
+		calls[i] = remoteCall{synapse: synapses[i], modality: modality, batch: x.Shape()[0], input: x}
+	}
+	return d.forward(ctx, calls), nil
+}
+
+// forward runs every call's network part in parallel and waits for all of
+// them (each ends by its own deadline at the latest). It then attaches the
+// outputs to the autograd graph here, on the caller's goroutine, so that a
+// caller inside torch.NoGrad gets detached outputs.
+func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
+	res := Responses{Outputs: make([]*torch.Tensor, len(calls)), Errs: make([]error, len(calls))}
+	latency := make([]time.Duration, len(calls))
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			start := time.Now()
+			res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])
+			latency[i] = time.Since(start)
+		})
+	}
+	wg.Wait()
+	for i := range calls {
+		c := &calls[i]
+		if res.Errs[i] == nil {
+			res.Outputs[i], res.Errs[i] = d.attach(c, res.Outputs[i])
+		}
+		d.record(c.synapse.GetSynapseKey(), false, latency[i], res.Errs[i])
+		if res.Errs[i] != nil {
+			res.Outputs[i] = torch.Zeros([]int64{c.batch, d.cfg.OutputDim}, torch.WithDevice(d.cfg.Device))
+		}
+	}
+	return res
+}
+
+// call signs and sends one request to a synapse with a deadline of timeout.
+func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward bool, timeout time.Duration,
+	tensors ...*bittensorpb.Tensor) (*bittensorpb.TensorMessage, error) {
+	endpoint, err := endpointOf(syn)
+	if err != nil {
+		return nil, err
+	}
+	peer, err := d.pool.get(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req := &bittensorpb.TensorMessage{Version: ProtocolVersion, SynapseKey: syn.GetSynapseKey(), Tensors: tensors}
+	SignMessage(req, d.key, peer.nonces.Next())
+	var resp *bittensorpb.TensorMessage
+	if backward {
+		resp, err = peer.client.Backward(ctx, req)
+	} else {
+		resp, err = peer.client.Forward(ctx, req)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dendrite: %s: %w", endpoint, err)
+	}
+	return resp, nil
+}
+
+// record counts a call to synapse key and its outcome.
+func (d *Dendrite) record(key string, backward bool, latency time.Duration, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, ok := d.stats[key]
+	if !ok {
+		s = new(PeerStats)
+		d.stats[key] = s
+	}
+	if backward {
+		s.Backwards++
+	} else {
+		s.Forwards++
+	}
+	if err != nil {
+		if backward {
+			s.BackwardFailures++
+		} else {
+			s.ForwardFailures++
+		}
+		s.LastError = err
+	} else if !backward {
+		s.LastLatency = latency
+	}
+}

@@ -1,0 +1,336 @@
+package neuron
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+)
+
+func TestForwardOverTheWireEqualsLocal(t *testing.T) {
+	syn := newLinearSynapse(t, 1)
+	_, defs := startAxon(t, testConfig(), syn)
+	d := newTestDendrite(t, 10*time.Second)
+	ctx := context.Background()
+
+	local := func(inputs any, m bittensorpb.Modality) *torch.Tensor {
+		var out *torch.Tensor
+		var err error
+		torch.NoGrad(func() { out, err = CallForward(syn, inputs, m) })
+		if err != nil {
+			t.Fatalf("local %v forward: %v", m, err)
+		}
+		return out
+	}
+	check := func(m bittensorpb.Modality, res Responses, err error, want *torch.Tensor) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%v: %v", m, err)
+		}
+		if res.Errs[0] != nil {
+			t.Fatalf("%v: call failed: %v", m, res.Errs[0])
+		}
+		assertClose(t, m.String()+" output", res.Outputs[0], want, 1e-6)
+	}
+
+	x := torch.FromFloat32(pseudoRandom(7, 3*testIn), 3, testIn)
+	res, err := d.ForwardTensor(ctx, defs, []*torch.Tensor{x})
+	check(bittensorpb.Modality_TENSOR, res, err, local(x, bittensorpb.Modality_TENSOR))
+
+	img := torch.FromFloat32(pseudoRandom(8, 2*1*2*3), 2, 1, 2, 3) // flattens to testIn features
+	res, err = d.ForwardImage(ctx, defs, []*torch.Tensor{img})
+	check(bittensorpb.Modality_IMAGE, res, err, local(img, bittensorpb.Modality_IMAGE))
+
+	text := []string{"the quick brown fox", "", "jumps over ✓"}
+	res, err = d.ForwardText(ctx, defs, [][]string{text})
+	check(bittensorpb.Modality_TEXT, res, err, local(text, bittensorpb.Modality_TEXT))
+
+	st := d.Stats()[syn.Key()]
+	if st.Forwards != 3 || st.ForwardFailures != 0 || st.LastError != nil {
+		t.Fatalf("dendrite stats %+v, want 3 forwards and no failure", st)
+	}
+}
+
+// twoLayer is the caller's side of the gradient tests: a local linear layer
+// whose output goes to the synapse, locally or over the wire.
+func twoLayer(t *testing.T, seed uint64) (x, w *torch.Tensor) {
+	x = torch.FromFloat32(pseudoRandom(seed, 4*testIn), 4, testIn).SetRequiresGrad(true)
+	w = torch.FromFloat32(pseudoRandom(seed+1, testIn*testIn), testIn, testIn).SetRequiresGrad(true)
+	if x.Err() != nil || w.Err() != nil {
+		t.Fatal(x.Err(), w.Err())
+	}
+	return x, w
+}
+
+// weightedSum is a loss with a gradient that differs per output element.
+func weightedSum(t *testing.T, y *torch.Tensor) *torch.Tensor {
+	c := torch.FromFloat32(pseudoRandom(99, 4*testOut), 4, testOut)
+	return y.Mul(c).Sum()
+}
+
+func TestGradientsThroughTheWireEqualLocal(t *testing.T) {
+	syn := newLinearSynapse(t, 2)
+	_, defs := startAxon(t, testConfig(), syn)
+	d := newTestDendrite(t, 10*time.Second)
+
+	// Local: loss(syn(x·w)).
+	x1, w1 := twoLayer(t, 5)
+	y1, err := syn.ForwardTensor(x1.Matmul(w1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := weightedSum(t, y1).Backward(); err != nil {
+		t.Fatal(err)
+	}
+	// The synapse's own gradients from the local run must not leak into the remote one.
+	for _, p := range []*torch.Tensor{syn.w, syn.b} {
+		if err := p.ZeroGrad(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Remote: the same, with the synapse behind the Dendrite.
+	x2, w2 := twoLayer(t, 5)
+	res, err := d.ForwardTensor(context.Background(), defs, []*torch.Tensor{x2.Matmul(w2)})
+	if err != nil || res.Errs[0] != nil {
+		t.Fatalf("forward: %v %v", err, res.Errs)
+	}
+	if !res.Outputs[0].RequiresGrad() {
+		t.Fatal("the remote output is not part of the caller's graph")
+	}
+	if err := weightedSum(t, res.Outputs[0]).Backward(); err != nil {
+		t.Fatal(err)
+	}
+	assertClose(t, "input gradient", x2.Grad(), x1.Grad(), 1e-5)
+	assertClose(t, "local layer gradient", w2.Grad(), w1.Grad(), 1e-5)
+
+	// The synapse is not Trainable: its parameters got no gradient and stayed.
+	if g := syn.w.Grad(); g != nil && g.Err() == nil {
+		if v := values(t, g.Abs().Sum()); v[0] != 0 {
+			t.Fatalf("a non-trainable synapse's parameters got a gradient of norm %v", v[0])
+		}
+	}
+	st := d.Stats()[syn.Key()]
+	if st.Backwards != 1 || st.BackwardFailures != 0 {
+		t.Fatalf("dendrite stats %+v, want 1 backward and no failure", st)
+	}
+}
+
+func TestRemoteBackwardTrainsTheSynapse(t *testing.T) {
+	const lr = 0.5
+	remote := newTrainableSynapse(t, 3, lr)
+	twin := newLinearSynapse(t, 3) // the same starting weights, trained locally
+	_, defs := startAxon(t, testConfig(), remote)
+	d := newTestDendrite(t, 10*time.Second)
+
+	// Over the wire, with inputs that do not require grad: the dummy input
+	// still makes backward run, so the peer learns.
+	x := torch.FromFloat32(pseudoRandom(11, 4*testIn), 4, testIn)
+	res, err := d.ForwardTensor(context.Background(), defs, []*torch.Tensor{x})
+	if err != nil || res.Errs[0] != nil {
+		t.Fatalf("forward: %v %v", err, res.Errs)
+	}
+	if err := weightedSum(t, res.Outputs[0]).Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if remote.steps != 1 {
+		t.Fatalf("remote synapse took %d steps, want 1", remote.steps)
+	}
+
+	// Locally, by hand: one SGD step on the same loss.
+	y, err := twin.ForwardTensor(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := weightedSum(t, y).Backward(); err != nil {
+		t.Fatal(err)
+	}
+	wantW := twin.w.Sub(twin.w.Grad().MulScalar(lr))
+	wantB := twin.b.Sub(twin.b.Grad().MulScalar(lr))
+	assertClose(t, "trained weight", remote.w, wantW, 1e-6)
+	assertClose(t, "trained bias", remote.b, wantB, 1e-6)
+	if v := values(t, remote.w.Sub(twin.w).Abs().Sum()); v[0] == 0 {
+		t.Fatal("the remote weights did not change")
+	}
+}
+
+func TestRemoteTextBackwardTrains(t *testing.T) {
+	remote := newTrainableSynapse(t, 4, 0.1)
+	_, defs := startAxon(t, testConfig(), remote)
+	d := newTestDendrite(t, 10*time.Second)
+	res, err := d.ForwardText(context.Background(), defs, [][]string{{"a", "bb", "ccc", "dddd"}})
+	if err != nil || res.Errs[0] != nil {
+		t.Fatalf("forward: %v %v", err, res.Errs)
+	}
+	if err := weightedSum(t, res.Outputs[0]).Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if remote.steps != 1 {
+		t.Fatalf("remote synapse took %d steps after a TEXT backward, want 1", remote.steps)
+	}
+}
+
+func TestFailedPeersYieldZerosWithinTheDeadline(t *testing.T) {
+	good := newLinearSynapse(t, 5)
+	slow := &gatedSynapse{linearSynapse: newLinearSynapse(t, 6), release: make(chan struct{})}
+	_, defs := startAxon(t, testConfig(), good, slow)
+	t.Cleanup(func() { close(slow.release) }) // runs before the Axon's Stop
+
+	// A stopped peer: an address whose listener is closed.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := definitions(t, lis.Addr(), newLinearSynapse(t, 7))[0]
+	lis.Close()
+
+	const deadline = 300 * time.Millisecond
+	const margin = time.Second
+	d := newTestDendrite(t, deadline)
+	x := torch.FromFloat32(pseudoRandom(1, 2*testIn), 2, testIn)
+	start := time.Now()
+	res, err := d.ForwardTensor(context.Background(),
+		[]*bittensorpb.Synapse{defs[0], stopped, defs[1]}, []*torch.Tensor{x, x, x})
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed > deadline+margin {
+		t.Fatalf("call took %v, over the deadline %v plus %v", elapsed, deadline, margin)
+	}
+	if res.Errs[0] != nil {
+		t.Fatalf("good peer failed: %v", res.Errs[0])
+	}
+	if c := status.Code(res.Errs[1]); c != codes.Unavailable {
+		t.Errorf("stopped peer: error %v (code %v), want UNAVAILABLE", res.Errs[1], c)
+	}
+	if c := status.Code(res.Errs[2]); c != codes.DeadlineExceeded {
+		t.Errorf("slow peer: error %v (code %v), want DEADLINE_EXCEEDED", res.Errs[2], c)
+	}
+	if res.Failed() != 2 {
+		t.Fatalf("Failed() = %d, want 2", res.Failed())
+	}
+	zeros := torch.Zeros([]int64{2, testOut})
+	for _, i := range []int{1, 2} {
+		assertClose(t, "failed peer output", res.Outputs[i], zeros, 0)
+	}
+	stats := d.Stats()
+	for _, key := range []string{stopped.GetSynapseKey(), slow.Key()} {
+		if s := stats[key]; s.Forwards != 1 || s.ForwardFailures != 1 || s.LastError == nil {
+			t.Errorf("stats of failed peer %s = %+v, want 1 failed forward", shortKey(key), s)
+		}
+	}
+	// A loss over all outputs still back-propagates: the zeros are constants.
+	xg := x.Clone().SetRequiresGrad(true)
+	res, err = d.ForwardTensor(context.Background(), []*bittensorpb.Synapse{defs[0], stopped}, []*torch.Tensor{xg, xg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := res.Outputs[0].Add(res.Outputs[1]).Sum()
+	if err := loss.Backward(); err != nil {
+		t.Fatalf("backward through a failed peer: %v", err)
+	}
+	if xg.Grad() == nil {
+		t.Fatal("no input gradient from the good peer")
+	}
+}
+
+func TestFanOutToOneAxonKeepsNoncesAcceptable(t *testing.T) {
+	// Many parallel calls to one Axon carry nonces that may arrive out of
+	// order; the replay guard must accept all of them.
+	const n = 32
+	syns := make([]Synapse, n)
+	for i := range syns {
+		syns[i] = newLinearSynapse(t, byte(20+i))
+	}
+	cfg := testConfig()
+	cfg.MaxQueued = n // no request is refused for being busy
+	a, defs := startAxon(t, cfg, syns...)
+	d := newTestDendrite(t, 10*time.Second)
+	inputs := make([]*torch.Tensor, n)
+	for i := range inputs {
+		inputs[i] = torch.FromFloat32(pseudoRandom(uint64(i), testIn), 1, testIn)
+	}
+	for round := range 3 {
+		res, err := d.ForwardTensor(context.Background(), defs, inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Failed() != 0 {
+			for i, e := range res.Errs {
+				if e != nil {
+					t.Fatalf("round %d: call %d failed: %v", round, i, e)
+				}
+			}
+		}
+	}
+	if s := settledStats(t, a.Stats, 3*n); s.Codes[codes.OK] != 3*n {
+		t.Fatalf("axon answered %v, want %d OK", s.Codes, 3*n)
+	}
+}
+
+func TestDendriteArguments(t *testing.T) {
+	d := newTestDendrite(t, time.Second)
+	ctx := context.Background()
+	if _, err := d.ForwardTensor(ctx, []*bittensorpb.Synapse{{}}, nil); err == nil {
+		t.Error("ForwardTensor with fewer inputs than synapses succeeded")
+	}
+	if _, err := d.ForwardImage(ctx, []*bittensorpb.Synapse{{}}, []*torch.Tensor{torch.FromUint8([]uint8{1}, 1, 1)}); err == nil {
+		t.Error("ForwardImage of a uint8 tensor (no wire dtype) succeeded")
+	}
+	if _, err := d.ForwardText(ctx, []*bittensorpb.Synapse{{}}, [][]string{{"\xff"}}); err == nil {
+		t.Error("ForwardText of invalid UTF-8 succeeded")
+	}
+	// A synapse definition without a usable address fails that call only.
+	res, err := d.ForwardTensor(ctx, []*bittensorpb.Synapse{{SynapseKey: "k"}}, []*torch.Tensor{torch.Zeros([]int64{3, testIn})})
+	if err != nil || res.Failed() != 1 || res.Outputs[0].Shape()[0] != 3 {
+		t.Fatalf("call to an address-less synapse: %v, %+v", err, res)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, _ = d.ForwardTensor(ctx, []*bittensorpb.Synapse{{SynapseKey: "k", Address: "127.0.0.1", Port: "1"}}, []*torch.Tensor{torch.Zeros([]int64{1, testIn})})
+	if res.Failed() != 1 {
+		t.Fatal("a call after Close succeeded")
+	}
+}
+
+func TestForwardUnderNoGradIsDetached(t *testing.T) {
+	syn := newLinearSynapse(t, 8)
+	_, defs := startAxon(t, testConfig(), syn)
+	d := newTestDendrite(t, 10*time.Second)
+	x := torch.FromFloat32(pseudoRandom(3, 2*testIn), 2, testIn).SetRequiresGrad(true)
+	var res Responses
+	var err error
+	torch.NoGrad(func() { res, err = d.ForwardTensor(context.Background(), defs, []*torch.Tensor{x}) })
+	if err != nil || res.Errs[0] != nil {
+		t.Fatalf("forward: %v %v", err, res.Errs)
+	}
+	if res.Outputs[0].RequiresGrad() {
+		t.Fatal("an output computed under NoGrad is attached to a graph")
+	}
+}
+
+func TestDendriteConfigValidation(t *testing.T) {
+	if _, err := NewDendrite(nil, DefaultDendriteConfig()); err == nil {
+		t.Error("NewDendrite without a key succeeded")
+	}
+	for name, mutate := range map[string]func(*DendriteConfig){
+		"timeout":          func(c *DendriteConfig) { c.Timeout = 0 },
+		"backward timeout": func(c *DendriteConfig) { c.BackwardTimeout = -time.Second },
+		"output width":     func(c *DendriteConfig) { c.OutputDim = -1 },
+		"message size":     func(c *DendriteConfig) { c.MaxMessageBytes = 0 },
+	} {
+		cfg := DefaultDendriteConfig()
+		mutate(&cfg)
+		if _, err := NewDendrite(testKey(t, 1), cfg); err == nil {
+			t.Errorf("NewDendrite with a bad %s succeeded", name)
+		}
+	}
+}

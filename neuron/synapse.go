@@ -1,0 +1,150 @@
+package neuron
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+)
+
+// ErrModalityNotSupported is wrapped by the error of a Synapse asked to run a
+// modality its model does not implement. The Axon answers such requests with
+// UNIMPLEMENTED.
+var ErrModalityNotSupported = errors.New("modality not supported")
+
+// Synapse is a model served on the network: the seed's Synapse class. A model
+// implements any subset of the three forwards and embeds SynapseBase, which
+// answers the others with ErrModalityNotSupported.
+//
+// The Axon calls the forwards concurrently, under torch.NoGrad for Forward
+// requests and with autograd on for Backward requests. Input tensors arrive on
+// the CPU (a model on a GPU moves them) and are freed when the request ends:
+// a forward must not keep its inputs or anything computed from them. Each
+// returns an output whose first dimension is the batch.
+type Synapse interface {
+	// Key returns the synapse's hex-encoded ed25519 public key (synapse_key).
+	Key() string
+	// ForwardText runs the model on a batch of strings.
+	ForwardText(batch []string) (*torch.Tensor, error)
+	// ForwardImage runs the model on a batch of images, [batch, channels, height, width].
+	ForwardImage(images *torch.Tensor) (*torch.Tensor, error)
+	// ForwardTensor runs the model on a batch of feature tensors.
+	ForwardTensor(x *torch.Tensor) (*torch.Tensor, error)
+}
+
+// Trainable is a Synapse that lets the network train it: the Axon's Backward,
+// besides returning the gradient of the inputs, applies the caller's gradient
+// to the synapse's own parameters with the synapse's own optimizer.
+type Trainable interface {
+	Synapse
+	// TrainStep runs pass, which recomputes the forward with autograd on and
+	// back-propagates the caller's gradient into the synapse's parameters
+	// (their Grad), and then applies those gradients with the synapse's
+	// optimizer. TrainStep must start from cleared gradients, leave them
+	// cleared, and hold whatever lock the synapse's own training loop holds
+	// while it runs forward, backward and step, so the two never interleave.
+	// If pass fails, TrainStep must not step and must return pass's error.
+	TrainStep(pass func() error) error
+}
+
+// Stepper is the part of an optimizer that StepWith uses; a
+// torch/optim.Optimizer is one.
+type Stepper interface {
+	ZeroGrad() error
+	Step() error
+}
+
+// StepWith is a complete Trainable.TrainStep for a synapse trained by opt:
+// holding lock (the lock the synapse's own training loop holds around its
+// steps), it clears the gradients, runs pass, applies the gradients with opt
+// and clears them again. A model implements Trainable with
+//
+//	func (m *Model) TrainStep(pass func() error) error { return neuron.StepWith(&m.mu, m.opt, pass) }
+func StepWith(lock sync.Locker, opt Stepper, pass func() error) error {
+	lock.Lock()
+	defer lock.Unlock()
+	if err := opt.ZeroGrad(); err != nil {
+		return fmt.Errorf("synapse: train step: %w", err)
+	}
+	if err := pass(); err != nil {
+		if zerr := opt.ZeroGrad(); zerr != nil {
+			return errors.Join(err, fmt.Errorf("synapse: train step: %w", zerr))
+		}
+		return err
+	}
+	if err := opt.Step(); err != nil {
+		return fmt.Errorf("synapse: train step: %w", err)
+	}
+	if err := opt.ZeroGrad(); err != nil {
+		return fmt.Errorf("synapse: train step: %w", err)
+	}
+	return nil
+}
+
+// SynapseBase is embedded by models to supply Key and to answer every modality
+// the model does not implement with ErrModalityNotSupported.
+type SynapseBase struct {
+	key string
+}
+
+// NewSynapseBase returns a base for a synapse identified by key.
+func NewSynapseBase(key *Key) SynapseBase { return SynapseBase{key: key.PublicHex()} }
+
+// Key returns the synapse's hex public key.
+func (b SynapseBase) Key() string { return b.key }
+
+// ForwardText reports that the model does not take text.
+func (SynapseBase) ForwardText([]string) (*torch.Tensor, error) {
+	return nil, fmt.Errorf("synapse: %v: %w", bittensorpb.Modality_TEXT, ErrModalityNotSupported)
+}
+
+// ForwardImage reports that the model does not take images.
+func (SynapseBase) ForwardImage(*torch.Tensor) (*torch.Tensor, error) {
+	return nil, fmt.Errorf("synapse: %v: %w", bittensorpb.Modality_IMAGE, ErrModalityNotSupported)
+}
+
+// ForwardTensor reports that the model does not take feature tensors.
+func (SynapseBase) ForwardTensor(*torch.Tensor) (*torch.Tensor, error) {
+	return nil, fmt.Errorf("synapse: %v: %w", bittensorpb.Modality_TENSOR, ErrModalityNotSupported)
+}
+
+// CallForward dispatches inputs to s's forward for modality (the seed's
+// call_forward): inputs is a []string for TEXT and a *torch.Tensor for IMAGE
+// and TENSOR. A forward that returns neither an output nor an error, or an
+// output carrying an error, yields an error.
+func CallForward(s Synapse, inputs any, modality bittensorpb.Modality) (*torch.Tensor, error) {
+	var out *torch.Tensor
+	var err error
+	switch modality {
+	case bittensorpb.Modality_TEXT:
+		batch, ok := inputs.([]string)
+		if !ok {
+			return nil, fmt.Errorf("synapse: TEXT inputs are %T, want []string", inputs)
+		}
+		out, err = s.ForwardText(batch)
+	case bittensorpb.Modality_IMAGE, bittensorpb.Modality_TENSOR:
+		x, ok := inputs.(*torch.Tensor)
+		if !ok || x == nil {
+			return nil, fmt.Errorf("synapse: %v inputs are %T, want a *torch.Tensor", modality, inputs)
+		}
+		if modality == bittensorpb.Modality_IMAGE {
+			out, err = s.ForwardImage(x)
+		} else {
+			out, err = s.ForwardTensor(x)
+		}
+	default:
+		return nil, fmt.Errorf("synapse: modality %d: %w", int32(modality), ErrModalityNotSupported)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, fmt.Errorf("synapse: %v forward returned no output", modality)
+	}
+	if err := out.Err(); err != nil {
+		return nil, fmt.Errorf("synapse: %v forward: %w", modality, err)
+	}
+	return out, nil
+}
