@@ -1,5 +1,3 @@
-//go:build bt_integration
-
 package neuron
 
 import (

@@ -1,5 +1,3 @@
-//go:build bt_integration
-
 // Command neuron measures the full training step of an MNIST neuron
 // (context, routing, the Dendrite's calls through real Axons on 127.0.0.1,
 // join, forward, backward, step, weights) with 0, 1 and 3 peers, and prints

@@ -1,5 +1,3 @@
-//go:build bt_integration
-
 package main
 
 import (
@@ -30,7 +28,7 @@ var builtBinary = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(dir, "bittensor")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-tags", "bt_integration", "-o", bin, ".").CombinedOutput()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
