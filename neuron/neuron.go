@@ -34,6 +34,9 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := resolveBootstrap(ctx, cfg.Bootstrap); err != nil {
+		return nil, err
+	}
 	n := &Neuron{}
 	var err error
 	if n.Key, err = loadNeuronKey(cfg.NeuronKey); err != nil {
@@ -56,6 +59,27 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 	cfg.Log.Info().Str("neuron_key", n.Key.PublicHex()).Str("axon", n.Axon.Addr().String()).
 		Str("metagraph", n.Metagraph.Addr()).Str("bootstrap", cfg.Bootstrap).Msg("neuron started")
 	return n, nil
+}
+
+// resolveTimeout bounds the look-up of the bootstrap peer's host.
+const resolveTimeout = 5 * time.Second
+
+// resolveBootstrap checks that the bootstrap peer's host resolves, so a
+// mistyped --bootstrap fails at once instead of being retried forever.
+func resolveBootstrap(ctx context.Context, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return &UsageError{Flag: "bootstrap", Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+		return &UsageError{Flag: "bootstrap", Err: fmt.Errorf("cannot resolve %q: %w", host, err)}
+	}
+	return nil
 }
 
 func loadNeuronKey(path string) (*Key, error) {

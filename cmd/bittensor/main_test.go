@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,6 +41,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"chain endpoint", nil, []string{"run", "mnist", "--chain_endpoint", "1.2.3.4:12345"}, "--chain_endpoint: no chain backend exists yet"},
 		{"chain endpoint from env", map[string]string{"BT_CHAIN_ENDPOINT": "x:1"}, []string{"run", "mnist"}, "--chain_endpoint"},
 		{"bad bootstrap", nil, []string{"run", "mnist", "--bootstrap", "localhost"}, `--bootstrap: "localhost" is not HOST:PORT`},
+		{"unresolvable bootstrap", nil, []string{"run", "mnist", "--bootstrap", "bootstrap.invalid:8120", "--logdir", "TMP"}, `--bootstrap: cannot resolve "bootstrap.invalid"`},
 		{"bootstrap port", nil, []string{"run", "mnist", "--bootstrap", "127.0.0.1:99999"}, "want 1 to 65535"},
 		{"port range", nil, []string{"run", "mnist", "--axon_port", "70000"}, "--axon_port: port 70000 is out of range"},
 		{"bad env value", map[string]string{"BT_EPOCHS": "many"}, []string{"run", "mnist"}, `"BT_EPOCHS"`},
@@ -55,7 +57,11 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 			for k, v := range c.env {
 				t.Setenv(k, v)
 			}
-			code, _, stderr := runCLI(t, c.args...)
+			args := slices.Clone(c.args)
+			if i := slices.Index(args, "TMP"); i >= 0 {
+				args[i] = t.TempDir()
+			}
+			code, _, stderr := runCLI(t, args...)
 			if code != 2 {
 				t.Errorf("exit status %d, want 2", code)
 			}

@@ -21,6 +21,8 @@ const (
 
 // Run trains an MNIST neuron with its peers, as the seed's walkthrough does,
 // until cfg.Epochs are done or ctx ends (then it checkpoints and returns nil).
+// Settings the user must change (a port in use, a bad bootstrap peer, a bad
+// checkpoint) fail before the data is loaded, as *neuron.UsageError.
 func Run(ctx context.Context, cfg neuron.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -39,24 +41,6 @@ func Run(ctx context.Context, cfg neuron.Config) error {
 		seed = binary.LittleEndian.Uint64(b[:]) >> 1
 	}
 	torch.ManualSeed(int64(seed))
-
-	dir, err := FindData(ctx, cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	trainSet, testSet, err := Load(dir)
-	if err != nil {
-		return err
-	}
-	train, err := NewLoader(trainSet, cfg.BatchSize, true, seed)
-	if err != nil {
-		return err
-	}
-	test, err := NewLoader(testSet, cfg.BatchSize, false, 0)
-	if err != nil {
-		return err
-	}
-	cfg.Log.Info().Str("data", dir).Int("train", trainSet.Len()).Int("test", testSet.Len()).Msg("MNIST loaded")
 
 	model := NewModel()
 	if err := nn.To(model, device); err != nil {
@@ -87,7 +71,32 @@ func Run(ctx context.Context, cfg neuron.Config) error {
 	if err != nil {
 		return err
 	}
-	cfg.Log.Info().Str("checkpoints", runDir).Str("device", device.String()).Msg("training")
 	defer trainer.Close()
+
+	train, test, err := loaders(ctx, cfg, seed)
+	if err != nil {
+		return err
+	}
+	cfg.Log.Info().Str("checkpoints", runDir).Str("device", device.String()).Msg("training")
 	return trainer.Train(ctx, train.Tensors(), test.Tensors())
+}
+
+// loaders loads MNIST and returns the shuffled training loader and the test loader.
+func loaders(ctx context.Context, cfg neuron.Config, seed uint64) (train, test *Loader, err error) {
+	dir, err := FindData(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	trainSet, testSet, err := Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if train, err = NewLoader(trainSet, cfg.BatchSize, true, seed); err != nil {
+		return nil, nil, err
+	}
+	if test, err = NewLoader(testSet, cfg.BatchSize, false, 0); err != nil {
+		return nil, nil, err
+	}
+	cfg.Log.Info().Str("data", dir).Int("train", trainSet.Len()).Int("test", testSet.Len()).Msg("MNIST loaded")
+	return train, test, nil
 }
