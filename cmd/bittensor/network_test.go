@@ -58,7 +58,6 @@ type logLine struct {
 	Level     string `json:"level"`
 	Message   string `json:"message"`
 	Metagraph string `json:"metagraph"`
-	Error     string `json:"error"`
 	raw       string
 }
 
@@ -67,7 +66,9 @@ type process struct {
 	name  string
 	cmd   *exec.Cmd
 	lines chan logLine // closed when the process's stderr ends
-	done  chan error   // receives the exit error once
+	// exited is closed once the process has been reaped; cmd.ProcessState
+	// may be read after that.
+	exited chan struct{}
 }
 
 // startNeuron starts `bittensor run mnist` with fast test settings plus args.
@@ -85,10 +86,12 @@ func startNeuron(t *testing.T, bin, name string, args ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{name: name, cmd: cmd, lines: make(chan logLine, 1024), done: make(chan error, 1)}
+	p := &process{name: name, cmd: cmd, lines: make(chan logLine, 1024), exited: make(chan struct{})}
 	go p.read(stderr)
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		select {
+		case <-p.exited:
+		default:
 			p.cmd.Process.Kill()
 			p.wait(10 * time.Second)
 		}
@@ -117,7 +120,8 @@ func (p *process) read(r io.Reader) {
 		}
 	}
 	close(p.lines)
-	p.done <- p.cmd.Wait()
+	p.cmd.Wait() // the exit status is read from ProcessState
+	close(p.exited)
 }
 
 // await returns the first log line that satisfies ok, failing the test when
@@ -158,11 +162,8 @@ func (p *process) wait(timeout time.Duration) (int, error) {
 		}
 	}()
 	select {
-	case err := <-p.done:
-		if p.cmd.ProcessState != nil {
-			return p.cmd.ProcessState.ExitCode(), nil
-		}
-		return -1, err
+	case <-p.exited:
+		return p.cmd.ProcessState.ExitCode(), nil
 	case <-time.After(timeout):
 		return -1, fmt.Errorf("%s still running after %v", p.name, timeout)
 	}
