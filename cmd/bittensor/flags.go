@@ -45,9 +45,9 @@ func neuronFlags() []cli.Flag {
 		&cli.IntFlag{Name: "log_interval", Value: d.LogInterval, EnvVars: envVars("log_interval"),
 			Usage: "training steps between two log lines"},
 		&cli.DurationFlag{Name: "metagraph_period", Value: d.MetagraphPeriod, EnvVars: envVars("metagraph_period"),
-			Usage: "time between two gossip rounds", Hidden: true},
+			Usage: "time between two gossip rounds of the Metagraph"},
 		&cli.DurationFlag{Name: "metagraph_ttl", Value: d.MetagraphTTL, EnvVars: envVars("metagraph_ttl"),
-			Usage: "how long a synapse definition lives without a refresh", Hidden: true},
+			Usage: "how long a synapse definition lives without its owner's refresh"},
 		&cli.Uint64Flag{Name: "seed", Value: d.Seed, EnvVars: envVars("seed"),
 			Usage: "seed of the model's initialisation and the data order (0: random)", Hidden: true},
 	}
