@@ -22,7 +22,8 @@ const DefaultRouterCapacity = 1000
 // (the other synapses are masked with −∞ and get gate 0), and the network's
 // answer for the example is the gate-weighted sum of their responses.
 //
-// The keys live in one parameter matrix of Capacity rows; a synapse gets a
+// The keys live in one parameter matrix, a row per synapse (as many rows as
+// the capacity, see WithCapacity); a synapse gets a
 // row, freshly initialised, the first time Route sees it, and a row whose
 // synapse has not been seen for longest is recycled when all are taken.
 // A Router is used by one goroutine at a time.
@@ -134,6 +135,8 @@ func (r *Router) route(s *torch.Scope, synapses []*bittensorpb.Synapse, rows []i
 	dev := context.Device()
 	n := int64(len(synapses))
 	k := min(int64(r.topK), n)
+	// The index tensors and an alias of context are tracked in s, so that
+	// every tensor computed from them joins the dispatch's scope.
 	rowIdx := indexTensor(s, rows, dev)
 	keys := r.keys.IndexSelect(0, rowIdx)                                   // [n, keyDim]
 	query := r.query.Forward(s.Track(context.Alias()))                      // [batch, keyDim]
