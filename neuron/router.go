@@ -23,9 +23,9 @@ const DefaultRouterCapacity = 1000
 // answer for the example is the gate-weighted sum of their responses.
 //
 // The keys live in one parameter matrix, a row per synapse (as many rows as
-// the capacity, see WithCapacity); a synapse gets a
-// row, freshly initialised, the first time Route sees it, and a row whose
-// synapse has not been seen for longest is recycled when all are taken.
+// the capacity, see WithCapacity). A synapse gets a row, freshly
+// initialised, the first time Route sees it; when all rows are taken, the
+// row whose synapse has not been seen for longest is recycled.
 // A Router is used by one goroutine at a time.
 type Router struct {
 	nn.Base
