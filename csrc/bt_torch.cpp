@@ -3,11 +3,14 @@
 
 #include "bt_torch.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <memory>
+#include <unordered_set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -555,6 +558,9 @@ struct GoFunction : public torch::autograd::Function<GoFunction> {
     // The handle is released when this node (and so its context) is destroyed:
     // an empty tensor whose storage deleter calls release.
     auto release = cb.release;
+    // An output that got no gradient reaches the callback as NULL (as
+    // bt_torch.h promises), not as a tensor of zeros.
+    ctx->set_materialize_grads(false);
     ctx->saved_data["handle"] = static_cast<int64_t>(handle);
     ctx->saved_data["backward"] = static_cast<int64_t>(reinterpret_cast<uintptr_t>(cb.backward));
     ctx->saved_data["guard"] = torch::from_blob(
@@ -604,8 +610,12 @@ char *bt_custom_function(const bt_tensor *inputs, int nin, const bt_tensor *outp
   try {
     torch::autograd::variable_list ins;
     for (int i = 0; i < nin; ++i) ins.push_back(T(inputs[i]));
+    // Fresh handles to the outputs' values: autograd sets the grad_fn of what
+    // forward returns, and that must not rewire the caller's tensors (an output
+    // passed to two custom functions would otherwise route the first one's
+    // gradient to the second's backward).
     std::vector<torch::Tensor> outs;
-    for (int i = 0; i < nout; ++i) outs.push_back(T(outputs[i]));
+    for (int i = 0; i < nout; ++i) outs.push_back(T(outputs[i]).detach());
     released = true;  // from here the guard tensor owns the handle
     // A TensorList (not a vector) so that autograd sees each input as a variable.
     auto r = GoFunction::apply(at::TensorList(ins), &outs, handle, GoFunction::Callbacks{backward, release});
@@ -617,6 +627,9 @@ char *bt_custom_function(const bt_tensor *inputs, int nin, const bt_tensor *outp
   } catch (const std::exception &e) {
     if (!released) release(handle);
     return dup_error(e.what());
+  } catch (...) {
+    if (!released) release(handle);
+    return dup_error("unknown C++ exception");
   }
 }
 
@@ -625,6 +638,77 @@ char *bt_custom_function(const bt_tensor *inputs, int nin, const bt_tensor *outp
 namespace {
 
 constexpr const char *kOptimizerKey = "__optimizer__";
+
+// check_loaded rejects a tensor read from a file whose storage cannot hold
+// the elements its shape and strides address: a corrupt record that libtorch
+// accepts would otherwise be read out of bounds (or through NULL) later.
+void check_loaded(const std::string &name, const torch::Tensor &t) {
+  auto bad = [&name](const std::string &why) {
+    throw std::runtime_error("tensor \"" + name + "\" is corrupt: " + why);
+  };
+  if (!t.defined()) bad("undefined");
+  if (t.layout() != torch::kStrided) bad("not a dense tensor");
+  if (t.numel() == 0) return;
+  int64_t last = t.storage_offset();  // index of the last element addressed
+  if (last < 0) bad("negative storage offset");
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    int64_t step = 0;
+    if (t.stride(d) < 0 || __builtin_mul_overflow(t.size(d) - 1, t.stride(d), &step) ||
+        __builtin_add_overflow(last, step, &last)) {
+      bad("invalid strides");
+    }
+  }
+  int64_t need = 0;
+  if (__builtin_mul_overflow(last + 1, static_cast<int64_t>(t.element_size()), &need)) {
+    bad("shape too large");
+  }
+  if (!t.has_storage() || t.storage().data() == nullptr ||
+      static_cast<int64_t>(t.storage().nbytes()) < need) {
+    bad("its data is shorter than its shape");
+  }
+}
+
+// check_archive applies check_loaded to every tensor of an archive and its
+// nested archives, and collects the sizes of their distinct storages.
+void check_archive(torch::serialize::InputArchive &archive, const std::string &prefix,
+                   std::unordered_set<const void *> &seen, std::vector<size_t> &sizes) {
+  for (const auto &k : archive.keys()) {
+    const std::string name = prefix.empty() ? k : prefix + "." + k;
+    torch::Tensor t;
+    torch::serialize::InputArchive nested;
+    if (archive.try_read(k, t)) {
+      check_loaded(name, t);
+      if (t.has_storage() && seen.insert(t.storage().unsafeGetStorageImpl()).second &&
+          t.storage().nbytes() > 0) {
+        sizes.push_back(t.storage().nbytes());
+      }
+    } else if (archive.try_read(k, nested)) {
+      check_archive(nested, name, seen, sizes);
+    }
+  }
+}
+
+// check_records compares the storages libtorch built for the archive at path
+// with the file's data records. libtorch 1.13 sizes a storage from the
+// pickled metadata, not from its record, so a record shorter than its
+// metadata claims would be read past its end.
+void check_records(const char *path, torch::serialize::InputArchive &archive) {
+  std::unordered_set<const void *> seen;
+  std::vector<size_t> storages;
+  check_archive(archive, "", seen, storages);
+  caffe2::serialize::PyTorchStreamReader reader(path);
+  std::vector<size_t> records;
+  for (const auto &name : reader.getAllRecords()) {
+    if (name.rfind("data/", 0) != 0) continue;
+    size_t n = std::get<1>(reader.getRecord(name));
+    if (n > 0) records.push_back(n);
+  }
+  std::sort(storages.begin(), storages.end());
+  std::sort(records.begin(), records.end());
+  if (storages != records) {
+    throw std::runtime_error("the tensors' data records do not match their shapes");
+  }
+}
 
 struct Optimizer {
   std::unique_ptr<torch::optim::Optimizer> impl;
@@ -658,6 +742,17 @@ char *bt_load(const char *path, char ***names, bt_tensor **tensors, int *n, bt_o
     for (const auto &k : archive.keys()) {
       if (k != kOptimizerKey) keys.push_back(k);
     }
+    // Check every tensor (the optimizer's too) before changing the optimizer
+    // or allocating anything for the caller, so that a bad file changes and
+    // leaks nothing.
+    check_records(path, archive);
+    std::vector<torch::Tensor> loaded;
+    loaded.reserve(keys.size());
+    for (const auto &k : keys) {
+      torch::Tensor t;
+      archive.read(k, t);
+      loaded.push_back(std::move(t));
+    }
     if (opt != nullptr) {
       torch::serialize::InputArchive nested;
       if (!archive.try_read(kOptimizerKey, nested)) {
@@ -673,10 +768,8 @@ char *bt_load(const char *path, char ***names, bt_tensor **tensors, int *n, bt_o
       throw std::bad_alloc();
     }
     for (size_t i = 0; i < keys.size(); ++i) {
-      torch::Tensor t;
-      archive.read(keys[i], t);
       ns[i] = dup_error(keys[i].c_str());
-      ts[i] = wrap(std::move(t));
+      ts[i] = wrap(std::move(loaded[i]));
     }
     *names = ns;
     *tensors = ts;

@@ -107,8 +107,9 @@ func FromBytes(buf []byte, dtype DType, shape []int64) *Tensor {
 	if err != nil {
 		return errTensor(err)
 	}
-	if want := n * int64(dtype.Size()); int64(len(buf)) != want {
-		return Errorf("torch: from bytes: %d bytes for %v %v, want %d", len(buf), dtype, shape, want)
+	// Divide rather than multiply: n × size can overflow for a hostile shape.
+	if size := int64(dtype.Size()); int64(len(buf))%size != 0 || int64(len(buf))/size != n {
+		return Errorf("torch: from bytes: %d bytes for %v %v, want %d values of %d bytes", len(buf), dtype, shape, n, size)
 	}
 	var p unsafe.Pointer
 	if len(buf) > 0 {

@@ -5,7 +5,11 @@ package torch
 import "C"
 
 import (
+	"archive/zip"
+	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -89,6 +93,9 @@ func LoadWith(path string, native unsafe.Pointer) (map[string]*Tensor, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("torch: load: %w", err)
 	}
+	if err := verifyArchive(path); err != nil {
+		return nil, fmt.Errorf("torch: load %s: not a readable checkpoint (truncated, or not written by Save): %w", path, err)
+	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	var names **C.char
@@ -108,4 +115,38 @@ func LoadWith(path string, native unsafe.Pointer) (map[string]*Tensor, error) {
 		out[C.GoString(cn)] = newTensor(hsl[i], nil)
 	}
 	return out, nil
+}
+
+// verifyArchive checks that path is a zip archive as libtorch writes one:
+// every entry stored or deflated, and matching its declared size and CRC-32. libtorch's reader
+// checks neither, and a damaged entry can crash it (a corrupted code record,
+// found by FuzzLoad, makes it call through a null pointer).
+func verifyArchive(path string) error {
+	r, err := zip.OpenReader(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if len(r.File) == 0 {
+		return errors.New("empty archive")
+	}
+	for _, f := range r.File {
+		if f.Method != zip.Store && f.Method != zip.Deflate {
+			return fmt.Errorf("entry %q: unknown compression method %d", f.Name, f.Method)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return fmt.Errorf("entry %q: %w", f.Name, err)
+		}
+		h := crc32.NewIEEE()
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("entry %q: %w", f.Name, err)
+		}
+		if h.Sum32() != f.CRC32 {
+			return fmt.Errorf("entry %q: %w", f.Name, zip.ErrChecksum)
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/opentensor/bittensor-go/torch"
@@ -53,9 +54,10 @@ type Base struct {
 func (b *Base) base() *Base { return b }
 
 // RegisterParameter adds a trainable tensor under name and marks it as
-// requiring grad. It returns t.
+// requiring grad. It returns t, or a tensor carrying the error when t cannot
+// require grad (it is not of a float type, say).
 func (b *Base) RegisterParameter(name string, t *torch.Tensor) *torch.Tensor {
-	t.SetRequiresGrad(true)
+	t = t.SetRequiresGrad(true)
 	b.params = append(b.params, namedTensor{name, t})
 	return t
 }
@@ -148,12 +150,18 @@ func LoadStateDict(m Module, state map[string]*torch.Tensor) error {
 	if len(missing) > 0 || len(extra) > 0 {
 		return fmt.Errorf("nn: load state: missing %v, unexpected %v", missing, extra)
 	}
+	// Check every entry before copying any, so that a mismatch leaves m unchanged.
 	for n, t := range own {
 		src := state[n]
-		if got, want := src.Shape(), t.Shape(); fmt.Sprint(got) != fmt.Sprint(want) {
+		if err := src.Err(); err != nil {
+			return fmt.Errorf("nn: load state: %s: %w", n, err)
+		}
+		if got, want := src.Shape(), t.Shape(); !slices.Equal(got, want) {
 			return fmt.Errorf("nn: load state: %s has shape %v, the module wants %v", n, got, want)
 		}
-		if err := t.CopyFrom(src); err != nil {
+	}
+	for n, t := range own {
+		if err := t.CopyFrom(state[n]); err != nil {
 			return fmt.Errorf("nn: load state: %s: %w", n, err)
 		}
 	}

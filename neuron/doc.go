@@ -1,0 +1,34 @@
+// Package neuron holds the parts of a Bittensor neuron, each in the file named
+// after the 2020 class it follows:
+//
+//   - Synapse (synapse.go): the interface a model implements to be served:
+//     ForwardText, ForwardImage, ForwardTensor (embed SynapseBase and
+//     implement any subset). A Trainable synapse lets the network train it.
+//   - Axon (axon.go): the gRPC server of local synapses. Forward runs a
+//     synapse under no-grad; Backward recomputes it with grad, returns the
+//     gradient of its inputs and, for a Trainable synapse, applies the
+//     gradient to its parameters. Requests are signed (signing.go), checked
+//     against replay (replay.go) and validated before any allocation
+//     (serializer.go); concurrency and message sizes are bounded.
+//   - Dendrite (dendrite.go): calls remote synapses in parallel with a
+//     deadline each. A remote output is a node of the caller's autograd graph:
+//     its backward sends the output gradient to the peer and feeds the input
+//     gradient it returns back into the graph. A failed peer answers zeros.
+//   - Metagraph (metagraph*.go): the gossip cache of signed, proof-of-work
+//     synapse definitions. The rules (metagraph_state.go) are plain Go over
+//     values and a clock; the transport (gRPC or in memory) is a thin shell.
+//   - Router (router.go): learned top-k gating over the synapses.
+//   - Trainer (trainer.go): the seed's training step and epochs, checkpoints.
+//
+// A neuron wires them up (neuron.go, StartNeuron) and trains (the MNIST
+// example, examples/mnist, is the walkthrough of the seed):
+//
+//	n, err := neuron.StartNeuron(ctx, cfg, outputDim, torch.CPU, mySynapse)
+//	defer n.Close()
+//	synapses := n.Metagraph.GetSynapses(1000)
+//	dispatch, err := router.Route(synapses, context, images)
+//	responses, err := n.Dendrite.ForwardImage(ctx, dispatch.Synapses, dispatch.Requests)
+//	network, err := dispatch.Join(responses.Outputs)
+//
+// Keys (keys.go) are ed25519; neuron_key and synapse_key carry them in hex.
+package neuron
