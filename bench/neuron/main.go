@@ -1,0 +1,171 @@
+// Command neuron measures the full training step of an MNIST neuron
+// (context, routing, the Dendrite's calls through real Axons on 127.0.0.1,
+// join, forward, backward, step, weights) with 0, 1 and 3 peers, and prints
+//
+//	neuron-step: peers=0,1,3 samples/s=<s0>,<s1>,<s3>
+//
+// The peers are real neurons (Axon, Metagraph, their own MNIST model) in this
+// process, joined through the measured neuron's Metagraph, so they share the
+// machine's cores with it: on one machine, more peers cost the step their
+// forward passes. Routing sends each example to its top 10 synapses, i.e. to
+// every synapse here. With no peers the neuron calls its own Axon. Each peer
+// count is measured -rounds times, interleaved, and the best rate reported.
+//
+// reference_accuracy.py, next to this file, is the PyTorch twin of a single
+// neuron's training (the seed's model, losses and optimizer, the network
+// being the neuron's own answer); its test accuracy per epoch is what the
+// Go neuron's should match.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opentensor/bittensor-go/examples/mnist"
+	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+)
+
+func main() {
+	peers := flag.String("peers", "0,1,3", "comma-separated peer counts to measure")
+	steps := flag.Int("steps", 40, "timed training steps per peer count")
+	warmup := flag.Int("warmup", 5, "untimed steps before timing")
+	batch := flag.Int("batch_size", 64, "examples per step")
+	rounds := flag.Int("rounds", 2, "measurements of each peer count, interleaved; the best is reported")
+	flag.Parse()
+	if err := run(*peers, *steps, *warmup, *batch, *rounds); err != nil {
+		fmt.Fprintf(os.Stderr, "bench neuron: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(peerList string, steps, warmup, batch, rounds int) error {
+	ctx := context.Background()
+	var counts []int
+	for _, f := range strings.Split(peerList, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || p < 0 {
+			return fmt.Errorf("peer count %q", f)
+		}
+		counts = append(counts, p)
+	}
+	if steps < 1 || warmup < 0 || rounds < 1 {
+		return fmt.Errorf("steps %d, warmup %d, rounds %d: want steps and rounds ≥ 1, warmup ≥ 0", steps, warmup, rounds)
+	}
+	dir, err := mnist.FindData(ctx, "")
+	if err != nil {
+		return err
+	}
+	train, _, err := mnist.Load(dir)
+	if err != nil {
+		return err
+	}
+	loader, err := mnist.NewLoader(train, batch, true, 1)
+	if err != nil {
+		return err
+	}
+	best := make([]float64, len(counts))
+	for range rounds {
+		for i, p := range counts {
+			rate, err := measure(ctx, loader, p, steps, warmup)
+			if err != nil {
+				return fmt.Errorf("peers=%d: %w", p, err)
+			}
+			best[i] = max(best[i], rate)
+		}
+	}
+	peers, rates := make([]string, len(counts)), make([]string, len(counts))
+	for i, p := range counts {
+		peers[i], rates[i] = strconv.Itoa(p), fmt.Sprintf("%.1f", best[i])
+	}
+	fmt.Printf("neuron-step: peers=%s samples/s=%s\n", strings.Join(peers, ","), strings.Join(rates, ","))
+	return nil
+}
+
+// member is a running neuron with its served model.
+type member struct {
+	neuron  *neuron.Neuron
+	synapse *neuron.LocalSynapse
+}
+
+func startMember(ctx context.Context, cfg neuron.Config) (*member, error) {
+	key, err := neuron.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	syn, err := neuron.NewLocalSynapse(key, mnist.NewModel(), bittensorpb.Modality_IMAGE)
+	if err != nil {
+		return nil, err
+	}
+	n, err := neuron.StartNeuron(ctx, cfg, mnist.ContextDim, torch.CPU, syn)
+	if err != nil {
+		return nil, err
+	}
+	return &member{neuron: n, synapse: syn}, nil
+}
+
+// measure returns the training samples per second of a neuron with p peers.
+func measure(ctx context.Context, loader *mnist.Loader, p, steps, warmup int) (float64, error) {
+	cfg := neuron.DefaultConfig()
+	cfg.MetagraphPeriod, cfg.MetagraphTTL = 100*time.Millisecond, 30*time.Second
+	cfg.LogDir = os.TempDir()
+	self, err := startMember(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer self.neuron.Close()
+	peerCfg := cfg
+	peerCfg.Bootstrap = self.neuron.Metagraph.Addr()
+	for range p {
+		m, err := startMember(ctx, peerCfg)
+		if err != nil {
+			return 0, err
+		}
+		defer m.neuron.Close()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(self.neuron.Metagraph.GetSynapses(1000)) < p+1 {
+		if time.Now().After(deadline) {
+			return 0, errors.New("peers did not join within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	router, err := neuron.NewRouter(mnist.ContextDim, 100, 10)
+	if err != nil {
+		return 0, err
+	}
+	trainer, err := neuron.NewTrainer(cfg, self.neuron, self.synapse, router, os.TempDir(), torch.CPU)
+	if err != nil {
+		return 0, err
+	}
+	defer trainer.Close()
+	var start time.Time
+	done, samples := 0, 0
+	for b := range loader.Tensors().Epoch(ctx, 0) {
+		if done == warmup {
+			start = time.Now()
+		}
+		n := int(b.Inputs.Size(0))
+		res, err := trainer.Step(ctx, b)
+		if err != nil {
+			return 0, err
+		}
+		if res.Synapses != p+1 || res.Failed > 0 {
+			return 0, fmt.Errorf("step routed to %d synapses with %d failed calls, want %d and none", res.Synapses, res.Failed, p+1)
+		}
+		if done++; done > warmup {
+			samples += n
+		}
+		if done == warmup+steps {
+			break
+		}
+	}
+	return float64(samples) / time.Since(start).Seconds(), nil
+}

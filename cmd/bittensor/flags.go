@@ -1,0 +1,77 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/opentensor/bittensor-go/neuron"
+)
+
+// envVars returns the environment variable that sets flag name: BT_<NAME>.
+func envVars(name string) []string { return []string{"BT_" + strings.ToUpper(name)} }
+
+// neuronFlags are the settings of `bittensor run NEURON`, defaulting to
+// neuron.DefaultConfig.
+func neuronFlags() []cli.Flag {
+	d := neuron.DefaultConfig()
+	return []cli.Flag{
+		&cli.StringFlag{Name: "chain_endpoint", EnvVars: envVars("chain_endpoint"),
+			Usage: "Bittensor chain endpoint (no chain backend exists yet: giving one is an error)"},
+		&cli.IntFlag{Name: "axon_port", Value: d.AxonPort, EnvVars: envVars("axon_port"),
+			Usage: "Axon terminal bind port; 0 picks a free port"},
+		&cli.IntFlag{Name: "metagraph_port", Value: d.MetagraphPort, EnvVars: envVars("metagraph_port"),
+			Usage: "Metagraph bind port, the one peers --bootstrap through; 0 picks a free port"},
+		&cli.IntFlag{Name: "metagraph_size", Value: d.MetagraphSize, EnvVars: envVars("metagraph_size"),
+			Usage: "Metagraph cache size: the most synapse definitions kept"},
+		&cli.StringFlag{Name: "bootstrap", Value: d.Bootstrap, EnvVars: envVars("bootstrap"),
+			Usage: "Metagraph boot peer, HOST:PORT (e.g. 127.0.0.1:8120); without it the neuron waits to be found"},
+		&cli.StringFlag{Name: "neuron_key", Value: d.NeuronKey, EnvVars: envVars("neuron_key"),
+			Usage: "neuron key file to sign with, created if missing (see bittensor keygen); empty uses a fresh key for this run"},
+		&cli.StringFlag{Name: "remote_ip", Value: d.RemoteIP, EnvVars: envVars("remote_ip"),
+			Usage: "remote serving IP: the address peers reach this neuron at"},
+		&cli.StringFlag{Name: "model_path", Value: d.ModelPath, EnvVars: envVars("model_path"),
+			Usage: "path to a saved checkpoint of the model to resume training from"},
+		&cli.StringFlag{Name: "logdir", Value: d.LogDir, EnvVars: envVars("logdir"),
+			Usage: "folder for checkpoints (the best model and the last state, in a folder per run)"},
+		&cli.StringFlag{Name: "data_dir", Value: d.DataDir, EnvVars: envVars("data_dir"),
+			Usage: "folder with the dataset's files; empty uses the copy in the Go module cache"},
+		&cli.IntFlag{Name: "epochs", Value: d.Epochs, EnvVars: envVars("epochs"),
+			Usage: "passes over the training set"},
+		&cli.IntFlag{Name: "batch_size", Value: d.BatchSize, EnvVars: envVars("batch_size"),
+			Usage: "examples per training step"},
+		&cli.StringFlag{Name: "device", Value: d.Device, EnvVars: envVars("device"),
+			Usage: "where to compute: cpu, cuda or cuda:N"},
+		&cli.IntFlag{Name: "log_interval", Value: d.LogInterval, EnvVars: envVars("log_interval"),
+			Usage: "training steps between two log lines"},
+		&cli.DurationFlag{Name: "metagraph_period", Value: d.MetagraphPeriod, EnvVars: envVars("metagraph_period"),
+			Usage: "time between two gossip rounds of the Metagraph"},
+		&cli.DurationFlag{Name: "metagraph_ttl", Value: d.MetagraphTTL, EnvVars: envVars("metagraph_ttl"),
+			Usage: "how long a synapse definition lives without its owner's refresh"},
+		&cli.Uint64Flag{Name: "seed", Value: d.Seed, EnvVars: envVars("seed"),
+			Usage: "seed of the model's initialisation and the data order (0: random)", Hidden: true},
+	}
+}
+
+// configFromFlags reads the flags of a neuron subcommand into a Config.
+func configFromFlags(cCtx *cli.Context) neuron.Config {
+	c := neuron.DefaultConfig()
+	c.ChainEndpoint = cCtx.String("chain_endpoint")
+	c.AxonPort = cCtx.Int("axon_port")
+	c.MetagraphPort = cCtx.Int("metagraph_port")
+	c.MetagraphSize = cCtx.Int("metagraph_size")
+	c.Bootstrap = cCtx.String("bootstrap")
+	c.NeuronKey = cCtx.String("neuron_key")
+	c.RemoteIP = cCtx.String("remote_ip")
+	c.ModelPath = cCtx.String("model_path")
+	c.LogDir = cCtx.String("logdir")
+	c.DataDir = cCtx.String("data_dir")
+	c.Epochs = cCtx.Int("epochs")
+	c.BatchSize = cCtx.Int("batch_size")
+	c.Device = cCtx.String("device")
+	c.LogInterval = cCtx.Int("log_interval")
+	c.MetagraphPeriod = cCtx.Duration("metagraph_period")
+	c.MetagraphTTL = cCtx.Duration("metagraph_ttl")
+	c.Seed = cCtx.Uint64("seed")
+	return c
+}

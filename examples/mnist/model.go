@@ -1,0 +1,94 @@
+package mnist
+
+import (
+	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
+)
+
+// Model sizes and the normalisation of MNIST pixels (their mean and
+// standard deviation over the training set).
+const (
+	ContextDim = 1024
+	pixelMean  = 0.1307
+	pixelStd   = 0.3081
+)
+
+// Model is the seed's MNIST synapse. A student network (784→1024→1024)
+// learns to imitate the network's context; a forward network
+// ((784+1024)→1024→1024) encodes an image together with a context (the
+// student's, or the network's); a target network (1024→512→256→10, with
+// log-softmax and no ReLU on the logits) classifies the encoding.
+type Model struct {
+	nn.Base
+	student1, student2        *nn.Linear
+	forward1, forward2        *nn.Linear
+	target1, target2, target3 *nn.Linear
+}
+
+// NewModel returns a Model initialised from the torch random generator.
+func NewModel() *Model {
+	m := &Model{}
+	m.student1 = nn.Register(m, "student1", nn.NewLinear(Pixels, ContextDim, true))
+	m.student2 = nn.Register(m, "student2", nn.NewLinear(ContextDim, ContextDim, true))
+	m.forward1 = nn.Register(m, "forward1", nn.NewLinear(Pixels+ContextDim, ContextDim, true))
+	m.forward2 = nn.Register(m, "forward2", nn.NewLinear(ContextDim, ContextDim, true))
+	m.target1 = nn.Register(m, "target1", nn.NewLinear(ContextDim, 512, true))
+	m.target2 = nn.Register(m, "target2", nn.NewLinear(512, 256, true))
+	m.target3 = nn.Register(m, "target3", nn.NewLinear(256, Classes, true))
+	return m
+}
+
+// flatten normalises images ([batch, 1, 28, 28] or [batch, 784], grey
+// levels in [0, 1]) into [batch, 784].
+func flatten(images *torch.Tensor) *torch.Tensor {
+	return images.Reshape(-1, Pixels).SubScalar(pixelMean).DivScalar(pixelStd)
+}
+
+func (m *Model) student(x *torch.Tensor) *torch.Tensor {
+	return m.student2.Forward(m.student1.Forward(x).Relu()).Relu()
+}
+
+func (m *Model) encode(x, context *torch.Tensor) *torch.Tensor {
+	h := torch.Cat([]*torch.Tensor{x, context}, 1)
+	return m.forward2.Forward(m.forward1.Forward(h).Relu()).Relu()
+}
+
+func (m *Model) target(h *torch.Tensor) *torch.Tensor {
+	h = m.target2.Forward(m.target1.Forward(h).Relu()).Relu()
+	return m.target3.Forward(h).LogSoftmax(1)
+}
+
+// Encode returns the encoding of images with the student's context: what
+// the synapse serves to peers, [batch, ContextDim].
+func (m *Model) Encode(images *torch.Tensor) *torch.Tensor {
+	x := flatten(images)
+	return m.encode(x, m.student(x))
+}
+
+// Forward computes the seed's outputs: the local path (student context),
+// and, when network is given, the network path and the distillation loss
+// (mean squared error of the student against the detached network
+// context). With labels it computes the NLL losses and their sum.
+func (m *Model) Forward(images, network, labels *torch.Tensor) *neuron.Output {
+	x := flatten(images)
+	student := m.student(x)
+	out := &neuron.Output{}
+	out.LocalOutput = m.encode(x, student)
+	out.LocalTarget = m.target(out.LocalOutput)
+	if network != nil {
+		out.NetworkOutput = m.encode(x, network)
+		out.NetworkTarget = m.target(out.NetworkOutput)
+		out.DistillationLoss = torch.MSELoss(student, network.Detach(), torch.ReduceMean)
+	}
+	if labels == nil {
+		return out
+	}
+	out.LocalTargetLoss = torch.NLLLoss(out.LocalTarget, labels, torch.ReduceMean)
+	out.Loss = out.LocalTargetLoss
+	if network != nil {
+		out.NetworkTargetLoss = torch.NLLLoss(out.NetworkTarget, labels, torch.ReduceMean)
+		out.Loss = out.Loss.Add(out.NetworkTargetLoss).Add(out.DistillationLoss)
+	}
+	return out
+}

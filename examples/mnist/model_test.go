@@ -1,0 +1,105 @@
+package mnist
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
+	"github.com/opentensor/bittensor-go/torch/optim"
+)
+
+func TestModelShapesAndLosses(t *testing.T) {
+	torch.ManualSeed(1)
+	m := NewModel()
+	s := torch.NewScope()
+	defer s.Close()
+	images := s.Track(torch.Rand([]int64{4, 1, Rows, Cols}))
+	labels := s.Track(torch.FromInt64([]int64{0, 3, 9, 1}))
+	network := s.Track(torch.Rand([]int64{4, ContextDim}))
+
+	if got := m.Encode(images).Shape(); !slices.Equal(got, []int64{4, ContextDim}) {
+		t.Fatalf("Encode shape %v, want [4 %d]", got, ContextDim)
+	}
+	local := m.Forward(images, nil, labels)
+	if local.NetworkOutput != nil || local.DistillationLoss != nil || local.Loss == nil {
+		t.Fatalf("local-only forward: %+v", local)
+	}
+	out := m.Forward(images, network, labels)
+	for name, x := range map[string]*torch.Tensor{"local target": out.LocalTarget, "network target": out.NetworkTarget} {
+		if got := x.Shape(); !slices.Equal(got, []int64{4, Classes}) {
+			t.Fatalf("%s shape %v", name, got)
+		}
+		// Log-probabilities: each row's probabilities sum to 1.
+		probs, err := x.Exp().Sum(1).Float32s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range probs {
+			if math.Abs(float64(p)-1) > 1e-4 {
+				t.Fatalf("%s rows sum to %v in probability", name, probs)
+			}
+		}
+	}
+	item := func(x *torch.Tensor) float64 {
+		v, err := x.Item()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	sum := item(out.LocalTargetLoss) + item(out.NetworkTargetLoss) + item(out.DistillationLoss)
+	if math.Abs(item(out.Loss)-sum) > 1e-4 {
+		t.Fatalf("loss %v, want the sum of the three losses %v", item(out.Loss), sum)
+	}
+	// The distillation loss trains the student only: no gradient reaches the network context.
+	network.SetRequiresGrad(true)
+	if err := m.Forward(images, network, labels).DistillationLoss.Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if g := network.Grad(); g != nil {
+		if v, _ := g.Abs().Sum().Item(); v != 0 {
+			t.Fatalf("distillation loss sends gradient %v into the network context", v)
+		}
+	}
+	if g := m.student1.Weight.Grad(); g == nil {
+		t.Fatal("distillation loss does not reach the student")
+	}
+}
+
+// The seed's optimiser fits a fixed batch: the loss falls.
+func TestModelLearnsABatch(t *testing.T) {
+	torch.ManualSeed(2)
+	m := NewModel()
+	opt, err := optim.NewSGD(nn.Parameters(m), optim.SGDOptions{LR: 0.01, Momentum: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opt.Close()
+	images := torch.Rand([]int64{16, 1, Rows, Cols})
+	labels := torch.Randint(0, Classes, []int64{16})
+	var first, last float64
+	for step := range 30 {
+		torch.WithScope(func(s *torch.Scope) {
+			if err := opt.ZeroGrad(); err != nil {
+				t.Fatal(err)
+			}
+			out := m.Forward(s.Track(images.Alias()), nil, labels)
+			if err := out.Loss.Backward(); err != nil {
+				t.Fatal(err)
+			}
+			if err := opt.Step(); err != nil {
+				t.Fatal(err)
+			}
+			v, _ := out.Loss.Item()
+			if step == 0 {
+				first = v
+			}
+			last = v
+		})
+	}
+	if !(last < 0.8*first) {
+		t.Fatalf("loss went from %v to %v in 30 steps, want a fall of at least 20%%", first, last)
+	}
+}

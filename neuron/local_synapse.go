@@ -1,0 +1,76 @@
+package neuron
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+)
+
+// LocalSynapse serves a Model on the Axon while a Trainer trains the very
+// same Model, so peers always get the current parameters. Forwards (the
+// model's Encode) run concurrently under a read lock; the Trainer changes the
+// parameters (optimizer step, checkpoint load) only through Update, which
+// waits for them. Serving never writes parameters or gradients: the Axon's
+// Backward computes input gradients with torch.Grad, which leaves every
+// parameter's Grad alone, so it can run while the Trainer back-propagates.
+//
+// A LocalSynapse is deliberately not Trainable: a neuron calls its own Axon
+// (with no peers it calls nothing else), and the Axon's Backward for that call
+// arrives while the Trainer is inside its own backward pass, so a TrainStep
+// that waited for the Trainer's lock would never run.
+type LocalSynapse struct {
+	SynapseBase
+	model    Model
+	modality bittensorpb.Modality
+	mu       sync.RWMutex
+}
+
+// NewLocalSynapse serves model under key for modality (IMAGE or TENSOR).
+func NewLocalSynapse(key *Key, model Model, modality bittensorpb.Modality) (*LocalSynapse, error) {
+	if modality != bittensorpb.Modality_IMAGE && modality != bittensorpb.Modality_TENSOR {
+		return nil, fmt.Errorf("local synapse: modality %v: %w", modality, ErrModalityNotSupported)
+	}
+	return &LocalSynapse{SynapseBase: NewSynapseBase(key), model: model, modality: modality}, nil
+}
+
+// Model returns the served model.
+func (s *LocalSynapse) Model() Model { return s.model }
+
+// Modality returns the modality the synapse serves.
+func (s *LocalSynapse) Modality() bittensorpb.Modality { return s.modality }
+
+// ForwardImage encodes a batch of images, when the synapse serves images.
+func (s *LocalSynapse) ForwardImage(images *torch.Tensor) (*torch.Tensor, error) {
+	if s.modality != bittensorpb.Modality_IMAGE {
+		return s.SynapseBase.ForwardImage(images)
+	}
+	return s.encode(images)
+}
+
+// ForwardTensor encodes a batch of feature tensors, when the synapse serves them.
+func (s *LocalSynapse) ForwardTensor(x *torch.Tensor) (*torch.Tensor, error) {
+	if s.modality != bittensorpb.Modality_TENSOR {
+		return s.SynapseBase.ForwardTensor(x)
+	}
+	return s.encode(x)
+}
+
+func (s *LocalSynapse) encode(x *torch.Tensor) (*torch.Tensor, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := s.model.Encode(x)
+	if err := out.Err(); err != nil {
+		return nil, fmt.Errorf("local synapse: %w", err)
+	}
+	return out, nil
+}
+
+// Update runs fn, which may change the model's parameters, while no forward
+// reads them.
+func (s *LocalSynapse) Update(fn func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fn()
+}

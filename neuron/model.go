@@ -1,0 +1,43 @@
+package neuron
+
+import (
+	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
+)
+
+// Model is a local model that a Trainer trains with the network, as the
+// seed's Synapse subclasses are: it encodes its inputs into a context, the
+// answer it serves to peers and the router's input, and computes its
+// outputs and losses from the inputs, the network's joined answer and the
+// targets.
+type Model interface {
+	nn.Module
+	// Encode returns the model's context for inputs (its local_output).
+	Encode(inputs *torch.Tensor) *torch.Tensor
+	// Forward runs the model on inputs with the network's answer (nil
+	// computes the local path only) and targets (nil computes no loss).
+	Forward(inputs, network, targets *torch.Tensor) *Output
+}
+
+// Output is what Model.Forward computes, named as in the seed's
+// SynapseOutput. Fields the call could not compute are nil.
+type Output struct {
+	// LocalOutput encodes the inputs with the student's context.
+	LocalOutput *torch.Tensor
+	// LocalTarget holds the target predictions (log-probabilities) from
+	// LocalOutput.
+	LocalTarget *torch.Tensor
+	// LocalTargetLoss is the target loss of LocalTarget.
+	LocalTargetLoss *torch.Tensor
+	// NetworkOutput encodes the inputs with the network's context.
+	NetworkOutput *torch.Tensor
+	// NetworkTarget holds the target predictions from NetworkOutput.
+	NetworkTarget *torch.Tensor
+	// NetworkTargetLoss is the target loss of NetworkTarget.
+	NetworkTargetLoss *torch.Tensor
+	// DistillationLoss is the student's error against the (detached)
+	// network context.
+	DistillationLoss *torch.Tensor
+	// Loss is the sum of the losses computed: what training minimises.
+	Loss *torch.Tensor
+}

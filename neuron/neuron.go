@@ -1,0 +1,173 @@
+package neuron
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/opentensor/bittensor-go/torch"
+)
+
+// stopTimeout bounds how long Close waits for the Axon's requests in flight.
+const stopTimeout = 5 * time.Second
+
+// Neuron is a running node of the network, the seed's soma: its key, an Axon
+// serving its local synapses, a Metagraph announcing them and finding peers,
+// and a Dendrite calling peers' synapses.
+type Neuron struct {
+	Key       *Key
+	Axon      *Axon
+	Metagraph *Metagraph
+	Dendrite  *Dendrite
+}
+
+// StartNeuron brings a neuron up from cfg: it loads (or creates) the neuron
+// key, serves synapses on the Axon, subscribes them to the Metagraph and
+// starts gossiping, and prepares a Dendrite whose calls answer outputDim
+// features per example on device. A port already in use or a bad key file is
+// a *UsageError. The neuron runs until Close; ctx bounds only the start.
+func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.Device, synapses ...Synapse) (*Neuron, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := resolveBootstrap(ctx, cfg.Bootstrap); err != nil {
+		return nil, err
+	}
+	n := &Neuron{}
+	var err error
+	if n.Key, err = loadNeuronKey(cfg.NeuronKey); err != nil {
+		return nil, err
+	}
+	if err := n.startAxon(cfg, synapses); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.startMetagraph(ctx, cfg, synapses); err != nil {
+		n.Close()
+		return nil, err
+	}
+	dcfg := DefaultDendriteConfig()
+	dcfg.OutputDim, dcfg.Device = outputDim, device
+	if n.Dendrite, err = NewDendrite(n.Key, dcfg); err != nil {
+		n.Close()
+		return nil, err
+	}
+	cfg.Log.Info().Str("neuron_key", n.Key.PublicHex()).Str("axon", n.Axon.Addr().String()).
+		Str("metagraph", n.Metagraph.Addr()).Str("bootstrap", cfg.Bootstrap).Msg("neuron started")
+	return n, nil
+}
+
+// resolveTimeout bounds the look-up of the bootstrap peer's host.
+const resolveTimeout = 5 * time.Second
+
+// resolveBootstrap checks that the bootstrap peer's host resolves, so a
+// mistyped --bootstrap fails at once instead of being retried forever.
+func resolveBootstrap(ctx context.Context, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return &UsageError{Flag: "bootstrap", Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+		return &UsageError{Flag: "bootstrap", Err: fmt.Errorf("cannot resolve %q: %w", host, err)}
+	}
+	return nil
+}
+
+func loadNeuronKey(path string) (*Key, error) {
+	if path == "" {
+		return NewKey()
+	}
+	k, err := LoadOrCreateKey(path)
+	if err != nil {
+		return nil, &UsageError{Flag: "neuron_key", Err: err}
+	}
+	return k, nil
+}
+
+func (n *Neuron) startAxon(cfg Config, synapses []Synapse) error {
+	acfg := DefaultAxonConfig()
+	acfg.Address = net.JoinHostPort("", strconv.Itoa(cfg.AxonPort))
+	var err error
+	if n.Axon, err = NewAxon(acfg); err != nil {
+		return err
+	}
+	for _, s := range synapses {
+		if err := n.Axon.Serve(s); err != nil {
+			return err
+		}
+	}
+	if err := n.Axon.Start(); err != nil {
+		return portError("axon_port", cfg.AxonPort, err)
+	}
+	return nil
+}
+
+func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, synapses []Synapse) error {
+	mcfg := DefaultMetagraphConfig()
+	mcfg.Port = cfg.MetagraphPort
+	mcfg.RemoteIP = cfg.RemoteIP
+	mcfg.Size = cfg.MetagraphSize
+	mcfg.Period = cfg.MetagraphPeriod
+	mcfg.Refresh = cfg.MetagraphPeriod
+	mcfg.TTL = cfg.MetagraphTTL
+	mcfg.MaxBackoff = max(mcfg.Period, min(mcfg.MaxBackoff, cfg.MetagraphTTL/2))
+	if cfg.Bootstrap != "" {
+		mcfg.Bootstrap = []string{cfg.Bootstrap}
+	}
+	var err error
+	n.Metagraph, err = NewMetagraph(mcfg, n.Key, WithGossipErrors(func(err error) {
+		cfg.Log.Debug().Err(err).Msg("gossip round failed")
+	}))
+	if err != nil {
+		return err
+	}
+	port := n.Axon.Addr().(*net.TCPAddr).Port
+	for _, s := range synapses {
+		if err := n.Metagraph.Subscribe(NewSynapseDefinition(s.Key(), cfg.RemoteIP, port)); err != nil {
+			return err
+		}
+	}
+	if err := n.Metagraph.Start(context.WithoutCancel(ctx)); err != nil {
+		return portError("metagraph_port", cfg.MetagraphPort, err)
+	}
+	return nil
+}
+
+// portError turns a failure to listen on a port in use into a *UsageError.
+func portError(flag string, port int, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return &UsageError{Flag: flag, Err: fmt.Errorf("port %d is in use by another program; "+
+			"pick another port, or 0 for a free one", port)}
+	}
+	return err
+}
+
+// Close stops gossiping, cancels the Dendrite's calls, and stops the Axon
+// (waiting up to stopTimeout for the requests in flight).
+func (n *Neuron) Close() error {
+	var errs []error
+	if n.Metagraph != nil {
+		errs = append(errs, n.Metagraph.Stop())
+	}
+	if n.Dendrite != nil {
+		errs = append(errs, n.Dendrite.Close())
+	}
+	if n.Axon != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		errs = append(errs, n.Axon.Stop(ctx))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("neuron: close: %w", err)
+	}
+	return nil
+}

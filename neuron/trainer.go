@@ -1,0 +1,357 @@
+package neuron
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"path/filepath"
+
+	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
+	"github.com/opentensor/bittensor-go/torch/optim"
+)
+
+// The seed's training settings.
+const (
+	learningRate = 0.01
+	momentum     = 0.9
+	// routerMaxNorm bounds the norm of the router's gradient at each step.
+	routerMaxNorm = 0.5
+	// weightDecay is how much of a synapse's weight survives a step; the
+	// rest comes from the router's mean gate for it.
+	weightDecay = 0.99
+	// maxSynapses is how many synapses a step asks the Metagraph for.
+	maxSynapses = 1000
+	// maxPeers bounds the peers counted for the log line.
+	maxPeers = 1000
+)
+
+// Checkpoint file names in the Trainer's folder.
+const (
+	// BestCheckpoint holds the model with the lowest test loss so far.
+	BestCheckpoint = "best.ckpt"
+	// LastCheckpoint holds the state at the end of the last epoch, or at a stop.
+	LastCheckpoint = "last.ckpt"
+)
+
+// Batch is a minibatch: inputs and their targets, examples first.
+type Batch struct {
+	Inputs, Targets *torch.Tensor
+}
+
+// Batches is a dataset cut into minibatches.
+type Batches interface {
+	// Len returns the number of batches in an epoch.
+	Len() int
+	// Examples returns the number of examples in an epoch.
+	Examples() int
+	// Epoch returns the batches of epoch e; it ends early when ctx ends.
+	Epoch(ctx context.Context, e int) iter.Seq[Batch]
+}
+
+// StepResult reports one training step.
+type StepResult struct {
+	// LocalLoss, TargetLoss and DistillationLoss are the seed's three losses:
+	// the local target loss, the network target loss, the distillation loss.
+	LocalLoss, TargetLoss, DistillationLoss float64
+	// Peers is the number of live peers, Synapses the number of synapses
+	// the step could route to (the log line's nP|nS).
+	Peers, Synapses int
+	// Failed is how many of the step's calls to synapses failed.
+	Failed int
+}
+
+// TestResult reports a pass over the test set.
+type TestResult struct {
+	// Loss is the mean total loss per example.
+	Loss float64
+	// LocalAccuracy and NetworkAccuracy are the fractions of examples the
+	// local path (student context) and the network path classify right.
+	LocalAccuracy, NetworkAccuracy float64
+}
+
+// Trainer trains a neuron's served model with the network, following the
+// seed's step: context from the local model, synapses from the Metagraph,
+// route, call them through the Dendrite, join, forward with the targets and
+// the network's answer, backward, clip the router's gradient, step, and move
+// the synapses' weights toward the router's mean gates.
+type Trainer struct {
+	cfg     Config
+	neuron  *Neuron
+	synapse *LocalSynapse
+	model   Model
+	router  *Router
+	opt     *optim.Optimizer
+	dir     string
+	device  torch.Device
+
+	epoch    int     // epochs completed
+	bestLoss float64 // lowest test loss seen
+}
+
+// NewTrainer returns a trainer of synapse's model and router, calling the
+// network through n, keeping checkpoints in dir. With cfg.ModelPath it
+// resumes from that checkpoint (model, router, optimizer, epoch, best loss).
+// The model and router must already be on device.
+func NewTrainer(cfg Config, n *Neuron, synapse *LocalSynapse, router *Router, dir string, device torch.Device) (*Trainer, error) {
+	t := &Trainer{
+		cfg: cfg, neuron: n, synapse: synapse, model: synapse.Model(), router: router,
+		dir: dir, device: device, bestLoss: math.Inf(1),
+	}
+	params := append(nn.Parameters(t.model), nn.Parameters(router)...)
+	var err error
+	if t.opt, err = optim.NewSGD(params, optim.SGDOptions{LR: learningRate, Momentum: momentum}); err != nil {
+		return nil, fmt.Errorf("trainer: %w", err)
+	}
+	if cfg.ModelPath != "" {
+		err := synapse.Update(func() error { return t.load(cfg.ModelPath) })
+		if err != nil {
+			t.opt.Close()
+			return nil, &UsageError{Flag: "model_path", Err: err}
+		}
+		cfg.Log.Info().Str("model_path", cfg.ModelPath).Int("epoch", t.epoch).Float64("best_loss", t.bestLoss).
+			Msgf("resumed from checkpoint at epoch %d", t.epoch)
+	}
+	return t, nil
+}
+
+// Close frees the optimizer's state.
+func (t *Trainer) Close() { t.opt.Close() }
+
+// Epoch returns the number of epochs completed.
+func (t *Trainer) Epoch() int { return t.epoch }
+
+// Train runs epochs until cfg.Epochs are complete, testing after each one,
+// saving the best model to BestCheckpoint and the state to LastCheckpoint.
+// When ctx ends it saves LastCheckpoint (the unfinished epoch is run again on
+// resume) and returns nil: stopping is not a failure.
+func (t *Trainer) Train(ctx context.Context, train, test Batches) error {
+	if t.epoch >= t.cfg.Epochs {
+		t.cfg.Log.Info().Int("epoch", t.epoch).Msgf("%d epochs done already; raise --epochs to train on", t.epoch)
+	}
+	for t.epoch < t.cfg.Epochs {
+		if err := t.trainEpoch(ctx, train); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return t.stop()
+		}
+		res, err := t.Test(ctx, test)
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return t.stop()
+		}
+		t.cfg.Log.Info().Int("epoch", t.epoch).Float64("loss", res.Loss).
+			Float64("local_accuracy", res.LocalAccuracy).Float64("network_accuracy", res.NetworkAccuracy).
+			Msgf("Test Epoch: %d\tLoss: %.6f\tLocal Accuracy: %.2f%%\tNetwork Accuracy: %.2f%%",
+				t.epoch, res.Loss, 100*res.LocalAccuracy, 100*res.NetworkAccuracy)
+		t.epoch++
+		if res.Loss < t.bestLoss {
+			t.bestLoss = res.Loss
+			if err := t.Save(filepath.Join(t.dir, BestCheckpoint)); err != nil {
+				return err
+			}
+		}
+		if err := t.Save(filepath.Join(t.dir, LastCheckpoint)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stop saves the state on a requested stop.
+func (t *Trainer) stop() error {
+	path := filepath.Join(t.dir, LastCheckpoint)
+	if err := t.Save(path); err != nil {
+		return err
+	}
+	t.cfg.Log.Info().Str("checkpoint", path).Int("epoch", t.epoch).Msg("stopped; resume with --model_path")
+	return nil
+}
+
+func (t *Trainer) trainEpoch(ctx context.Context, train Batches) error {
+	if p := t.cfg.Progress; p != nil {
+		p.StartEpoch(t.epoch, train.Len())
+		defer p.EndEpoch()
+	}
+	seen, step := 0, 0
+	for b := range train.Epoch(ctx, t.epoch) {
+		size := int(b.Inputs.Size(0)) // before Step frees the batch
+		res, err := t.Step(ctx, b)
+		if err != nil {
+			return err
+		}
+		if step%t.cfg.LogInterval == 0 {
+			t.logStep(seen, train.Examples(), res)
+		}
+		step++
+		seen += size
+		if p := t.cfg.Progress; p != nil {
+			p.Step()
+		}
+	}
+	return nil
+}
+
+// logStep writes the seed's training line.
+func (t *Trainer) logStep(seen, total int, r StepResult) {
+	t.cfg.Log.Info().Int("epoch", t.epoch).Int("seen", seen).
+		Float64("local_loss", r.LocalLoss).Float64("target_loss", r.TargetLoss).
+		Float64("distillation_loss", r.DistillationLoss).Int("peers", r.Peers).Int("synapses", r.Synapses).
+		Int("failed", r.Failed).
+		Msgf("Train Epoch: %d [%d/%d (%.0f%%)]\tLocal Loss: %.6f\tTarget Loss: %.6f\tDistillation Loss: %.6f\tnP|nS: %d|%d",
+			t.epoch, seen, total, 100*float64(seen)/float64(total),
+			r.LocalLoss, r.TargetLoss, r.DistillationLoss, r.Peers, r.Synapses)
+}
+
+// Step trains on one batch.
+func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
+	s := torch.NewScope()
+	defer s.Close()
+	x, y := t.onDevice(s, b.Inputs), t.onDevice(s, b.Targets)
+	if err := t.opt.ZeroGrad(); err != nil {
+		return StepResult{}, fmt.Errorf("trainer: %w", err)
+	}
+	encoding := t.model.Encode(x)
+	synapses := t.neuron.Metagraph.GetSynapses(maxSynapses)
+	network, d, failed, err := t.query(ctx, s, synapses, encoding, x)
+	if err != nil {
+		return StepResult{}, err
+	}
+	defer d.Close()
+	out := t.model.Forward(x, network, y)
+	if err := out.Loss.Backward(); err != nil {
+		return StepResult{}, fmt.Errorf("trainer: backward: %w", err)
+	}
+	if _, err := torch.ClipGradNorm(nn.Parameters(t.router), routerMaxNorm); err != nil {
+		return StepResult{}, fmt.Errorf("trainer: %w", err)
+	}
+	if err := t.synapse.Update(t.opt.Step); err != nil {
+		return StepResult{}, fmt.Errorf("trainer: step: %w", err)
+	}
+	if err := t.updateWeights(synapses, d.Scores); err != nil {
+		return StepResult{}, err
+	}
+	res := StepResult{Peers: len(t.neuron.Metagraph.GetPeers(maxPeers)), Synapses: len(synapses), Failed: failed}
+	for _, l := range []struct {
+		v   *torch.Tensor
+		dst *float64
+	}{{out.LocalTargetLoss, &res.LocalLoss}, {out.NetworkTargetLoss, &res.TargetLoss}, {out.DistillationLoss, &res.DistillationLoss}} {
+		if *l.dst, err = l.v.Item(); err != nil {
+			return StepResult{}, fmt.Errorf("trainer: loss: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// query routes x to synapses, calls them and joins their answers: the
+// network's context for x. Close the returned Dispatch after use.
+func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittensorpb.Synapse, encoding, x *torch.Tensor) (*torch.Tensor, *Dispatch, int, error) {
+	if len(synapses) == 0 {
+		return nil, nil, 0, errors.New("trainer: the metagraph lists no synapse, not even our own")
+	}
+	d, err := t.router.Route(synapses, encoding, x)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("trainer: %w", err)
+	}
+	var res Responses
+	if t.synapse.Modality() == bittensorpb.Modality_IMAGE {
+		res, err = t.neuron.Dendrite.ForwardImage(ctx, d.Synapses, d.Requests)
+	} else {
+		res, err = t.neuron.Dendrite.ForwardTensor(ctx, d.Synapses, d.Requests)
+	}
+	if err != nil {
+		d.Close()
+		return nil, nil, 0, fmt.Errorf("trainer: %w", err)
+	}
+	for _, o := range res.Outputs {
+		s.Track(o)
+	}
+	network, err := d.Join(res.Outputs)
+	if err != nil {
+		d.Close()
+		return nil, nil, 0, fmt.Errorf("trainer: %w", err)
+	}
+	return network, d, res.Failed(), nil
+}
+
+// updateWeights moves each synapse's weight toward the router's mean gate
+// for it: w = 0.99·w + 0.01·mean(scores).
+func (t *Trainer) updateWeights(synapses []*bittensorpb.Synapse, scores *torch.Tensor) error {
+	mean, err := scores.Mean(0).Float32s()
+	if err != nil {
+		return fmt.Errorf("trainer: weights: %w", err)
+	}
+	w := t.neuron.Metagraph.Weights(synapses)
+	for i := range w {
+		w[i] = weightDecay*w[i] + (1-weightDecay)*float64(mean[i])
+	}
+	if err := t.neuron.Metagraph.SetWeights(synapses, w); err != nil {
+		return fmt.Errorf("trainer: weights: %w", err)
+	}
+	return nil
+}
+
+// onDevice tracks x in s and moves it to the trainer's device.
+func (t *Trainer) onDevice(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
+	x = s.Track(x)
+	if t.device != torch.CPU {
+		x = x.To(t.device)
+	}
+	return x
+}
+
+// Test classifies the test set through the local path and through the
+// network path (routing to the synapses of the Metagraph), without learning.
+func (t *Trainer) Test(ctx context.Context, test Batches) (TestResult, error) {
+	var loss, local, network float64
+	n := 0
+	var err error
+	for b := range test.Epoch(ctx, 0) {
+		size := int(b.Inputs.Size(0)) // before testBatch frees the batch
+		torch.NoGrad(func() {
+			var l, c1, c2 float64
+			l, c1, c2, err = t.testBatch(ctx, b)
+			loss, local, network = loss+l, local+c1, network+c2
+		})
+		if err != nil {
+			return TestResult{}, err
+		}
+		n += size
+	}
+	if n == 0 {
+		return TestResult{}, nil
+	}
+	return TestResult{Loss: loss / float64(n), LocalAccuracy: local / float64(n), NetworkAccuracy: network / float64(n)}, nil
+}
+
+// testBatch returns the batch's summed loss and its counts of right answers
+// on the local and the network paths.
+func (t *Trainer) testBatch(ctx context.Context, b Batch) (loss, local, network float64, err error) {
+	s := torch.NewScope()
+	defer s.Close()
+	x, y := t.onDevice(s, b.Inputs), t.onDevice(s, b.Targets)
+	synapses := t.neuron.Metagraph.GetSynapses(maxSynapses)
+	net, d, _, err := t.query(ctx, s, synapses, t.model.Encode(x), x)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer d.Close()
+	out := t.model.Forward(x, net, y)
+	size := float64(x.Size(0))
+	if loss, err = out.Loss.Item(); err != nil {
+		return 0, 0, 0, fmt.Errorf("trainer: test: %w", err)
+	}
+	if local, err = out.LocalTarget.Argmax(1, false).Eq(y).Sum().Item(); err != nil {
+		return 0, 0, 0, fmt.Errorf("trainer: test: %w", err)
+	}
+	if network, err = out.NetworkTarget.Argmax(1, false).Eq(y).Sum().Item(); err != nil {
+		return 0, 0, 0, fmt.Errorf("trainer: test: %w", err)
+	}
+	return loss * size, local, network, nil
+}

@@ -1,0 +1,154 @@
+package neuron
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
+)
+
+// tinyModel is a small Model: the context is a linear encoding of the
+// inputs, the targets a linear classifier over [inputs, context].
+type tinyModel struct {
+	nn.Base
+	student, encoder, classifier *nn.Linear
+}
+
+const tinyIn, tinyContext, tinyClasses = 4, 3, 2
+
+func newTinyModel() *tinyModel {
+	m := &tinyModel{}
+	m.student = nn.Register(m, "student", nn.NewLinear(tinyIn, tinyContext, true))
+	m.encoder = nn.Register(m, "encoder", nn.NewLinear(tinyIn+tinyContext, tinyContext, true))
+	m.classifier = nn.Register(m, "classifier", nn.NewLinear(tinyContext, tinyClasses, true))
+	return m
+}
+
+func (m *tinyModel) encode(x, context *torch.Tensor) *torch.Tensor {
+	return m.encoder.Forward(torch.Cat([]*torch.Tensor{x, context}, 1)).Tanh()
+}
+
+func (m *tinyModel) Encode(x *torch.Tensor) *torch.Tensor {
+	return m.encode(x, m.student.Forward(x).Tanh())
+}
+
+func (m *tinyModel) Forward(x, network, targets *torch.Tensor) *Output {
+	student := m.student.Forward(x).Tanh()
+	out := &Output{LocalOutput: m.encode(x, student)}
+	out.LocalTarget = m.classifier.Forward(out.LocalOutput).LogSoftmax(1)
+	out.NetworkOutput = m.encode(x, network)
+	out.NetworkTarget = m.classifier.Forward(out.NetworkOutput).LogSoftmax(1)
+	out.DistillationLoss = torch.MSELoss(student, network.Detach(), torch.ReduceMean)
+	out.LocalTargetLoss = torch.NLLLoss(out.LocalTarget, targets, torch.ReduceMean)
+	out.NetworkTargetLoss = torch.NLLLoss(out.NetworkTarget, targets, torch.ReduceMean)
+	out.Loss = out.LocalTargetLoss.Add(out.NetworkTargetLoss).Add(out.DistillationLoss)
+	return out
+}
+
+// newTestTrainer starts a lone neuron on 127.0.0.1 serving a tinyModel and
+// returns its trainer.
+func newTestTrainer(t *testing.T, modelPath string) (*Trainer, *Neuron) {
+	t.Helper()
+	torch.ManualSeed(5)
+	cfg := DefaultConfig()
+	cfg.MetagraphPeriod, cfg.MetagraphTTL = 50*time.Millisecond, time.Second
+	cfg.ModelPath = modelPath
+	key, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn, err := NewLocalSynapse(key, newTinyModel(), bittensorpb.Modality_TENSOR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := StartNeuron(context.Background(), cfg, tinyContext, torch.CPU, syn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	router, err := NewRouter(tinyContext, 2, 2, WithCapacity(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(cfg, n, syn, router, t.TempDir(), torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	return tr, n
+}
+
+// tinyBatch returns 8 random examples whose class is whether their first
+// feature is positive.
+func tinyBatch() Batch {
+	x := torch.Randn([]int64{8, tinyIn})
+	return Batch{Inputs: x, Targets: x.Narrow(1, 0, 1).GtScalar(0).Reshape(-1).ToDType(torch.Int64)}
+}
+
+// A lone neuron's step calls its own Axon (nP|nS 0|1), learns, and moves its
+// synapse's weight toward the router's mean gate: w = 0.99·w + 0.01·1.
+func TestTrainerStepAlone(t *testing.T) {
+	tr, n := newTestTrainer(t, "")
+	ctx := context.Background()
+	var first, last float64 // mean local loss of the first and the last 10 steps
+	for i := range 40 {
+		res, err := tr.Step(ctx, tinyBatch())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Peers != 0 || res.Synapses != 1 || res.Failed != 0 {
+			t.Fatalf("step %d: nP|nS %d|%d with %d failed calls, want 0|1 and none", i, res.Peers, res.Synapses, res.Failed)
+		}
+		switch {
+		case i < 10:
+			first += res.LocalLoss / 10
+		case i >= 30:
+			last += res.LocalLoss / 10
+		}
+	}
+	if math.IsNaN(last) || !(last < 0.9*first) {
+		t.Errorf("local loss went from %v to %v over 40 steps", first, last)
+	}
+	synapses := n.Metagraph.GetSynapses(10)
+	want := 1 - math.Pow(0.99, 40) // 40 steps toward a mean gate of 1
+	if w := n.Metagraph.Weights(synapses); len(w) != 1 || math.Abs(w[0]-want) > 1e-6 {
+		t.Errorf("weights %v after 40 steps, want [%v]", w, want)
+	}
+}
+
+// A checkpoint restores the model, the router with its key owners, the
+// epoch and the best loss.
+func TestTrainerCheckpointRoundTrip(t *testing.T) {
+	tr, _ := newTestTrainer(t, "")
+	if _, err := tr.Step(context.Background(), tinyBatch()); err != nil {
+		t.Fatal(err)
+	}
+	tr.epoch, tr.bestLoss = 3, 0.25
+	path := filepath.Join(t.TempDir(), "ckpt")
+	if err := tr.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	resumed, _ := newTestTrainer(t, path)
+	if resumed.Epoch() != 3 || resumed.bestLoss != 0.25 {
+		t.Fatalf("resumed at epoch %d, best loss %v; want 3, 0.25", resumed.Epoch(), resumed.bestLoss)
+	}
+	if !slices.Equal(resumed.router.slotOwners(), tr.router.slotOwners()) {
+		t.Fatalf("router key owners %v, want %v", resumed.router.slotOwners(), tr.router.slotOwners())
+	}
+	want, got := nn.StateDict(tr.model), nn.StateDict(resumed.model)
+	for name, w := range nn.StateDict(tr.router) {
+		want["router."+name], got["router."+name] = w, nn.StateDict(resumed.router)[name]
+	}
+	for name, w := range want {
+		a, b := floats(t, w), floats(t, got[name])
+		if !slices.Equal(a, b) {
+			t.Errorf("%s differs after resume", name)
+		}
+	}
+}
