@@ -44,10 +44,7 @@ ctest: setup
 	cd $(BUILD) && ctest --output-on-failure
 
 fuzz: setup
-	@set -e; for t in $$($(GO) test -list '^Fuzz' ./... 2>/dev/null | grep -E '^(Fuzz|ok)' | awk '/^Fuzz/{f=f" "$$1} /^ok/{if(f!=""){print $$2":"f}; f=""}'); do \
-		pkg=$${t%%:*}; for f in $$(echo $${t#*:} | tr ' ' '\n'); do \
-			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
-		done; done
+	GO=$(GO) scripts/fuzz.sh $(FUZZTIME)
 
 ## proto: regenerate proto/*.pb.go from proto/bittensor.proto.
 proto: setup
@@ -72,6 +69,7 @@ bench: setup
 	$(GO) run ./bench/cmd/bench -cxx $(BUILD)/bench_mnist_step
 	$(GO) run ./bench/gossip
 	$(GO) run ./bench/wire
+	$(GO) run ./bench/neuron
 
 ## run: set up and train an MNIST neuron with the default flags.
 run: setup
