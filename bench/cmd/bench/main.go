@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 )
@@ -23,7 +22,10 @@ func main() {
 	steps := flag.Int("steps", 150, "timed training steps per mnist-step run")
 	warmup := flag.Int("warmup", 15, "untimed steps before timing")
 	rounds := flag.Int("rounds", 2, "runs of each implementation, interleaved; the best is reported")
-	threads := flag.Int("threads", runtime.NumCPU(), "libtorch intra-op threads, the same for all three")
+	// One intra-op thread by default: OpenBLAS already spreads each matmul over the
+	// cores, and more OpenMP threads oversubscribe a small machine (on 2 cores the
+	// C++ and Python references run 6× slower with 2).
+	threads := flag.Int("threads", 1, "libtorch intra-op threads, the same for all three")
 	leakSteps := flag.Int("leak-steps", 10000, "training steps of the leak case")
 	cases := flag.String("cases", "mnist-step,leak", "comma-separated cases to run")
 	flag.Parse()
