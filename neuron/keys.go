@@ -80,15 +80,20 @@ func LoadKey(path string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("neuron: load key: %w", err)
 	}
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != keyPEMType {
-		return nil, fmt.Errorf("neuron: load key %s: not a bittensor key file (want a PEM block %q)", path, keyPEMType)
-	}
-	k, err := KeyFromSeed(block.Bytes)
+	k, err := ParseKey(data)
 	if err != nil {
 		return nil, fmt.Errorf("neuron: load key %s: %w", path, err)
 	}
 	return k, nil
+}
+
+// ParseKey decodes the contents of a key file written by Save.
+func ParseKey(data []byte) (*Key, error) {
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != keyPEMType {
+		return nil, fmt.Errorf("not a bittensor key file (want a PEM block %q)", keyPEMType)
+	}
+	return KeyFromSeed(block.Bytes)
 }
 
 // LoadOrCreateKey loads the key at path, creating and saving a new one when the

@@ -1,6 +1,7 @@
 package neuron
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -89,4 +90,35 @@ func TestParsePublicKey(t *testing.T) {
 	if _, err := KeyFromSeed([]byte{1}); err == nil {
 		t.Fatal("KeyFromSeed with a short seed succeeded")
 	}
+}
+
+// FuzzParseKey feeds arbitrary key-file contents to ParseKey: it must return a
+// key or an error, and a key it returns must sign verifiably.
+func FuzzParseKey(f *testing.F) {
+	seed := bytes.Repeat([]byte{7}, 32)
+	k, err := KeyFromSeed(seed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	path := filepath.Join(f.TempDir(), "k")
+	if err := k.Save(path); err != nil {
+		f.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte("-----BEGIN BITTENSOR ED25519 PRIVATE KEY-----\nAAAA\n-----END BITTENSOR ED25519 PRIVATE KEY-----\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := ParseKey(data)
+		if err != nil {
+			return
+		}
+		msg := []byte("probe")
+		if !Verify(k.PublicHex(), msg, k.Sign(msg)) {
+			t.Fatalf("parsed key does not verify its own signature")
+		}
+	})
 }
