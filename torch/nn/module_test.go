@@ -66,28 +66,6 @@ func TestModuleTree(t *testing.T) {
 	}
 }
 
-// values snapshots a module's state.
-func values(t *testing.T, m nn.Module) map[string][]float64 {
-	t.Helper()
-	out := map[string][]float64{}
-	for n, v := range nn.StateDict(m) {
-		out[n] = testutil.MustValues(t, v)
-	}
-	return out
-}
-
-func sameValues(a, b map[string][]float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for n, v := range a {
-		if !slices.Equal(v, b[n]) {
-			return false
-		}
-	}
-	return true
-}
-
 func TestSaveLoadModule(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "net.pt")
@@ -104,13 +82,13 @@ func TestSaveLoadModule(t *testing.T) {
 	torch.ManualSeed(2)
 	dst := newNet(4)
 	weight := dst.conv.Weight
-	if sameValues(values(t, src), values(t, dst)) {
+	if testutil.SameState(testutil.StateValues(t, src), testutil.StateValues(t, dst)) {
 		t.Fatal("two seeds gave the same model")
 	}
 	if err := nn.Load(path, dst); err != nil {
 		t.Fatal(err)
 	}
-	if !sameValues(values(t, src), values(t, dst)) {
+	if !testutil.SameState(testutil.StateValues(t, src), testutil.StateValues(t, dst)) {
 		t.Error("loaded state differs from the saved one")
 	}
 	if dst.conv.Weight != weight || !weight.RequiresGrad() {
@@ -157,7 +135,7 @@ func TestLoadModuleBadFilesLeaveItUnchanged(t *testing.T) {
 	for name, path := range files {
 		t.Run(name, func(t *testing.T) {
 			m := newNet(4)
-			before := values(t, m)
+			before := testutil.StateValues(t, m)
 			err := nn.Load(path, m)
 			if err == nil {
 				t.Fatal("no error")
@@ -165,7 +143,7 @@ func TestLoadModuleBadFilesLeaveItUnchanged(t *testing.T) {
 			if !strings.Contains(err.Error(), "not a readable checkpoint") && !strings.Contains(err.Error(), "load state") {
 				t.Errorf("unclear error %q", err)
 			}
-			if !sameValues(before, values(t, m)) {
+			if !testutil.SameState(before, testutil.StateValues(t, m)) {
 				t.Error("a failed Load changed the module")
 			}
 		})

@@ -160,27 +160,6 @@ func train(t *testing.T, m *nn.Sequential, opt *optim.Optimizer, steps int) {
 	}
 }
 
-func snapshot(t *testing.T, m nn.Module) map[string][]float64 {
-	t.Helper()
-	out := map[string][]float64{}
-	for n, v := range nn.StateDict(m) {
-		out[n] = testutil.MustValues(t, v)
-	}
-	return out
-}
-
-func equalState(a, b map[string][]float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for n := range a {
-		if !slices.Equal(a[n], b[n]) {
-			return false
-		}
-	}
-	return true
-}
-
 func TestCheckpointResumesIdentically(t *testing.T) {
 	makers := map[string]func([]*torch.Tensor) (*optim.Optimizer, error){
 		"sgd nesterov": func(ps []*torch.Tensor) (*optim.Optimizer, error) {
@@ -212,7 +191,7 @@ func TestCheckpointResumesIdentically(t *testing.T) {
 				t.Errorf("%d files after SaveCheckpoint, want 1", len(entries))
 			}
 			train(t, m, opt, 3)
-			want := snapshot(t, m)
+			want := testutil.StateValues(t, m)
 
 			// A fresh model and optimizer, restored from the checkpoint.
 			m2 := model(2)
@@ -232,7 +211,7 @@ func TestCheckpointResumesIdentically(t *testing.T) {
 				t.Fatal(err)
 			}
 			train(t, m2, opt2, 3)
-			if !equalState(want, snapshot(t, m2)) {
+			if !testutil.SameState(want, testutil.StateValues(t, m2)) {
 				t.Error("training resumed from the checkpoint differs from uninterrupted training")
 			}
 
@@ -251,7 +230,7 @@ func TestCheckpointResumesIdentically(t *testing.T) {
 				t.Fatal(err)
 			}
 			train(t, m3, opt3, 3)
-			if equalState(want, snapshot(t, m3)) {
+			if testutil.SameState(want, testutil.StateValues(t, m3)) {
 				t.Error("resuming with a fresh optimizer state gives the same result; the test proves nothing")
 			}
 		})
@@ -405,9 +384,9 @@ func TestFailedCheckpointLoadKeepsOptimizerState(t *testing.T) {
 			}
 		}
 		train(t, m, opt, 2)
-		return snapshot(t, m)
+		return testutil.StateValues(t, m)
 	}
-	if !equalState(run(false), run(true)) {
+	if !testutil.SameState(run(false), run(true)) {
 		t.Error("a failed LoadCheckpoint changed the optimizer's state")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
 )
 
 // Pat64 returns the values ((i·k + off) mod 17 − 8) / 8 for i < numel(shape):
@@ -136,4 +137,28 @@ func Close(got, want []float64, rtol, atol float64) error {
 		}
 	}
 	return nil
+}
+
+// StateValues snapshots a module's parameters and buffers as float64 values.
+func StateValues(tb testing.TB, m nn.Module) map[string][]float64 {
+	tb.Helper()
+	out := map[string][]float64{}
+	for n, v := range nn.StateDict(m) {
+		out[n] = MustValues(tb, v)
+	}
+	return out
+}
+
+// SameState reports whether two snapshots hold the same names and values.
+func SameState(a, b map[string][]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for n, v := range a {
+		w, ok := b[n]
+		if !ok || !slices.Equal(v, w) {
+			return false
+		}
+	}
+	return true
 }
