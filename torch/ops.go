@@ -376,15 +376,10 @@ func join(ts []*Tensor, dim int64, stack bool, name string) *Tensor {
 	if err := check(ts...); err != nil {
 		return errTensor(err)
 	}
-	hs := make([]C.bt_tensor, len(ts))
-	for i, t := range ts {
-		hs[i] = t.h
-	}
-	cs := (*C.bt_tensor)(C.malloc(C.size_t(len(hs)) * C.size_t(unsafe.Sizeof(hs[0]))))
+	cs := handles(ts)
 	defer C.free(unsafe.Pointer(cs))
-	copy(unsafe.Slice(cs, len(hs)), hs)
 	var h C.bt_tensor
-	msg := C.bt_cat(cs, C.int(len(hs)), C.int64_t(dim), cbool(stack), &h)
+	msg := C.bt_cat(cs, C.int(len(ts)), C.int64_t(dim), cbool(stack), &h)
 	runtime.KeepAlive(ts)
 	return result(name, h, msg, ts...)
 }
