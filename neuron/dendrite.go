@@ -63,8 +63,9 @@ func DefaultDendriteConfig() DendriteConfig {
 // parallel, each with its own deadline; a peer that fails, refuses or is too
 // slow, or answers numbers that are not finite or absurd, yields zeros of the
 // expected output shape and a recorded failure, never an error that stops
-// training; a failing synapse is backed off (see Standing) and not called
-// until its backoff ends. Each output is attached to the caller's
+// training. A failing synapse is backed off (see Standing): Callable reports
+// it, so that the caller routes around it until the backoff ends, and its
+// pending Backward calls are not sent. Each output is attached to the caller's
 // autograd graph: its backward sends the output gradient to the peer's
 // Backward and feeds the returned input gradient into the caller's graph.
 // Connections are pooled per endpoint and closed by Close.
@@ -159,10 +160,6 @@ func (d *Dendrite) Stats() map[string]PeerStats { return d.peers.snapshot() }
 // false while it is backed off after failures.
 func (d *Dendrite) Callable(synapseKey string) bool { return d.peers.callable(synapseKey) }
 
-// errBackedOff is the failure of a call not sent because its synapse is
-// backed off.
-var errBackedOff = errors.New("synapse is backed off after failures")
-
 // ForwardText sends inputs[i], a batch of strings, to synapses[i], for every i
 // in parallel.
 func (d *Dendrite) ForwardText(ctx context.Context, synapses []*bittensorpb.Synapse, inputs [][]string) (Responses, error) {
@@ -224,10 +221,6 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 	var wg sync.WaitGroup
 	for i := range calls {
 		key := calls[i].synapse.GetSynapseKey()
-		if !d.peers.callable(key) {
-			res.Errs[i] = fmt.Errorf("dendrite: %s: %w", shortKey(key), errBackedOff)
-			continue
-		}
 		wg.Go(func() {
 			start := time.Now()
 			res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])

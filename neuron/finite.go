@@ -25,12 +25,12 @@ func CheckValues(w *bittensorpb.Tensor, maxAbs float64) error {
 	buf := w.GetBuffer()
 	switch w.GetDtype() {
 	case bittensorpb.DataType_FLOAT32:
-		limit := float32(math.Min(maxAbs, math.MaxFloat32))
+		limit := math.Min(maxAbs, math.MaxFloat32)
 		for i := 0; i+4 <= len(buf); i += 4 {
-			v := math.Float32frombits(binary.LittleEndian.Uint32(buf[i:]))
+			v := float64(math.Float32frombits(binary.LittleEndian.Uint32(buf[i:])))
 			// NaN fails every comparison, so it lands here too.
 			if !(v <= limit && v >= -limit) {
-				return badValue(i/4, float64(v), maxAbs)
+				return badValue(i/4, v, maxAbs)
 			}
 		}
 	case bittensorpb.DataType_FLOAT64:
