@@ -65,9 +65,10 @@ func DefaultDendriteConfig() DendriteConfig {
 // expected output shape and a recorded failure, never an error that stops
 // training. A failing synapse is backed off (see Standing): Callable reports
 // it, so that the caller routes around it until the backoff ends, and its
-// pending Backward calls are not sent. Each output is attached to the caller's
-// autograd graph: its backward sends the output gradient to the peer's
-// Backward and feeds the returned input gradient into the caller's graph.
+// pending Backward calls are not sent. The answers of one call form one node
+// of the caller's autograd graph: its backward sends every peer its output
+// gradient at once, waits at most BackwardTimeout, and feeds the returned
+// input gradients into the caller's graph.
 // Connections are pooled per endpoint and closed by Close.
 type Dendrite struct {
 	key  *Key
@@ -213,29 +214,34 @@ func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*bittensorpb.S
 
 // forward runs every call's network part in parallel and waits for all of
 // them (each ends by its own deadline at the latest). It then attaches the
-// outputs to the autograd graph here, on the caller's goroutine, so that a
-// caller inside torch.NoGrad gets detached outputs.
+// answers to the autograd graph, as one node, here on the caller's
+// goroutine, so that a caller inside torch.NoGrad gets detached outputs.
 func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 	res := Responses{Outputs: make([]*torch.Tensor, len(calls)), Errs: make([]error, len(calls))}
-	latency := make([]time.Duration, len(calls))
 	var wg sync.WaitGroup
 	for i := range calls {
 		key := calls[i].synapse.GetSynapseKey()
 		wg.Go(func() {
 			start := time.Now()
 			res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])
-			latency[i] = time.Since(start)
-			d.peers.record(key, false, latency[i], res.Errs[i])
+			d.peers.record(key, false, time.Since(start), res.Errs[i])
 		})
 	}
 	wg.Wait()
-	for i := range calls {
-		c := &calls[i]
-		if res.Errs[i] == nil {
-			res.Outputs[i], res.Errs[i] = d.attach(c, res.Outputs[i])
+	var answered []int
+	for i, err := range res.Errs {
+		if err == nil {
+			answered = append(answered, i)
 		}
+	}
+	if err := d.attach(calls, answered, res.Outputs); err != nil {
+		for _, i := range answered {
+			res.Errs[i] = err
+		}
+	}
+	for i := range calls {
 		if res.Errs[i] != nil {
-			res.Outputs[i] = torch.Zeros([]int64{c.batch, d.cfg.OutputDim}, torch.WithDevice(d.cfg.Device))
+			res.Outputs[i] = torch.Zeros([]int64{calls[i].batch, d.cfg.OutputDim}, torch.WithDevice(d.cfg.Device))
 		}
 	}
 	return res

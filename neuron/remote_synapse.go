@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/opentensor/bittensor-go/proto"
@@ -11,10 +12,9 @@ import (
 )
 
 // remoteCall is one synapse's share of a Dendrite call: the seed's
-// RemoteSynapse and _RemoteModuleCall. Its forward sends the serialized inputs;
-// the output it returns is a node of the caller's autograd graph whose
-// backward sends the output gradient with the inputs to the peer's Backward
-// and returns the peer's input gradient.
+// RemoteSynapse and _RemoteModuleCall. Its forward sends the serialized
+// inputs; its backward sends the output gradient with the inputs to the
+// peer's Backward and returns the peer's input gradient.
 type remoteCall struct {
 	synapse  *bittensorpb.Synapse
 	modality bittensorpb.Modality
@@ -23,41 +23,75 @@ type remoteCall struct {
 	input    *torch.Tensor       // the caller's input tensor; nil for TEXT
 }
 
-// attach makes out, the peer's answer to c, a node of the caller's graph.
-func (d *Dendrite) attach(c *remoteCall, out *torch.Tensor) (*torch.Tensor, error) {
-	key := c.synapse.GetSynapseKey()
-	// A fresh dummy leaf that requires grad makes the output part of the graph
-	// even when the inputs do not require grad (raw images, text), so that its
-	// backward runs and the peer learns from the caller's loss.
-	dummy := torch.Zeros([]int64{1}).SetRequiresGrad(true)
-	graphInputs := []*torch.Tensor{dummy}
-	withInput := c.input != nil && c.input.RequiresGrad()
-	if withInput {
-		graphInputs = append(graphInputs, c.input)
+// attach makes outs[i], the answers of calls[i] for every i in answered, one
+// node of the caller's graph, replacing them in outs with the attached
+// outputs. The node's backward sends the Backward calls of every output
+// that got a gradient, all at once (as hivemind's _RemoteCallMany does), and
+// returns when all of them answered or failed: a step waits for the slowest
+// peer at most BackwardTimeout, once. A failed Backward leaves the inputs
+// without a gradient from that peer, as if its output were a constant.
+func (d *Dendrite) attach(calls []remoteCall, answered []int, outs []*torch.Tensor) error {
+	if len(answered) == 0 {
+		return nil
 	}
-	attached, err := torch.CustomFunction(graphInputs, []*torch.Tensor{out}, func(gradOutputs []*torch.Tensor) ([]*torch.Tensor, error) {
+	// A fresh dummy leaf that requires grad makes the outputs part of the
+	// graph even when no input requires grad (raw images, text), so that
+	// the backward runs and the peers learn from the caller's loss.
+	graphInputs := []*torch.Tensor{torch.Zeros([]int64{1}).SetRequiresGrad(true)}
+	inputOf := make([]int, len(answered)) // graph input of each answer's input; 0 for none
+	for j, i := range answered {
+		x := calls[i].input
+		if x == nil || !x.RequiresGrad() {
+			continue
+		}
+		k := slices.Index(graphInputs, x) // one call may share its input between synapses
+		if k < 0 {
+			k = len(graphInputs)
+			graphInputs = append(graphInputs, x)
+		}
+		inputOf[j] = k
+	}
+	attachedOuts := make([]*torch.Tensor, len(answered))
+	for j, i := range answered {
+		attachedOuts[j] = outs[i]
+	}
+	attached, err := torch.CustomFunction(graphInputs, attachedOuts, func(gradOutputs []*torch.Tensor) ([]*torch.Tensor, error) {
+		inGrads := make([]*torch.Tensor, len(answered))
+		var wg sync.WaitGroup
+		for j, i := range answered {
+			c, key := &calls[i], calls[i].synapse.GetSynapseKey()
+			if gradOutputs[j] == nil || !d.peers.callable(key) {
+				continue // no gradient, or backed off since its Forward
+			}
+			wg.Go(func() {
+				start := time.Now()
+				g, err := d.remoteBackward(c, gradOutputs[j], inputOf[j] > 0)
+				d.peers.record(key, true, time.Since(start), err)
+				if err == nil {
+					inGrads[j] = g
+				}
+			})
+		}
+		wg.Wait()
 		grads := make([]*torch.Tensor, len(graphInputs))
-		if gradOutputs[0] == nil {
-			return grads, nil
+		for j, g := range inGrads {
+			if k := inputOf[j]; g != nil && k > 0 {
+				if grads[k] == nil {
+					grads[k] = g
+				} else {
+					grads[k] = grads[k].Add(g)
+				}
+			}
 		}
-		if !d.peers.callable(key) {
-			// Backed off since its Forward: not worth a deadline.
-			return grads, nil
-		}
-		start := time.Now()
-		g, err := d.remoteBackward(c, gradOutputs[0], withInput)
-		d.peers.record(key, true, time.Since(start), err)
-		if err == nil && withInput {
-			grads[1] = g
-		}
-		// A failed Backward leaves the inputs without a gradient from this
-		// peer, as if its output were a constant; training goes on.
 		return grads, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("dendrite: attach output to the graph: %w", err)
+		return fmt.Errorf("dendrite: attach outputs to the graph: %w", err)
 	}
-	return attached[0], nil
+	for j, i := range answered {
+		outs[i] = attached[j]
+	}
+	return nil
 }
 
 // remoteForward sends the inputs and returns the checked, decoded output.

@@ -186,3 +186,77 @@ func TestAxonRefusesBadNumbersAndUndeclaredInputs(t *testing.T) {
 		t.Fatalf("a valid request after the bad ones: %v", err)
 	}
 }
+
+// barrierPeer answers Forward with zeros and holds every Backward until n
+// Backward calls are in flight at once, then answers each with a gradient of
+// ones; a Backward still held when its deadline passes fails.
+type barrierPeer struct {
+	bittensorpb.UnimplementedBittensorServer
+	n       int64
+	arrived atomic.Int64
+	all     chan struct{}
+}
+
+func (p *barrierPeer) Forward(ctx context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
+	return (&lyingPeer{}).Forward(ctx, req)
+}
+
+func (p *barrierPeer) Backward(ctx context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
+	if p.arrived.Add(1) == p.n {
+		close(p.all)
+	}
+	select {
+	case <-p.all:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	g, err := SerializeTensor(torch.Ones(req.GetTensors()[0].GetShape()), bittensorpb.Modality_TENSOR)
+	if err != nil {
+		return nil, err
+	}
+	return &bittensorpb.TensorMessage{Tensors: []*bittensorpb.Tensor{g}}, nil
+}
+
+// The Backward calls of one Dendrite call are sent at once: eight peers that
+// each answer only once all eight are waiting all answer, where calls sent
+// one after another would each run into the deadline.
+func TestBackwardFansOutToAllPeersAtOnce(t *testing.T) {
+	const peers = 8
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	peer := &barrierPeer{n: peers, all: make(chan struct{})}
+	bittensorpb.RegisterBittensorServer(srv, peer)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	defs := make([]*bittensorpb.Synapse, peers)
+	for i := range defs {
+		defs[i] = definitions(t, lis.Addr(), newLinearSynapse(t, byte(40+i)))[0]
+	}
+	d := newTestDendrite(t, 2*time.Second)
+	x := torch.FromFloat32(pseudoRandom(5, 2*testIn), 2, testIn).SetRequiresGrad(true)
+	inputs := make([]*torch.Tensor, peers)
+	for i := range inputs {
+		inputs[i] = x // one input shared by every synapse
+	}
+	res, err := d.ForwardTensor(context.Background(), defs, inputs)
+	if err != nil || res.Failed() != 0 {
+		t.Fatalf("forward: %v, %d failed", err, res.Failed())
+	}
+	loss := res.Outputs[0].Sum()
+	for _, o := range res.Outputs[1:] {
+		loss = loss.Add(o.Sum())
+	}
+	if err := loss.Backward(); err != nil {
+		t.Fatal(err)
+	}
+	for key, st := range d.Stats() {
+		if st.Backwards != 1 || st.BackwardFailures != 0 {
+			t.Errorf("peer %s: %d Backward calls, %d failed (%v); want 1 that succeeded", shortKey(key), st.Backwards, st.BackwardFailures, st.LastError)
+		}
+	}
+	// Each peer's gradient of ones adds up in the shared input.
+	assertClose(t, "input gradient", x.Grad(), torch.Full([]int64{2, testIn}, peers), 0)
+}
