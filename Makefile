@@ -12,7 +12,7 @@ endif
 FUZZTIME ?= 5s
 BUILD := build
 
-.PHONY: setup deps build test unit ctest fuzz proto proto-check bench run vet clean
+.PHONY: setup deps build test unit race ctest fuzz proto proto-check bench run vet clean
 
 ## setup: install the system packages and Go modules the project needs (idempotent).
 setup: .setup-stamp
@@ -32,11 +32,16 @@ build: setup
 vet: setup
 	$(GO) vet ./...
 
-## test: every test: Go unit and multi-process tests, C++ ctest, proto freshness, short fuzz runs.
-test: setup proto-check vet unit ctest fuzz
+## test: every test: Go unit and multi-process tests, the race detector over neuron and torch,
+## C++ ctest, proto freshness, short fuzz runs.
+test: setup proto-check vet unit race ctest fuzz
 
 unit: setup
 	$(GO) test -count=1 -timeout 20m ./...
+
+## race: the neuron and torch packages under the race detector.
+race: setup
+	$(GO) test -race -count=1 -timeout 20m ./neuron/... ./torch/...
 
 ctest: setup
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_PREFIX) >/dev/null
