@@ -37,16 +37,23 @@ import (
 // Memory
 //
 // The guard holds one entry per request accepted whose nonce is at most
-// W+W/replaySlices old: at a sustained rate of R accepted requests per second,
-// at most about R × (2W + W/replaySlices) entries, each replayEntryBytes or so
-// (measured by BenchmarkReplayGuardCheck). The Axon's admission bounds R: it
-// runs MaxConcurrent requests at once, and each recorded one first had its
-// ed25519 signature verified (tens of microseconds of CPU). At 10 000 requests
-// a second and the default W of one minute, that is 1.2 million entries, about
-// 60 MiB; an idle or honest Axon holds far less. A cap on the total would not
-// help: any cap that keys cost nothing to fill must either refuse a new honest
-// caller or forget nonces still inside the window (the floor this guard used
-// to raise), so the window is the bound.
+// W+W/replaySlices old. An entry's nonce is at most W ahead of the clock when
+// it is accepted, so at a sustained rate of R accepted requests per second it
+// holds at most R × (2W + W/replaySlices) entries, about 60 bytes each (24 of
+// key in a map slot; BenchmarkReplayGuardCheck reports the measured B/entry).
+// The Axon's admission bounds R: MaxConcurrent requests run at once, and each
+// recorded one first had its ed25519 signature verified, tens of microseconds
+// of CPU. At 10 000 accepted requests a second and the default W of one
+// minute, that is 1.3 million entries, about 75 MiB; an Axon under honest load
+// holds a small fraction of that.
+//
+// There is no cap on the total, on purpose. Keys cost nothing, so throwaway
+// keys can fill any cap; once full, the guard would have to refuse a caller
+// that is new to it (an honest one among them), or forget nonces still inside
+// the window and then refuse everything below them (the floor an earlier
+// version raised, which let a flood lock out new callers). Refusing the keys
+// that hold the most entries instead would pick out the busiest honest peers.
+// So the window and the admission rate are the bound.
 //
 // Entries live in buckets, one per 1/replaySlices of W of nonce time. A nonce
 // is looked up in its own bucket only, and a bucket whose newest possible
@@ -61,10 +68,6 @@ var ErrReplay = errors.New("replayed or stale nonce")
 // Up to W/replaySlices of nonces older than the window stay in memory until
 // their bucket is dropped.
 const replaySlices = 8
-
-// replayEntryBytes is roughly what one recorded nonce costs in memory (a map
-// slot holding a replayKey), as BenchmarkReplayGuardCheck measures it.
-const replayEntryBytes = 48
 
 // callerID names a caller in the guard's state: the first 128 bits of the
 // SHA-256 digest of its key. Two callers could share replay state only by

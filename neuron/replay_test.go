@@ -238,6 +238,50 @@ func TestReplayGuardMatchesTheRule(t *testing.T) {
 	}
 }
 
+// FuzzReplayGuard checks the guard against the rule, as
+// TestReplayGuardMatchesTheRule does, on sequences the fuzzer picks: each
+// three bytes move the clock forward (or, rarely, back), name one of four
+// callers and pick a nonce within three windows of the clock.
+func FuzzReplayGuard(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 10, 1, 200, 255, 2, 64})
+	f.Add([]byte{1, 0, 100, 200, 0, 100, 1, 0, 100, 0, 1, 127})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		g, c := newTestGuard()
+		w := int64(testWindow)
+		ever := map[string]bool{}
+		var maxNow int64 = minNonce
+		for len(ops) >= 3 {
+			step, who, at := ops[0], ops[1], int8(ops[2])
+			ops = ops[3:]
+			if step == 255 {
+				c.advance(-testWindow / 3) // the server clock steps back
+			} else {
+				c.advance(time.Duration(step) * testWindow / 64)
+			}
+			now := c.ns(0)
+			maxNow = max(maxNow, now)
+			caller := fmt.Sprint("c", who%4)
+			nonce := now + int64(at)*w/42
+			key := fmt.Sprint(caller, "/", nonce)
+			inWindow := now-w <= nonce && nonce <= now+w
+			err := g.Check(caller, nonce)
+			switch {
+			case err != nil && !errors.Is(err, ErrReplay):
+				t.Fatalf("refusal %v does not wrap ErrReplay", err)
+			case err == nil && (!inWindow || ever[key]):
+				t.Fatalf("Check(%s, now%+d) accepted a nonce the rule refuses", caller, nonce-now)
+			case err != nil && inWindow && !ever[key] && nonce >= maxNow-w:
+				// Only a step back may refuse a fresh nonce, and only one
+				// older than the window was at the newest clock.
+				t.Fatalf("Check(%s, now%+d) = %v, the rule says accepted", caller, nonce-now, err)
+			}
+			if err == nil {
+				ever[key] = true
+			}
+		}
+	})
+}
+
 func TestReplayGuardConcurrentChecksAcceptEachNonceOnce(t *testing.T) {
 	g, c := newTestGuard()
 	const goroutines, callers, nonces = 8, 4, 200
