@@ -24,14 +24,15 @@ import (
 // synapse learn from that gradient.
 //
 // Every request passes, in order: admission (bounded concurrency,
-// RESOURCE_EXHAUSTED past the queue), authentication (signature and nonce,
-// UNAUTHENTICATED), the synapse lookup (NOT_FOUND) and validation of every
+// RESOURCE_EXHAUSTED past the queue), the synapse lookup (NOT_FOUND),
+// authentication (signature and nonce, UNAUTHENTICATED) and validation of every
 // tensor before anything is allocated for it (INVALID_ARGUMENT). gRPC itself
 // refuses messages over the size limit with RESOURCE_EXHAUSTED. A refused
 // request never affects the requests after it.
 type Axon struct {
 	cfg     AxonConfig
 	metrics *axonMetrics
+	guard   *ReplayGuard
 	server  *grpc.Server
 
 	mu       sync.RWMutex
@@ -46,9 +47,14 @@ func NewAxon(cfg AxonConfig) (*Axon, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	a := &Axon{cfg: cfg, metrics: new(axonMetrics), synapses: make(map[string]Synapse)}
-	guard := NewReplayGuard(cfg.MaxCallers, cfg.MaxClockSkew, cfg.Now)
-	a.server = grpc.NewServer(cfg.serverOptions(a.metrics, newAdmission(cfg.MaxConcurrent, cfg.MaxQueued), guard)...)
+	a := &Axon{
+		cfg:      cfg,
+		metrics:  new(axonMetrics),
+		guard:    NewReplayGuard(cfg.ReplayWindow, cfg.Now),
+		synapses: make(map[string]Synapse),
+	}
+	served := func(key string) error { _, err := a.synapse(key); return err }
+	a.server = grpc.NewServer(cfg.serverOptions(a.metrics, newAdmission(cfg.MaxConcurrent, cfg.MaxQueued), served, a.guard)...)
 	bittensorpb.RegisterBittensorServer(a.server, axonService{a: a})
 	return a, nil
 }

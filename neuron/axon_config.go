@@ -21,19 +21,20 @@ type AxonConfig struct {
 	MaxConcurrent, MaxQueued int
 	// Limits bound each decoded tensor.
 	Limits Limits
-	// MaxCallers is how many callers' nonces the replay guard remembers, and
-	// MaxClockSkew how far ahead of this machine's clock a nonce may be (see
-	// ReplayGuard).
-	MaxCallers   int
-	MaxClockSkew time.Duration
+	// ReplayWindow is how far a request's nonce (the caller's clock) may lie
+	// behind or ahead of this machine's clock. Inside it each nonce is accepted
+	// once per caller; the replay guard holds one entry per request accepted
+	// within about 2 × ReplayWindow, so a longer window tolerates more clock
+	// skew and network delay at the cost of memory (see ReplayGuard).
+	ReplayWindow time.Duration
 	// Now is the clock of the replay guard; nil means time.Now.
 	Now func() time.Time
 }
 
 // DefaultAxonConfig returns the configuration of a neuron's Axon: port 8091 on
 // every interface, 64 MiB messages, two requests at a time (libtorch already
-// spreads one forward over the cores) with 16 queued, DefaultLimits, 10 000
-// remembered callers and a minute of clock skew.
+// spreads one forward over the cores) with 16 queued, DefaultLimits, and
+// nonces accepted within a minute either side of the clock.
 func DefaultAxonConfig() AxonConfig {
 	return AxonConfig{
 		Address:         ":8091",
@@ -41,8 +42,7 @@ func DefaultAxonConfig() AxonConfig {
 		MaxConcurrent:   2,
 		MaxQueued:       16,
 		Limits:          DefaultLimits(),
-		MaxCallers:      10_000,
-		MaxClockSkew:    time.Minute,
+		ReplayWindow:    time.Minute,
 	}
 }
 
@@ -55,10 +55,8 @@ func (c AxonConfig) validate() error {
 		return fmt.Errorf("axon: MaxConcurrent is %d, want > 0", c.MaxConcurrent)
 	case c.MaxQueued < 0:
 		return fmt.Errorf("axon: MaxQueued is %d, want >= 0", c.MaxQueued)
-	case c.MaxCallers <= 0:
-		return fmt.Errorf("axon: MaxCallers is %d, want > 0", c.MaxCallers)
-	case c.MaxClockSkew <= 0:
-		return fmt.Errorf("axon: MaxClockSkew is %v, want > 0", c.MaxClockSkew)
+	case c.ReplayWindow <= 0:
+		return fmt.Errorf("axon: ReplayWindow is %v, want > 0", c.ReplayWindow)
 	case c.Limits.MaxTensors <= 0 || c.Limits.MaxRank <= 0 || c.Limits.MaxElements <= 0:
 		return fmt.Errorf("axon: Limits %+v: tensors, rank and elements must be > 0", c.Limits)
 	}
@@ -67,13 +65,14 @@ func (c AxonConfig) validate() error {
 
 // serverOptions returns the gRPC options every Axon server runs with: the
 // message size limits, the metrics handler, and the interceptors in order:
-// admission first (so refused work costs nothing), then authentication.
-func (c AxonConfig) serverOptions(m *axonMetrics, adm *admission, guard *ReplayGuard) []grpc.ServerOption {
+// admission first (so refused work costs nothing), then the synapse lookup and
+// authentication (authInterceptor).
+func (c AxonConfig) serverOptions(m *axonMetrics, adm *admission, served func(synapseKey string) error, guard *ReplayGuard) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.MaxMessageBytes),
 		grpc.MaxSendMsgSize(c.MaxMessageBytes),
 		grpc.StatsHandler(m),
-		grpc.ChainUnaryInterceptor(adm.interceptor, authInterceptor(guard)),
+		grpc.ChainUnaryInterceptor(adm.interceptor, authInterceptor(served, guard)),
 		// A forward cannot be interrupted: Stop waits for the running ones.
 		grpc.WaitForHandlers(true),
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
 )
 
 // gatedEcho answers Forward with the request's tensors. When entered is set it
@@ -34,13 +35,23 @@ func (e *gatedEcho) Forward(ctx context.Context, req *bittensorpb.TensorMessage)
 	return &bittensorpb.TensorMessage{Tensors: req.GetTensors()}, nil
 }
 
+// plumbingSynapse is the only synapse key the plumbing serves.
+const plumbingSynapse = "s"
+
 // startPlumbing serves srv with an Axon's interceptors and limits on a free
-// local port and returns a client and the metrics.
-func startPlumbing(t *testing.T, cfg AxonConfig, srv bittensorpb.BittensorServer) (bittensorpb.BittensorClient, *axonMetrics) {
+// local port, as if it served the synapse plumbingSynapse, and returns a
+// client, the metrics and the replay guard.
+func startPlumbing(t *testing.T, cfg AxonConfig, srv bittensorpb.BittensorServer) (bittensorpb.BittensorClient, *axonMetrics, *ReplayGuard) {
 	t.Helper()
 	m := new(axonMetrics)
-	guard := NewReplayGuard(cfg.MaxCallers, cfg.MaxClockSkew, cfg.Now)
-	s := grpc.NewServer(cfg.serverOptions(m, newAdmission(cfg.MaxConcurrent, cfg.MaxQueued), guard)...)
+	guard := NewReplayGuard(cfg.ReplayWindow, cfg.Now)
+	served := func(key string) error {
+		if key != plumbingSynapse {
+			return status.Errorf(codes.NotFound, "axon: unknown synapse %q", shortKey(key))
+		}
+		return nil
+	}
+	s := grpc.NewServer(cfg.serverOptions(m, newAdmission(cfg.MaxConcurrent, cfg.MaxQueued), served, guard)...)
 	bittensorpb.RegisterBittensorServer(s, srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,7 +71,7 @@ func startPlumbing(t *testing.T, cfg AxonConfig, srv bittensorpb.BittensorServer
 		s.Stop()
 		<-done
 	})
-	return bittensorpb.NewBittensorClient(cc), m
+	return bittensorpb.NewBittensorClient(cc), m, guard
 }
 
 func testConfig() AxonConfig {
@@ -71,11 +82,16 @@ func testConfig() AxonConfig {
 
 func signedRequest(t *testing.T, key *Key, nonce int64) *bittensorpb.TensorMessage {
 	t.Helper()
+	return signedRequestTo(t, plumbingSynapse, key, nonce)
+}
+
+func signedRequestTo(t *testing.T, synapse string, key *Key, nonce int64) *bittensorpb.TensorMessage {
+	t.Helper()
 	text, err := EncodeText([]string{"hi"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &bittensorpb.TensorMessage{SynapseKey: "s", Tensors: []*bittensorpb.Tensor{text}}
+	m := &bittensorpb.TensorMessage{SynapseKey: synapse, Tensors: []*bittensorpb.Tensor{text}}
 	SignMessage(m, key, nonce)
 	return m
 }
@@ -88,7 +104,7 @@ func wantStatus(t *testing.T, err error, code codes.Code, msg string) {
 }
 
 func TestAuthInterceptor(t *testing.T) {
-	client, m := startPlumbing(t, testConfig(), &gatedEcho{})
+	client, m, _ := startPlumbing(t, testConfig(), &gatedEcho{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	key := testKey(t, 1)
@@ -118,11 +134,117 @@ func TestAuthInterceptor(t *testing.T) {
 	}
 }
 
+func TestAuthInterceptorUnknownSynapseSpendsNothing(t *testing.T) {
+	client, m, guard := startPlumbing(t, testConfig(), &gatedEcho{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	key := testKey(t, 1)
+	now := time.Now().UnixNano()
+
+	// Signed, forged and unsigned requests for a synapse nobody serves: all
+	// NOT_FOUND, and none leaves anything in the replay guard.
+	unknown := testKey(t, 9).PublicHex()
+	forged := signedRequestTo(t, unknown, key, now+1)
+	forged.Signature[0] ^= 1
+	for i, req := range []*bittensorpb.TensorMessage{
+		signedRequestTo(t, unknown, key, now),
+		signedRequestTo(t, unknown, testKey(t, 2), now),
+		forged,
+		{SynapseKey: unknown},
+	} {
+		_, err := client.Forward(ctx, req)
+		wantStatus(t, err, codes.NotFound, `axon: unknown synapse "`+shortKey(unknown)+`"`)
+		if guard.Len() != 0 {
+			t.Fatalf("request %d to an unknown synapse left %d replay entries", i, guard.Len())
+		}
+	}
+	// The nonces were not spent: the same ones toward the served synapse pass.
+	if _, err := client.Forward(ctx, signedRequest(t, key, now)); err != nil {
+		t.Fatalf("nonce used before only toward an unknown synapse: %v", err)
+	}
+	if _, err := client.Forward(ctx, signedRequest(t, key, now+1)); err != nil {
+		t.Fatalf("nonce of a forged request: %v", err)
+	}
+	if guard.Len() != 2 {
+		t.Fatalf("guard holds %d entries after 2 accepted requests", guard.Len())
+	}
+	if s := settledStats(t, m.snapshot, 6); s.Codes[codes.NotFound] != 4 || s.Codes[codes.OK] != 2 {
+		t.Fatalf("stats codes = %v, want 4 NOT_FOUND and 2 OK", s.Codes)
+	}
+}
+
+func TestAuthInterceptorFloodOfThrowawayKeys(t *testing.T) {
+	// Through the Axon's interceptors and config, with the clock injected: a
+	// flood of signed requests from fresh keys with nonces at both edges of
+	// the window locks out neither a new nor a known honest caller.
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	cfg := testConfig()
+	cfg.Now = clock.now
+	client, _, guard := startPlumbing(t, cfg, &gatedEcho{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w := cfg.ReplayWindow
+	known := testKey(t, 1)
+	if _, err := client.Forward(ctx, signedRequest(t, known, clock.ns(0))); err != nil {
+		t.Fatalf("known caller: %v", err)
+	}
+	const attackers = 200
+	for i := range attackers {
+		k, err := NewKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int64{clock.ns(-w), clock.ns(w), clock.ns(time.Millisecond)} {
+			if _, err := client.Forward(ctx, signedRequest(t, k, n)); err != nil {
+				t.Fatalf("attacker %d, nonce %d: %v", i, n, err)
+			}
+		}
+	}
+	if want := 1 + 3*attackers; guard.Len() != want {
+		t.Fatalf("guard holds %d entries, want %d", guard.Len(), want)
+	}
+	if _, err := client.Forward(ctx, signedRequest(t, testKey(t, 2), clock.ns(time.Millisecond))); err != nil {
+		t.Fatalf("new honest caller after the flood: %v", err)
+	}
+	if _, err := client.Forward(ctx, signedRequest(t, known, clock.ns(time.Millisecond))); err != nil {
+		t.Fatalf("known honest caller after the flood: %v", err)
+	}
+	// Outside the window the same config refuses, both ways.
+	_, err := client.Forward(ctx, signedRequest(t, known, clock.ns(-w)-1))
+	wantStatus(t, err, codes.Unauthenticated, "axon: replayed or stale nonce: nonce "+itoa(clock.ns(-w)-1)+" from "+shortKey(known.PublicHex())+" is more than 1m0s behind the server clock")
+}
+
+func TestAxonUnknownSynapseLeavesNoReplayState(t *testing.T) {
+	syn := newLinearSynapse(t, 1)
+	a, _ := startAxon(t, testConfig(), syn)
+	client := rawClient(t, a)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	caller, nonces := testKey(t, 100), NewNonces(nil)
+	unknown := testKey(t, 77).PublicHex()
+	for range 10 {
+		_, err := client.Forward(ctx, signedRequestTo(t, unknown, caller, nonces.Next()))
+		wantStatus(t, err, codes.NotFound, `axon: unknown synapse "`+shortKey(unknown)+`"`)
+	}
+	if n := a.guard.Len(); n != 0 {
+		t.Fatalf("requests to an unknown synapse left %d replay entries", n)
+	}
+	// A request to the served synapse is recorded as before.
+	req := &bittensorpb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*bittensorpb.Tensor{floatTensor(t, torch.Zeros([]int64{1, testIn}))}}
+	SignMessage(req, caller, nonces.Next())
+	if _, err := client.Forward(ctx, req); err != nil {
+		t.Fatalf("request to the served synapse: %v", err)
+	}
+	if n := a.guard.Len(); n != 1 {
+		t.Fatalf("guard holds %d entries after one accepted request, want 1", n)
+	}
+}
+
 func TestAdmissionRefusesPastTheQueue(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxConcurrent, cfg.MaxQueued = 1, 0
 	srv := &gatedEcho{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	client, m := startPlumbing(t, cfg, srv)
+	client, m, _ := startPlumbing(t, cfg, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	key := testKey(t, 1)
