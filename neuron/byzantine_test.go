@@ -103,7 +103,7 @@ func parameterValues(t *testing.T, tr *Trainer) map[string][]float32 {
 	return out
 }
 
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // An honest neuron that routes every example to a byzantine peer as well as
 // to itself keeps training: no step fails, every loss it reports is finite,
@@ -126,7 +126,7 @@ func TestTrainerSurvivesByzantinePeer(t *testing.T) {
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
-				if !finite(res.LocalLoss) || !finite(res.TargetLoss) || !finite(res.DistillationLoss) {
+				if !isFinite(res.LocalLoss) || !isFinite(res.TargetLoss) || !isFinite(res.DistillationLoss) {
 					t.Fatalf("step %d: losses local %v, target %v, distillation %v; want finite",
 						i, res.LocalLoss, res.TargetLoss, res.DistillationLoss)
 				}
@@ -141,7 +141,7 @@ func TestTrainerSurvivesByzantinePeer(t *testing.T) {
 			moved := false
 			for name, w := range after {
 				for j, v := range w {
-					if !finite(float64(v)) {
+					if !isFinite(float64(v)) {
 						t.Fatalf("parameter %s[%d] = %v after %d steps with a %v peer", name, j, v, steps, mode)
 					}
 					moved = moved || v != before[name][j]
@@ -199,7 +199,7 @@ func TestDendriteRefusesByzantineInputGradients(t *testing.T) {
 				}
 				if g := x.Grad(); g != nil {
 					for j, v := range floats(t, g) {
-						if !finite(float64(v)) {
+						if !isFinite(float64(v)) {
 							t.Fatalf("call %d: input gradient [%d] = %v from the %v peer", i, j, v, mode)
 						}
 					}

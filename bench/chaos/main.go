@@ -25,8 +25,8 @@ import (
 
 func main() {
 	hold := flag.Duration("hold", 6*time.Second, "how long B stays stopped (the Forward deadline is 5 s)")
-	lines := flag.Int("lines", 10, "training lines of A (5 steps each) in the before and after phases")
-	timeout := flag.Duration("timeout", 3*time.Minute, "bound of the whole run")
+	lines := flag.Int("lines", 20, "training steps of A (one log line each) in the before and after phases")
+	timeout := flag.Duration("timeout", 4*time.Minute, "bound of the whole run")
 	verbose := flag.Bool("v", false, "report each event")
 	flag.Parse()
 	log.SetFlags(0)

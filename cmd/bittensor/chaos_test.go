@@ -32,7 +32,7 @@ var builtBadPeer = sync.OnceValues(func() (string, error) {
 // losses while the bad peer answers garbage, C is killed, and B is stopped
 // past the Forward deadline and resumed; A forgets C and the stopped B, and
 // routes to B again once it answers. Each stage waits on an event in A's
-// log (see package internal/chaos); the run is bounded by 90 s.
+// log (see package internal/chaos); the run is bounded by 180 s.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four neuron processes")

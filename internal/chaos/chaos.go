@@ -43,16 +43,16 @@ type Config struct {
 	Logf func(format string, args ...any)
 }
 
-// DefaultConfig returns a run of at most 90 s holding B stopped 6 s.
+// DefaultConfig returns a run of at most 180 s holding B stopped 6 s.
 func DefaultConfig(bittensor, badPeer, dir string) Config {
 	return Config{Bittensor: bittensor, BadPeer: badPeer, Dir: dir, Hold: 6 * time.Second,
-		Timeout: 90 * time.Second, PhaseLines: 6}
+		Timeout: 180 * time.Second, PhaseLines: 5}
 }
 
 // Settings every neuron of the run shares.
 const (
 	batchSize   = 32
-	logInterval = 5
+	logInterval = 1
 	gossip      = "100ms"
 	ttl         = "2s"
 )
@@ -101,9 +101,11 @@ type Report struct {
 // Run runs the scenario and returns A's report; an error says which event
 // did not come (or that A logged a loss that is not finite, or ended).
 func Run(cfg Config) (*Report, error) {
-	logf := cfg.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
+	begin := time.Now()
+	logf := func(format string, args ...any) {
+		if cfg.Logf != nil {
+			cfg.Logf("%5.1fs "+format, append([]any{time.Since(begin).Seconds()}, args...)...)
+		}
 	}
 	deadline := time.After(cfg.Timeout)
 	var procs []*Process
