@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"sync"
@@ -176,6 +177,9 @@ func (s axonService) Forward(_ context.Context, req *bittensorpb.TensorMessage) 
 	if err := s.a.validate(req, 1, "Forward takes 1 tensor (inputs)"); err != nil {
 		return nil, err
 	}
+	if err := checkInputs(syn, req.GetTensors()[0]); err != nil {
+		return nil, err
+	}
 	scope := torch.NewScope()
 	defer scope.Close()
 	inputs, modality, err := decodeInputs(req.GetTensors()[0], s.a.cfg.Limits, scope)
@@ -183,7 +187,10 @@ func (s axonService) Forward(_ context.Context, req *bittensorpb.TensorMessage) 
 		return nil, status.Errorf(codes.InvalidArgument, "axon: inputs: %v", err)
 	}
 	var out *torch.Tensor
-	torch.NoGrad(func() { out, err = CallForward(syn, inputs, modality) })
+	err = guard(syn, func() error {
+		torch.NoGrad(func() { out, err = CallForward(syn, inputs, modality) })
+		return err
+	})
 	if err != nil {
 		return nil, synapseStatus(err)
 	}
@@ -202,6 +209,9 @@ func (s axonService) Backward(_ context.Context, req *bittensorpb.TensorMessage)
 	if err := s.a.validate(req, 2, "Backward takes 2 tensors (inputs, output gradient)"); err != nil {
 		return nil, err
 	}
+	if err := checkInputs(syn, req.GetTensors()[0]); err != nil {
+		return nil, err
+	}
 	lim := s.a.cfg.Limits
 	scope := torch.NewScope()
 	defer scope.Close()
@@ -212,6 +222,9 @@ func (s axonService) Backward(_ context.Context, req *bittensorpb.TensorMessage)
 	gradW := req.GetTensors()[1]
 	if gradW.GetDtype() != bittensorpb.DataType_FLOAT32 && gradW.GetDtype() != bittensorpb.DataType_FLOAT64 {
 		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient has dtype %v, want FLOAT32 or FLOAT64", gradW.GetDtype())
+	}
+	if err := CheckValues(gradW, math.Inf(1)); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient: %v", err)
 	}
 	grad, err := DeserializeTensor(gradW, lim)
 	if err != nil {
@@ -265,7 +278,7 @@ func (s axonService) Backward(_ context.Context, req *bittensorpb.TensorMessage)
 	if train {
 		err = trainable.TrainStep(pass)
 	} else {
-		err = pass()
+		err = guard(syn, pass)
 	}
 	if err != nil {
 		if _, ok := status.FromError(err); ok {
@@ -309,6 +322,34 @@ func (a *Axon) reply(req *bittensorpb.TensorMessage, out *torch.Tensor, modality
 	w.RequiresGrad = false
 	resp.Tensors = []*bittensorpb.Tensor{w}
 	return resp, nil
+}
+
+// checkInputs answers INVALID_ARGUMENT for inputs w that are not finite or
+// that do not fit what syn declares it accepts.
+func checkInputs(syn Synapse, w *bittensorpb.Tensor) error {
+	if err := CheckValues(w, math.Inf(1)); err != nil {
+		return status.Errorf(codes.InvalidArgument, "axon: inputs: %v", err)
+	}
+	d, ok := syn.(InputDeclarer)
+	if !ok {
+		return nil
+	}
+	spec, ok := d.Inputs(w.GetModality())
+	if !ok {
+		return nil
+	}
+	if err := spec.Check(w); err != nil {
+		return status.Errorf(codes.InvalidArgument, "axon: synapse %s: %v", shortKey(syn.Key()), err)
+	}
+	return nil
+}
+
+// guard runs fn inside syn's Guard when it has one.
+func guard(syn Synapse, fn func() error) error {
+	if g, ok := syn.(Guarded); ok {
+		return g.Guard(fn)
+	}
+	return fn()
 }
 
 // decodeInputs turns a request's input tensor into what CallForward takes:

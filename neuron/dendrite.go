@@ -28,13 +28,22 @@ type DendriteConfig struct {
 	Limits Limits
 	// Device is where outputs and zeros are placed.
 	Device torch.Device
-	// Now is the clock nonces are drawn from; nil means time.Now.
+	// MaxAbsValue bounds the magnitude of every value a peer answers (an
+	// output or an input gradient); an answer beyond it, or not finite, is
+	// a failed call.
+	MaxAbsValue float64
+	// Backoff sets how long a failing synapse is left alone (see Standing).
+	Backoff BackoffConfig
+	// MaxPeers bounds how many synapses' counters and standing are kept.
+	MaxPeers int
+	// Now is the clock nonces and backoffs are drawn from; nil means time.Now.
 	Now func() time.Time
 }
 
 // DefaultDendriteConfig returns a Dendrite configuration with the 2020
 // network's output width of 512, 5 s per Forward and 10 s per Backward call,
-// 64 MiB messages, DefaultLimits, and outputs on the CPU.
+// 64 MiB messages, DefaultLimits, outputs on the CPU, values up to 1e6 in
+// magnitude, DefaultBackoffConfig, and the standing of up to 10 000 synapses.
 func DefaultDendriteConfig() DendriteConfig {
 	return DendriteConfig{
 		Timeout:         5 * time.Second,
@@ -43,14 +52,20 @@ func DefaultDendriteConfig() DendriteConfig {
 		MaxMessageBytes: 64 << 20,
 		Limits:          DefaultLimits(),
 		Device:          torch.CPU,
+		MaxAbsValue:     1e6,
+		Backoff:         DefaultBackoffConfig(),
+		MaxPeers:        10_000,
 	}
 }
 
 // Dendrite calls the synapses of remote neurons as differentiable modules:
 // the seed's Dendrite class. A call sends each synapse its inputs in
 // parallel, each with its own deadline; a peer that fails, refuses or is too
-// slow yields zeros of the expected output shape and a recorded failure, never
-// an error that stops training. Each output is attached to the caller's
+// slow, or answers numbers that are not finite or absurd, yields zeros of the
+// expected output shape and a recorded failure, never an error that stops
+// training. A failing synapse is backed off (see Standing): Callable reports
+// it, so that the caller routes around it until the backoff ends, and its
+// pending Backward calls are not sent. Each output is attached to the caller's
 // autograd graph: its backward sends the output gradient to the peer's
 // Backward and feeds the returned input gradient into the caller's graph.
 // Connections are pooled per endpoint and closed by Close.
@@ -63,8 +78,7 @@ type Dendrite struct {
 	life   context.Context
 	cancel context.CancelFunc
 
-	mu    sync.Mutex
-	stats map[string]*PeerStats
+	peers *peerBook
 }
 
 // Responses are the answers to one Dendrite call: per synapse, in the order
@@ -96,6 +110,8 @@ type PeerStats struct {
 	LastError error
 	// LastLatency is the duration of the most recent successful Forward.
 	LastLatency time.Duration
+	// Standing holds the outcomes of the calls and the synapse's backoff.
+	Standing Standing
 }
 
 // NewDendrite returns a Dendrite that signs its requests with key.
@@ -110,6 +126,11 @@ func NewDendrite(key *Key, cfg DendriteConfig) (*Dendrite, error) {
 		return nil, fmt.Errorf("dendrite: OutputDim is %d, want >= 0", cfg.OutputDim)
 	case cfg.MaxMessageBytes <= 0:
 		return nil, fmt.Errorf("dendrite: MaxMessageBytes is %d, want > 0", cfg.MaxMessageBytes)
+	case !(cfg.MaxAbsValue > 0):
+		return nil, fmt.Errorf("dendrite: MaxAbsValue is %v, want > 0", cfg.MaxAbsValue)
+	case cfg.Backoff.BackoffBase < 0 || cfg.Backoff.BackoffMax < cfg.Backoff.BackoffBase ||
+		!(cfg.Backoff.BackoffJitter >= 0 && cfg.Backoff.BackoffJitter < 1):
+		return nil, fmt.Errorf("dendrite: backoff %+v: want 0 <= base <= max and jitter in [0, 1)", cfg.Backoff)
 	}
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -122,7 +143,7 @@ func NewDendrite(key *Key, cfg DendriteConfig) (*Dendrite, error) {
 		pool:   newConnPool(opts, cfg.Now),
 		life:   life,
 		cancel: cancel,
-		stats:  make(map[string]*PeerStats),
+		peers:  newPeerBook(cfg.Backoff, cfg.Now, cfg.MaxPeers, uint64(time.Now().UnixNano())),
 	}, nil
 }
 
@@ -133,15 +154,11 @@ func (d *Dendrite) Close() error {
 }
 
 // Stats returns a copy of the per-synapse counters, keyed by synapse key.
-func (d *Dendrite) Stats() map[string]PeerStats {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make(map[string]PeerStats, len(d.stats))
-	for k, s := range d.stats {
-		out[k] = *s
-	}
-	return out
-}
+func (d *Dendrite) Stats() map[string]PeerStats { return d.peers.snapshot() }
+
+// Callable reports whether the synapse with the given key may be called now:
+// false while it is backed off after failures.
+func (d *Dendrite) Callable(synapseKey string) bool { return d.peers.callable(synapseKey) }
 
 // ForwardText sends inputs[i], a batch of strings, to synapses[i], for every i
 // in parallel.
@@ -203,10 +220,12 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 	latency := make([]time.Duration, len(calls))
 	var wg sync.WaitGroup
 	for i := range calls {
+		key := calls[i].synapse.GetSynapseKey()
 		wg.Go(func() {
 			start := time.Now()
 			res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])
 			latency[i] = time.Since(start)
+			d.peers.record(key, false, latency[i], res.Errs[i])
 		})
 	}
 	wg.Wait()
@@ -215,7 +234,6 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 		if res.Errs[i] == nil {
 			res.Outputs[i], res.Errs[i] = d.attach(c, res.Outputs[i])
 		}
-		d.record(c.synapse.GetSynapseKey(), false, latency[i], res.Errs[i])
 		if res.Errs[i] != nil {
 			res.Outputs[i] = torch.Zeros([]int64{c.batch, d.cfg.OutputDim}, torch.WithDevice(d.cfg.Device))
 		}
@@ -248,30 +266,4 @@ func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward 
 		return nil, fmt.Errorf("dendrite: %s: %w", endpoint, err)
 	}
 	return resp, nil
-}
-
-// record counts a call to synapse key and its outcome.
-func (d *Dendrite) record(key string, backward bool, latency time.Duration, err error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	s, ok := d.stats[key]
-	if !ok {
-		s = new(PeerStats)
-		d.stats[key] = s
-	}
-	if backward {
-		s.Backwards++
-	} else {
-		s.Forwards++
-	}
-	if err != nil {
-		if backward {
-			s.BackwardFailures++
-		} else {
-			s.ForwardFailures++
-		}
-		s.LastError = err
-	} else if !backward {
-		s.LastLatency = latency
-	}
 }

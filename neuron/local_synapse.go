@@ -9,12 +9,17 @@ import (
 )
 
 // LocalSynapse serves a Model on the Axon while a Trainer trains the very
-// same Model, so peers always get the current parameters. Forwards (the
-// model's Encode) run concurrently under a read lock; the Trainer changes the
-// parameters (optimizer step, checkpoint load) only through Update, which
-// waits for them. Serving never writes parameters or gradients: the Axon's
-// Backward computes input gradients with torch.Grad, which leaves every
-// parameter's Grad alone, so it can run while the Trainer back-propagates.
+// same Model, so peers always get the current parameters. It is Guarded: the
+// Axon runs each request (the model's Encode, and for a Backward the gradient
+// computed from it) inside Guard, under a read lock, so requests run
+// concurrently; the Trainer changes the parameters (optimizer step,
+// checkpoint load) only through Update, which waits for the requests in
+// progress. Serving never writes parameters or gradients: the Axon's Backward
+// computes input gradients with torch.Grad, which leaves every parameter's
+// Grad alone, so it can run while the Trainer back-propagates.
+//
+// A model that implements InputModel declares the inputs it accepts, and the
+// synapse passes the declaration on to the Axon (InputDeclarer).
 //
 // A LocalSynapse is deliberately not Trainable: a neuron calls its own Axon
 // (with no peers it calls nothing else), and the Axon's Backward for that call
@@ -33,6 +38,13 @@ func NewLocalSynapse(key *Key, model Model, modality bittensorpb.Modality) (*Loc
 		return nil, fmt.Errorf("local synapse: modality %v: %w", modality, ErrModalityNotSupported)
 	}
 	return &LocalSynapse{SynapseBase: NewSynapseBase(key), model: model, modality: modality}, nil
+}
+
+// InputModel is a Model that declares the inputs its Encode accepts.
+type InputModel interface {
+	Model
+	// Inputs returns the spec of the inputs Encode accepts.
+	Inputs() InputSpec
 }
 
 // Model returns the served model.
@@ -57,9 +69,25 @@ func (s *LocalSynapse) ForwardTensor(x *torch.Tensor) (*torch.Tensor, error) {
 	return s.encode(x)
 }
 
-func (s *LocalSynapse) encode(x *torch.Tensor) (*torch.Tensor, error) {
+// Inputs returns the model's declared inputs for the modality the synapse
+// serves, when the model is an InputModel.
+func (s *LocalSynapse) Inputs(modality bittensorpb.Modality) (InputSpec, bool) {
+	m, ok := s.model.(InputModel)
+	if !ok || modality != s.modality {
+		return InputSpec{}, false
+	}
+	return m.Inputs(), true
+}
+
+// Guard runs fn, a request that reads the model's parameters, while Update
+// cannot change them. The forwards must run inside it.
+func (s *LocalSynapse) Guard(fn func() error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return fn()
+}
+
+func (s *LocalSynapse) encode(x *torch.Tensor) (*torch.Tensor, error) {
 	out := s.model.Encode(x)
 	if err := out.Err(); err != nil {
 		return nil, fmt.Errorf("local synapse: %w", err)
@@ -67,8 +95,8 @@ func (s *LocalSynapse) encode(x *torch.Tensor) (*torch.Tensor, error) {
 	return out, nil
 }
 
-// Update runs fn, which may change the model's parameters, while no forward
-// reads them.
+// Update runs fn, which may change the model's parameters, while no request
+// (see Guard) reads them.
 func (s *LocalSynapse) Update(fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

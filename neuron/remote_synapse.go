@@ -40,9 +40,13 @@ func (d *Dendrite) attach(c *remoteCall, out *torch.Tensor) (*torch.Tensor, erro
 		if gradOutputs[0] == nil {
 			return grads, nil
 		}
+		if !d.peers.callable(key) {
+			// Backed off since its Forward: not worth a deadline.
+			return grads, nil
+		}
 		start := time.Now()
 		g, err := d.remoteBackward(c, gradOutputs[0], withInput)
-		d.record(key, true, time.Since(start), err)
+		d.peers.record(key, true, time.Since(start), err)
 		if err == nil && withInput {
 			grads[1] = g
 		}
@@ -69,18 +73,22 @@ func (d *Dendrite) remoteForward(ctx context.Context, c *remoteCall) (*torch.Ten
 	if err != nil {
 		return nil, err
 	}
+	peer := shortKey(c.synapse.GetSynapseKey())
 	if n := len(resp.GetTensors()); n != 1 {
-		return nil, fmt.Errorf("dendrite: %s answered %d tensors, want 1", shortKey(c.synapse.GetSynapseKey()), n)
+		return nil, fmt.Errorf("dendrite: %s answered %d tensors, want 1: %w", peer, n, errBadAnswer)
 	}
 	w := resp.GetTensors()[0]
 	want := []int64{c.batch, d.cfg.OutputDim}
 	if w.GetDtype() != bittensorpb.DataType_FLOAT32 || !slices.Equal(w.GetShape(), want) {
-		return nil, fmt.Errorf("dendrite: %s answered a %v %v tensor, want FLOAT32 %v",
-			shortKey(c.synapse.GetSynapseKey()), w.GetDtype(), w.GetShape(), want)
+		return nil, fmt.Errorf("dendrite: %s answered a %v %v tensor, want FLOAT32 %v: %w",
+			peer, w.GetDtype(), w.GetShape(), want, errBadAnswer)
+	}
+	if err := d.checkAnswer(w); err != nil {
+		return nil, fmt.Errorf("dendrite: %s: output: %w", peer, err)
 	}
 	out, err := DeserializeTensor(w, d.cfg.Limits)
 	if err != nil {
-		return nil, fmt.Errorf("dendrite: %s: output: %w", shortKey(c.synapse.GetSynapseKey()), err)
+		return nil, fmt.Errorf("dendrite: %s: output: %w", peer, err)
 	}
 	out = out.To(d.cfg.Device)
 	return out, out.Err()
@@ -97,18 +105,34 @@ func (d *Dendrite) remoteBackward(c *remoteCall, grad *torch.Tensor, wantGrad bo
 	if err != nil || !wantGrad {
 		return nil, err
 	}
+	peer := shortKey(c.synapse.GetSynapseKey())
 	if n := len(resp.GetTensors()); n != 1 {
-		return nil, fmt.Errorf("dendrite: %s answered Backward with %d tensors, want 1", shortKey(c.synapse.GetSynapseKey()), n)
+		return nil, fmt.Errorf("dendrite: %s answered Backward with %d tensors, want 1: %w", peer, n, errBadAnswer)
 	}
 	w := resp.GetTensors()[0]
 	if !slices.Equal(w.GetShape(), c.input.Shape()) {
-		return nil, fmt.Errorf("dendrite: %s answered an input gradient of shape %v, want %v",
-			shortKey(c.synapse.GetSynapseKey()), w.GetShape(), c.input.Shape())
+		return nil, fmt.Errorf("dendrite: %s answered an input gradient of shape %v, want %v: %w",
+			peer, w.GetShape(), c.input.Shape(), errBadAnswer)
+	}
+	if dt := w.GetDtype(); dt != bittensorpb.DataType_FLOAT32 && dt != bittensorpb.DataType_FLOAT64 {
+		return nil, fmt.Errorf("dendrite: %s answered an input gradient of dtype %v: %w", peer, dt, errBadAnswer)
+	}
+	if err := d.checkAnswer(w); err != nil {
+		return nil, fmt.Errorf("dendrite: %s: input gradient: %w", peer, err)
 	}
 	g, err := DeserializeTensor(w, d.cfg.Limits)
 	if err != nil {
-		return nil, fmt.Errorf("dendrite: %s: input gradient: %w", shortKey(c.synapse.GetSynapseKey()), err)
+		return nil, fmt.Errorf("dendrite: %s: input gradient: %w", peer, err)
 	}
 	g = g.To(c.input.Device()).ToDType(c.input.DType())
 	return g, g.Err()
+}
+
+// checkAnswer validates a peer's answer w and checks that its values are
+// finite and within MaxAbsValue.
+func (d *Dendrite) checkAnswer(w *bittensorpb.Tensor) error {
+	if err := ValidateTensor(w, d.cfg.Limits); err != nil {
+		return fmt.Errorf("%w: %w", errBadAnswer, err)
+	}
+	return CheckValues(w, d.cfg.MaxAbsValue)
 }

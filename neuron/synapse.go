@@ -3,6 +3,8 @@ package neuron
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/opentensor/bittensor-go/proto"
@@ -47,6 +49,65 @@ type Trainable interface {
 	// while it runs forward, backward and step, so the two never interleave.
 	// If pass fails, TrainStep must not step and must return pass's error.
 	TrainStep(pass func() error) error
+}
+
+// Guarded is a Synapse whose parameters its owner changes while it serves
+// (a model that a Trainer trains). The Axon runs each request's forward, and
+// for a Backward request the gradient computed from it, inside Guard, so that
+// one request sees one set of parameters from start to end.
+type Guarded interface {
+	Synapse
+	// Guard runs fn while the synapse's parameters cannot change. Calls may
+	// run concurrently with each other.
+	Guard(fn func() error) error
+}
+
+// InputSpec declares the inputs a synapse accepts for one modality: their
+// wire dtype and shape. A dimension of -1 accepts any size; the first (the
+// batch) always does.
+type InputSpec struct {
+	DType bittensorpb.DataType
+	Shape []int64
+}
+
+// String writes the spec as, e.g., "FLOAT32 [batch 1 28 28]".
+func (s InputSpec) String() string {
+	dims := make([]string, len(s.Shape))
+	for i, d := range s.Shape {
+		switch {
+		case i == 0:
+			dims[i] = "batch"
+		case d < 0:
+			dims[i] = "any"
+		default:
+			dims[i] = strconv.FormatInt(d, 10)
+		}
+	}
+	return fmt.Sprintf("%v [%s]", s.DType, strings.Join(dims, " "))
+}
+
+// Check reports whether the wire tensor w fits the spec, naming what was
+// expected when it does not.
+func (s InputSpec) Check(w *bittensorpb.Tensor) error {
+	shape := w.GetShape()
+	fits := w.GetDtype() == s.DType && len(shape) == len(s.Shape)
+	for i := 1; fits && i < len(shape); i++ {
+		fits = s.Shape[i] < 0 || s.Shape[i] == shape[i]
+	}
+	if !fits {
+		return fmt.Errorf("inputs are %v %v, want %v", w.GetDtype(), shape, s)
+	}
+	return nil
+}
+
+// InputDeclarer is a Synapse that declares the inputs it accepts. The Axon
+// answers a request whose inputs do not fit with INVALID_ARGUMENT, before the
+// synapse sees them.
+type InputDeclarer interface {
+	Synapse
+	// Inputs returns the spec of the inputs accepted for modality, and
+	// false when the synapse declares none for it.
+	Inputs(modality bittensorpb.Modality) (InputSpec, bool)
 }
 
 // Stepper is the part of an optimizer that StepWith uses; a

@@ -63,6 +63,9 @@ type StepResult struct {
 	Peers, Synapses int
 	// Failed is how many of the step's calls to synapses failed.
 	Failed int
+	// Skipped reports a step that changed nothing because its loss was not
+	// finite; the losses are what was computed.
+	Skipped bool
 }
 
 // TestResult reports a pass over the test set.
@@ -187,6 +190,11 @@ func (t *Trainer) trainEpoch(ctx context.Context, train Batches) error {
 		if err != nil {
 			return err
 		}
+		if res.Skipped {
+			t.cfg.Log.Warn().Int("epoch", t.epoch).Int("seen", seen).Float64("local_loss", res.LocalLoss).
+				Float64("target_loss", res.TargetLoss).Float64("distillation_loss", res.DistillationLoss).
+				Msg("skipped a training step: its loss is not finite")
+		}
 		if step%t.cfg.LogInterval == 0 {
 			t.logStep(seen, train.Examples(), res)
 		}
@@ -210,7 +218,10 @@ func (t *Trainer) logStep(seen, total int, r StepResult) {
 			r.LocalLoss, r.TargetLoss, r.DistillationLoss, r.Peers, r.Synapses)
 }
 
-// Step trains on one batch.
+// Step trains on one batch. It routes only to synapses the Dendrite may
+// call now (and always to the neuron's own), and a step whose loss is not
+// finite changes nothing and reports Skipped: bad numbers never reach the
+// parameters, the gates or the weights.
 func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
 	s := torch.NewScope()
 	defer s.Close()
@@ -219,26 +230,15 @@ func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
 		return StepResult{}, fmt.Errorf("trainer: %w", err)
 	}
 	encoding := t.model.Encode(x)
-	synapses := t.neuron.Metagraph.GetSynapses(maxSynapses)
-	network, d, failed, err := t.query(ctx, s, synapses, encoding, x)
+	known := t.neuron.Metagraph.GetSynapses(maxSynapses)
+	synapses := t.callable(known)
+	q, err := t.query(ctx, s, synapses, encoding, x)
 	if err != nil {
 		return StepResult{}, err
 	}
-	defer d.Close()
-	out := t.model.Forward(x, network, y)
-	if err := out.Loss.Backward(); err != nil {
-		return StepResult{}, fmt.Errorf("trainer: backward: %w", err)
-	}
-	if _, err := torch.ClipGradNorm(nn.Parameters(t.router), routerMaxNorm); err != nil {
-		return StepResult{}, fmt.Errorf("trainer: %w", err)
-	}
-	if err := t.synapse.Update(t.opt.Step); err != nil {
-		return StepResult{}, fmt.Errorf("trainer: step: %w", err)
-	}
-	if err := t.updateWeights(synapses, d.Scores); err != nil {
-		return StepResult{}, err
-	}
-	res := StepResult{Peers: len(t.neuron.Metagraph.GetPeers(maxPeers)), Synapses: len(synapses), Failed: failed}
+	defer q.dispatch.Close()
+	out := t.model.Forward(x, q.network, y)
+	res := StepResult{Synapses: len(known), Failed: q.res.Failed()}
 	for _, l := range []struct {
 		v   *torch.Tensor
 		dst *float64
@@ -247,18 +247,70 @@ func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
 			return StepResult{}, fmt.Errorf("trainer: loss: %w", err)
 		}
 	}
+	res.Peers = len(t.neuron.Metagraph.GetPeers(maxPeers))
+	if !finite(res.LocalLoss, res.TargetLoss, res.DistillationLoss) {
+		res.Skipped = true
+		return res, nil
+	}
+	if err := out.Loss.Backward(); err != nil {
+		return StepResult{}, fmt.Errorf("trainer: backward: %w", err)
+	}
+	norm, err := torch.ClipGradNorm(nn.Parameters(t.router), routerMaxNorm)
+	if err != nil {
+		return StepResult{}, fmt.Errorf("trainer: %w", err)
+	}
+	if !finite(norm) {
+		res.Skipped = true
+		return res, t.opt.ZeroGrad()
+	}
+	if err := t.synapse.Update(t.opt.Step); err != nil {
+		return StepResult{}, fmt.Errorf("trainer: step: %w", err)
+	}
+	if err := t.updateWeights(known, synapses, q); err != nil {
+		return StepResult{}, err
+	}
 	return res, nil
 }
 
+// finite reports whether every v is finite.
+func finite(vs ...float64) bool {
+	for _, v := range vs {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// callable returns the synapses a step routes to: the neuron's own and those
+// the Dendrite does not back off.
+func (t *Trainer) callable(synapses []*bittensorpb.Synapse) []*bittensorpb.Synapse {
+	own := t.synapse.Key()
+	out := make([]*bittensorpb.Synapse, 0, len(synapses))
+	for _, syn := range synapses {
+		if k := syn.GetSynapseKey(); k == own || t.neuron.Dendrite.Callable(k) {
+			out = append(out, syn)
+		}
+	}
+	return out
+}
+
+// queried is the network's answer to one batch.
+type queried struct {
+	network  *torch.Tensor // the joined answer
+	dispatch *Dispatch     // the routing; Close it after use
+	res      Responses     // per synapse of dispatch.Synapses
+}
+
 // query routes x to synapses, calls them and joins their answers: the
-// network's context for x. Close the returned Dispatch after use.
-func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittensorpb.Synapse, encoding, x *torch.Tensor) (*torch.Tensor, *Dispatch, int, error) {
+// network's context for x.
+func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittensorpb.Synapse, encoding, x *torch.Tensor) (queried, error) {
 	if len(synapses) == 0 {
-		return nil, nil, 0, errors.New("trainer: the metagraph lists no synapse, not even our own")
+		return queried{}, errors.New("trainer: the metagraph lists no synapse, not even our own")
 	}
 	d, err := t.router.Route(synapses, encoding, x)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("trainer: %w", err)
+		return queried{}, fmt.Errorf("trainer: %w", err)
 	}
 	var res Responses
 	if t.synapse.Modality() == bittensorpb.Modality_IMAGE {
@@ -268,7 +320,7 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittens
 	}
 	if err != nil {
 		d.Close()
-		return nil, nil, 0, fmt.Errorf("trainer: %w", err)
+		return queried{}, fmt.Errorf("trainer: %w", err)
 	}
 	for _, o := range res.Outputs {
 		s.Track(o)
@@ -277,23 +329,34 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittens
 	network, err := d.Join(res.Outputs)
 	if err != nil {
 		d.Close()
-		return nil, nil, 0, fmt.Errorf("trainer: %w", err)
+		return queried{}, fmt.Errorf("trainer: %w", err)
 	}
-	return network, d, res.Failed(), nil
+	return queried{network: network, dispatch: d, res: res}, nil
 }
 
-// updateWeights moves each synapse's weight toward the router's mean gate
-// for it: w = 0.99·w + 0.01·mean(scores).
-func (t *Trainer) updateWeights(synapses []*bittensorpb.Synapse, scores *torch.Tensor) error {
-	mean, err := scores.Mean(0).Float32s()
+// updateWeights moves the weight of each known synapse toward the router's
+// mean gate for it: w = 0.99·w + 0.01·mean(scores). A synapse that was not
+// routed to (backed off) or whose call failed counts a gate of 0, so the
+// weight of a failing peer falls.
+func (t *Trainer) updateWeights(known, routed []*bittensorpb.Synapse, q queried) error {
+	mean, err := q.dispatch.Scores.Mean(0).Float32s()
 	if err != nil {
 		return fmt.Errorf("trainer: weights: %w", err)
 	}
-	w := t.neuron.Metagraph.Weights(synapses)
-	for i := range w {
-		w[i] = weightDecay*w[i] + (1-weightDecay)*float64(mean[i])
+	gate := make(map[string]float64, len(routed))
+	for i, syn := range routed {
+		gate[routeKey(syn)] = float64(mean[i])
 	}
-	if err := t.neuron.Metagraph.SetWeights(synapses, w); err != nil {
+	for i, syn := range q.dispatch.Synapses {
+		if q.res.Errs[i] != nil {
+			gate[routeKey(syn)] = 0
+		}
+	}
+	w := t.neuron.Metagraph.Weights(known)
+	for i, syn := range known {
+		w[i] = weightDecay*w[i] + (1-weightDecay)*gate[routeKey(syn)]
+	}
+	if err := t.neuron.Metagraph.SetWeights(known, w); err != nil {
 		return fmt.Errorf("trainer: weights: %w", err)
 	}
 	return nil
@@ -339,12 +402,12 @@ func (t *Trainer) testBatch(ctx context.Context, b Batch) (loss, local, network 
 	defer s.Close()
 	x, y := t.onDevice(s, b.Inputs), t.onDevice(s, b.Targets)
 	synapses := t.neuron.Metagraph.GetSynapses(maxSynapses)
-	net, d, _, err := t.query(ctx, s, synapses, t.model.Encode(x), x)
+	q, err := t.query(ctx, s, t.callable(synapses), t.model.Encode(x), x)
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	defer d.Close()
-	out := t.model.Forward(x, net, y)
+	defer q.dispatch.Close()
+	out := t.model.Forward(x, q.network, y)
 	size := float64(x.Size(0))
 	if loss, err = out.Loss.Item(); err != nil {
 		return 0, 0, 0, fmt.Errorf("trainer: test: %w", err)

@@ -152,3 +152,39 @@ func TestTrainerCheckpointRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A step whose loss is not finite changes nothing: no parameter, no weight.
+func TestTrainerSkipsAStepWhoseLossIsNotFinite(t *testing.T) {
+	tr, n := newTestTrainer(t, "")
+	ctx := context.Background()
+	if _, err := tr.Step(ctx, tinyBatch()); err != nil {
+		t.Fatal(err)
+	}
+	synapses := n.Metagraph.GetSynapses(10)
+	weights := n.Metagraph.Weights(synapses)
+	before := map[string][]float32{}
+	for name, p := range nn.StateDict(tr.model) {
+		before[name] = floats(t, p)
+	}
+	b := tinyBatch()
+	b.Inputs = torch.Full([]int64{8, tinyIn}, math.NaN())
+	res, err := tr.Step(ctx, b)
+	if err != nil {
+		t.Fatalf("a step on NaN inputs failed: %v", err)
+	}
+	if !res.Skipped || !math.IsNaN(res.LocalLoss) {
+		t.Fatalf("step on NaN inputs: %+v, want a skipped step with a NaN local loss", res)
+	}
+	for name, p := range nn.StateDict(tr.model) {
+		if !slices.Equal(floats(t, p), before[name]) {
+			t.Errorf("%s changed in a skipped step", name)
+		}
+	}
+	if w := n.Metagraph.Weights(synapses); !slices.Equal(w, weights) {
+		t.Errorf("weights went from %v to %v in a skipped step", weights, w)
+	}
+	// Training goes on.
+	if res, err := tr.Step(ctx, tinyBatch()); err != nil || res.Skipped || math.IsNaN(res.LocalLoss) {
+		t.Fatalf("the step after a skipped one: %+v, %v", res, err)
+	}
+}

@@ -2,6 +2,7 @@ package mnist
 
 import (
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 )
@@ -64,6 +65,12 @@ func (m *Model) target(h *torch.Tensor) *torch.Tensor {
 func (m *Model) Encode(images *torch.Tensor) *torch.Tensor {
 	x := flatten(images)
 	return m.encode(x, m.student(x))
+}
+
+// Inputs declares what Encode accepts from the network: float32 images of
+// [batch, 1, 28, 28]. The Axon refuses other inputs with INVALID_ARGUMENT.
+func (m *Model) Inputs() neuron.InputSpec {
+	return neuron.InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, 1, Rows, Cols}}
 }
 
 // Forward computes the seed's outputs: the local path (student context),

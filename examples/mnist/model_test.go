@@ -3,7 +3,11 @@ package mnist
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/proto"
 
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
@@ -101,5 +105,37 @@ func TestModelLearnsABatch(t *testing.T) {
 	}
 	if !(last < 0.8*first) {
 		t.Fatalf("loss went from %v to %v in 30 steps, want a fall of at least 20%%", first, last)
+	}
+}
+
+// The served model declares its images, so the Axon refuses any other
+// shape with INVALID_ARGUMENT instead of failing inside Reshape.
+func TestServedModelDeclaresItsImages(t *testing.T) {
+	key, err := neuron.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn, err := neuron.NewLocalSynapse(key, NewModel(), bittensorpb.Modality_IMAGE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, ok := syn.Inputs(bittensorpb.Modality_IMAGE)
+	if !ok {
+		t.Fatal("the MNIST synapse declares no image inputs")
+	}
+	image := func(shape ...int64) *bittensorpb.Tensor {
+		return &bittensorpb.Tensor{Dtype: bittensorpb.DataType_FLOAT32, Modality: bittensorpb.Modality_IMAGE, Shape: shape}
+	}
+	if err := spec.Check(image(7, 1, Rows, Cols)); err != nil {
+		t.Errorf("a batch of MNIST images is refused: %v", err)
+	}
+	for _, shape := range [][]int64{{2, 3, 5}, {2, Pixels}, {2, 3, Rows, Cols}} {
+		err := spec.Check(image(shape...))
+		if err == nil || !strings.Contains(err.Error(), "want FLOAT32 [batch 1 28 28]") {
+			t.Errorf("images of shape %v: %v, want an error naming FLOAT32 [batch 1 28 28]", shape, err)
+		}
+	}
+	if _, ok := syn.Inputs(bittensorpb.Modality_TENSOR); ok {
+		t.Error("the image synapse declares tensor inputs")
 	}
 }

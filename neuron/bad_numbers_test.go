@@ -1,0 +1,188 @@
+package neuron
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+)
+
+// constantSynapse answers every tensor forward with [batch, testOut] copies
+// of value, counting its calls.
+type constantSynapse struct {
+	SynapseBase
+	value float32
+	calls atomic.Int64
+}
+
+func (s *constantSynapse) ForwardTensor(x *torch.Tensor) (*torch.Tensor, error) {
+	s.calls.Add(1)
+	n := x.Size(0)
+	v := make([]float32, n*testOut)
+	for i := range v {
+		v[i] = s.value
+	}
+	return torch.FromFloat32(v, n, testOut), nil
+}
+
+func TestBadNumbersFromAPeerAreFailedCallsAndBackItOff(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value float32
+	}{
+		{"NaN", float32(math.NaN())},
+		{"+Inf", float32(math.Inf(1))},
+		{"-Inf", float32(math.Inf(-1))},
+		{"absurd", 1e20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := &constantSynapse{SynapseBase: NewSynapseBase(testKey(t, 30)), value: tc.value}
+			_, defs := startAxon(t, testConfig(), bad)
+			d := newTestDendrite(t, 5*time.Second)
+			x := torch.FromFloat32(pseudoRandom(3, 2*testIn), 2, testIn).SetRequiresGrad(true)
+			res, err := d.ForwardTensor(context.Background(), defs, []*torch.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !errors.Is(res.Errs[0], ErrBadNumbers) {
+				t.Fatalf("a peer answering %v: error %v, want one wrapping ErrBadNumbers", tc.value, res.Errs[0])
+			}
+			assertClose(t, "output of a peer answering bad numbers", res.Outputs[0], torch.Zeros([]int64{2, testOut}), 0)
+			st := d.Stats()[bad.Key()]
+			if st.Standing.BadAnswers != 1 || st.ForwardFailures != 1 || d.Callable(bad.Key()) {
+				t.Errorf("standing after a bad answer: %+v, callable %v; want 1 bad answer, backed off", st, d.Callable(bad.Key()))
+			}
+			// The output is a constant: a loss over it back-propagates, and
+			// no Backward is sent to a backed-off peer.
+			if err := res.Outputs[0].Sum().Add(x.Sum()).Backward(); err != nil {
+				t.Fatal(err)
+			}
+			if st := d.Stats()[bad.Key()]; st.Backwards != 0 {
+				t.Errorf("%d Backward calls sent to a peer that answered bad numbers", st.Backwards)
+			}
+		})
+	}
+}
+
+// lyingPeer answers every Forward with zeros of the right shape and every
+// Backward with a NaN input gradient.
+type lyingPeer struct {
+	bittensorpb.UnimplementedBittensorServer
+	backwards atomic.Int64
+}
+
+func (p *lyingPeer) Forward(_ context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
+	in := req.GetTensors()[0]
+	out, err := SerializeTensor(torch.Zeros([]int64{in.GetShape()[0], testOut}), bittensorpb.Modality_TENSOR)
+	if err != nil {
+		return nil, err
+	}
+	return &bittensorpb.TensorMessage{Tensors: []*bittensorpb.Tensor{out}}, nil
+}
+
+func (p *lyingPeer) Backward(_ context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
+	p.backwards.Add(1)
+	in := req.GetTensors()[0]
+	g, err := SerializeTensor(torch.Full(in.GetShape(), math.NaN()), bittensorpb.Modality_TENSOR)
+	if err != nil {
+		return nil, err
+	}
+	return &bittensorpb.TensorMessage{Tensors: []*bittensorpb.Tensor{g}}, nil
+}
+
+func TestANaNGradientFromAPeerNeverReachesTheGraph(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	peer := &lyingPeer{}
+	bittensorpb.RegisterBittensorServer(srv, peer)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	def := definitions(t, lis.Addr(), newLinearSynapse(t, 31))[0]
+
+	d := newTestDendrite(t, 5*time.Second)
+	x := torch.FromFloat32(pseudoRandom(4, 2*testIn), 2, testIn).SetRequiresGrad(true)
+	res, err := d.ForwardTensor(context.Background(), []*bittensorpb.Synapse{def}, []*torch.Tensor{x})
+	if err != nil || res.Errs[0] != nil {
+		t.Fatalf("forward: %v, %v", err, res.Errs[0])
+	}
+	// The loss also depends on x directly, so x gets a gradient either way.
+	if err := res.Outputs[0].Sum().Add(x.Sum()).Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if peer.backwards.Load() != 1 {
+		t.Fatalf("%d Backward calls reached the peer, want 1", peer.backwards.Load())
+	}
+	assertClose(t, "input gradient", x.Grad(), torch.Ones([]int64{2, testIn}), 0)
+	if st := d.Stats()[def.GetSynapseKey()]; st.BackwardFailures != 1 || st.Standing.BadAnswers != 1 {
+		t.Errorf("stats after a NaN gradient: %+v, want 1 failed backward, a bad answer", st)
+	}
+}
+
+// declaredSynapse is a linearSynapse that declares its tensor inputs.
+type declaredSynapse struct{ *linearSynapse }
+
+func (declaredSynapse) Inputs(modality bittensorpb.Modality) (InputSpec, bool) {
+	return InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, testIn}}, modality == bittensorpb.Modality_TENSOR
+}
+
+func TestAxonRefusesBadNumbersAndUndeclaredInputs(t *testing.T) {
+	syn := declaredSynapse{newLinearSynapse(t, 32)}
+	a, _ := startAxon(t, testConfig(), syn)
+	client := rawClient(t, a)
+	caller := testKey(t, 101)
+	nonces := NewNonces(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msg := func(ts ...*bittensorpb.Tensor) *bittensorpb.TensorMessage {
+		m := &bittensorpb.TensorMessage{SynapseKey: syn.Key(), Tensors: ts}
+		SignMessage(m, caller, nonces.Next())
+		return m
+	}
+	good := floatTensor(t, torch.Zeros([]int64{2, testIn}))
+	nanIn := floatTensor(t, torch.Full([]int64{2, testIn}, math.NaN()))
+	infGrad := floatTensor(t, torch.Full([]int64{2, testOut}, math.Inf(-1)))
+	wide := floatTensor(t, torch.Zeros([]int64{2, testIn + 1}))
+	doubles := floatTensor(t, torch.Zeros([]int64{2, testIn}, torch.WithDType(torch.Float64)))
+
+	for _, tc := range []struct {
+		name     string
+		backward bool
+		m        *bittensorpb.TensorMessage
+		msg      string
+	}{
+		{"NaN inputs", false, msg(nanIn), "axon: inputs: bad numbers: element 0 is NaN"},
+		{"NaN inputs to Backward", true, msg(nanIn, floatTensor(t, torch.Ones([]int64{2, testOut}))), "axon: inputs: bad numbers: element 0 is NaN"},
+		{"infinite gradient", true, msg(good, infGrad), "axon: output gradient: bad numbers: element 0 is -Inf"},
+		{"wrong width", false, msg(wide), "inputs are FLOAT32 [2 7], want FLOAT32 [batch 6]"},
+		{"wrong dtype", false, msg(doubles), "inputs are FLOAT64 [2 6], want FLOAT32 [batch 6]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			if tc.backward {
+				_, err = client.Backward(ctx, tc.m)
+			} else {
+				_, err = client.Forward(ctx, tc.m)
+			}
+			if c := status.Code(err); c != codes.InvalidArgument || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("%s: %v, want INVALID_ARGUMENT containing %q", tc.name, err, tc.msg)
+			}
+		})
+	}
+	if _, err := client.Forward(ctx, msg(good)); err != nil {
+		t.Fatalf("a valid request after the bad ones: %v", err)
+	}
+}
