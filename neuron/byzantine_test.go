@@ -2,7 +2,6 @@ package neuron
 
 import (
 	"context"
-	"math"
 	"testing"
 	"time"
 
@@ -103,8 +102,6 @@ func parameterValues(t *testing.T, tr *Trainer) map[string][]float32 {
 	return out
 }
 
-func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
 // An honest neuron that routes every example to a byzantine peer as well as
 // to itself keeps training: no step fails, every loss it reports is finite,
 // its parameters stay finite and keep moving, and the bad peer's calls are
@@ -126,7 +123,7 @@ func TestTrainerSurvivesByzantinePeer(t *testing.T) {
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
-				if !isFinite(res.LocalLoss) || !isFinite(res.TargetLoss) || !isFinite(res.DistillationLoss) {
+				if !finite(res.LocalLoss) || !finite(res.TargetLoss) || !finite(res.DistillationLoss) {
 					t.Fatalf("step %d: losses local %v, target %v, distillation %v; want finite",
 						i, res.LocalLoss, res.TargetLoss, res.DistillationLoss)
 				}
@@ -141,7 +138,7 @@ func TestTrainerSurvivesByzantinePeer(t *testing.T) {
 			moved := false
 			for name, w := range after {
 				for j, v := range w {
-					if !isFinite(float64(v)) {
+					if !finite(float64(v)) {
 						t.Fatalf("parameter %s[%d] = %v after %d steps with a %v peer", name, j, v, steps, mode)
 					}
 					moved = moved || v != before[name][j]
@@ -199,7 +196,7 @@ func TestDendriteRefusesByzantineInputGradients(t *testing.T) {
 				}
 				if g := x.Grad(); g != nil {
 					for j, v := range floats(t, g) {
-						if !isFinite(float64(v)) {
+						if !finite(float64(v)) {
 							t.Fatalf("call %d: input gradient [%d] = %v from the %v peer", i, j, v, mode)
 						}
 					}
