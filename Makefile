@@ -75,6 +75,7 @@ bench: setup
 	$(GO) run ./bench/gossip
 	$(GO) run ./bench/wire
 	$(GO) run ./bench/neuron
+	$(GO) run ./bench/chaos
 
 ## run: set up and train an MNIST neuron with the default flags.
 run: setup

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"net"
 	"path/filepath"
 
 	"github.com/opentensor/bittensor-go/proto"
@@ -324,6 +325,7 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittens
 	for _, o := range res.Outputs {
 		s.Track(o)
 	}
+	t.logCalls(d.Synapses, res.Errs)
 	network, err := d.Join(res.Outputs)
 	if err != nil {
 		d.Close()
@@ -417,4 +419,20 @@ func (t *Trainer) testBatch(ctx context.Context, b Batch) (loss, local, network 
 		return 0, 0, 0, fmt.Errorf("trainer: test: %w", err)
 	}
 	return loss * size, local, network, nil
+}
+
+// logCalls writes, at debug level, the endpoints of the synapses a step
+// called that answered, and how many failed.
+func (t *Trainer) logCalls(synapses []*bittensorpb.Synapse, errs []error) {
+	e := t.cfg.Log.Debug()
+	if !e.Enabled() {
+		return
+	}
+	answered := make([]string, 0, len(synapses))
+	for i, syn := range synapses {
+		if errs[i] == nil {
+			answered = append(answered, net.JoinHostPort(syn.GetAddress(), syn.GetPort()))
+		}
+	}
+	e.Strs("answered", answered).Int("failed", len(synapses)-len(answered)).Msg("step calls")
 }

@@ -1,0 +1,212 @@
+package neuron
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/opentensor/bittensor-go/internal/byzantine"
+	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
+)
+
+// Deadlines of the honest neuron's Dendrite in these tests: short, so that a
+// slow peer costs little, and far longer than a call on 127.0.0.1 takes.
+const (
+	byzantineForwardTimeout  = 300 * time.Millisecond
+	byzantineBackwardTimeout = 300 * time.Millisecond
+)
+
+// withShortDeadlines gives n a fresh Dendrite with the tests' short deadlines.
+func withShortDeadlines(t *testing.T, n *Neuron) {
+	t.Helper()
+	dcfg := DefaultDendriteConfig()
+	dcfg.OutputDim = tinyContext
+	dcfg.Timeout, dcfg.BackwardTimeout = byzantineForwardTimeout, byzantineBackwardTimeout
+	d, err := NewDendrite(n.Key, dcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := n.Dendrite
+	n.Dendrite = d // n.Close closes it
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startByzantinePeer starts a neuron whose only synapse misbehaves by mode,
+// joined to the network through the Metagraph at bootstrap, as
+// internal/cmd/badpeer does.
+func startByzantinePeer(t *testing.T, mode byzantine.Mode, bootstrap string) *byzantine.Synapse {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.MetagraphPeriod, cfg.MetagraphTTL = 50*time.Millisecond, time.Second
+	cfg.Bootstrap = bootstrap
+	key, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Far past the honest deadlines; Close ends the wait at cleanup.
+	bad, err := byzantine.New(key.PublicHex(), mode, tinyContext, byzantine.WithDelay(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := StartNeuron(context.Background(), cfg, tinyContext, torch.CPU, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	t.Cleanup(bad.Close) // runs first: the Axon stops without waiting for slow answers
+	return bad
+}
+
+// synapseWithKey returns the definition of the synapse key in n's
+// Metagraph, nil if it lists none.
+func synapseWithKey(n *Neuron, key string) *bittensorpb.Synapse {
+	for _, s := range n.Metagraph.GetSynapses(maxSynapses) {
+		if s.GetSynapseKey() == key {
+			return s
+		}
+	}
+	return nil
+}
+
+// awaitSynapse trains tr until its neuron routes to the synapse key too
+// (gossip brings it within a few periods), failing after the deadline.
+func awaitSynapse(t *testing.T, tr *Trainer, n *Neuron, key string, deadline time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	for synapseWithKey(n, key) == nil {
+		if ctx.Err() != nil {
+			t.Fatalf("the bad synapse is not in the honest metagraph after %v", deadline)
+		}
+		if _, err := tr.Step(ctx, tinyBatch()); err != nil && ctx.Err() == nil {
+			t.Fatalf("honest step while waiting for the bad peer: %v", err)
+		}
+	}
+}
+
+// parameterValues returns every parameter of the trainer's model and router,
+// by name.
+func parameterValues(t *testing.T, tr *Trainer) map[string][]float32 {
+	t.Helper()
+	out := make(map[string][]float32)
+	for name, p := range nn.StateDict(tr.model) {
+		out["model."+name] = floats(t, p)
+	}
+	for name, p := range nn.StateDict(tr.router) {
+		out["router."+name] = floats(t, p)
+	}
+	return out
+}
+
+// An honest neuron that routes every example to a byzantine peer as well as
+// to itself keeps training: no step fails, every loss it reports is finite,
+// its parameters stay finite and keep moving, and the bad peer's calls are
+// counted as failed.
+func TestTrainerSurvivesByzantinePeer(t *testing.T) {
+	const steps = 30
+	for _, mode := range byzantine.Modes() {
+		t.Run(mode.String(), func(t *testing.T) {
+			tr, n := newTestTrainer(t, "")
+			withShortDeadlines(t, n)
+			bad := startByzantinePeer(t, mode, n.Metagraph.Addr())
+			awaitSynapse(t, tr, n, bad.Key(), 20*time.Second)
+
+			before := parameterValues(t, tr)
+			ctx := context.Background()
+			routed := 0
+			for i := range steps {
+				res, err := tr.Step(ctx, tinyBatch())
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if !finite(res.LocalLoss) || !finite(res.TargetLoss) || !finite(res.DistillationLoss) {
+					t.Fatalf("step %d: losses local %v, target %v, distillation %v; want finite",
+						i, res.LocalLoss, res.TargetLoss, res.DistillationLoss)
+				}
+				if res.Synapses == 2 {
+					routed++
+				}
+			}
+			if routed == 0 {
+				t.Fatalf("no step routed to the bad peer (nS never 2)")
+			}
+			after := parameterValues(t, tr)
+			moved := false
+			for name, w := range after {
+				for j, v := range w {
+					if !finite(float64(v)) {
+						t.Fatalf("parameter %s[%d] = %v after %d steps with a %v peer", name, j, v, steps, mode)
+					}
+					moved = moved || v != before[name][j]
+				}
+			}
+			if !moved {
+				t.Errorf("no parameter moved in %d steps: the neuron stopped training", steps)
+			}
+			if bad.Calls() == 0 {
+				t.Fatalf("the bad peer was never called")
+			}
+			st := n.Dendrite.Stats()[bad.Key()]
+			if st.ForwardFailures+st.BackwardFailures == 0 {
+				t.Errorf("%d calls to the %v peer, none counted failed: %+v", bad.Calls(), mode, st)
+			}
+		})
+	}
+}
+
+// A peer's bad input gradient never reaches the caller's graph: the
+// caller's inputs get a finite gradient (or none), and the Backward counts
+// as failed.
+func TestDendriteRefusesByzantineInputGradients(t *testing.T) {
+	for _, mode := range []byzantine.Mode{byzantine.NaN, byzantine.Inf, byzantine.GradNaN, byzantine.Mixed} {
+		t.Run(mode.String(), func(t *testing.T) {
+			_, n := newTestTrainer(t, "")
+			withShortDeadlines(t, n)
+			bad := startByzantinePeer(t, mode, n.Metagraph.Addr())
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			// No trainer runs here; the gossip rounds alone bring the peer in.
+			ticker := time.NewTicker(10 * time.Millisecond)
+			defer ticker.Stop()
+			syn := synapseWithKey(n, bad.Key())
+			for ; syn == nil; syn = synapseWithKey(n, bad.Key()) {
+				select {
+				case <-ctx.Done():
+					t.Fatal("the bad synapse is not in the honest metagraph after 20 s")
+				case <-ticker.C:
+				}
+			}
+			// Mixed answers its first Forward with NaN; later calls rotate.
+			for i := range 8 {
+				s := torch.NewScope()
+				x := s.Track(torch.Randn([]int64{4, tinyIn})).SetRequiresGrad(true)
+				res, err := n.Dendrite.ForwardTensor(ctx, []*bittensorpb.Synapse{syn}, []*torch.Tensor{x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := res.Outputs[0].Square().Sum().Backward(); err != nil {
+					// Only a failed call's zeros, which need no gradient, may refuse.
+					if res.Errs[0] == nil {
+						t.Fatalf("call %d: backward: %v", i, err)
+					}
+				}
+				if g := x.Grad(); g != nil {
+					for j, v := range floats(t, g) {
+						if !finite(float64(v)) {
+							t.Fatalf("call %d: input gradient [%d] = %v from the %v peer", i, j, v, mode)
+						}
+					}
+				}
+				s.Close()
+			}
+			st := n.Dendrite.Stats()[bad.Key()]
+			if st.ForwardFailures+st.BackwardFailures == 0 {
+				t.Errorf("8 calls to the %v peer, none counted failed: %+v", mode, st)
+			}
+		})
+	}
+}
