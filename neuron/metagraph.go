@@ -274,12 +274,9 @@ func (m *Metagraph) Gossip(_ context.Context, in *bittensorpb.GossipBatch) (*bit
 	if err := m.cfg.checkBatch(in); err != nil {
 		return nil, err
 	}
+	// The caller's first peer is its claim about its own address: like every
+	// address in the batch it is only a candidate until it answers us.
 	now := m.now()
-	if len(in.GetPeers()) > 0 {
-		m.mu.Lock()
-		m.state.peerHeard(in.GetPeers()[0], now)
-		m.mu.Unlock()
-	}
 	m.sink(in, now)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -290,7 +287,7 @@ func (m *Metagraph) Gossip(_ context.Context, in *bittensorpb.GossipBatch) (*bit
 // proof-of-work checks outside it, then the survivors stored.
 func (m *Metagraph) sink(in *bittensorpb.GossipBatch, now time.Time) {
 	m.mu.Lock()
-	fresh := m.state.screenBatch(in, now)
+	fresh := m.state.screenBatch(in, now, m.rng)
 	m.mu.Unlock()
 	verified := make([]bool, len(fresh))
 	for i, d := range fresh {
@@ -301,8 +298,10 @@ func (m *Metagraph) sink(in *bittensorpb.GossipBatch, now time.Time) {
 	m.mu.Unlock()
 }
 
-// GetPeers returns up to n live peers (metagraph addresses reached within the
-// TTL whose last exchange succeeded), most recently reached first.
+// GetPeers returns up to n live peers (metagraph addresses that answered an
+// exchange we started within the TTL, and whose last exchange succeeded),
+// most recently reached first. Addresses only announced by others, the
+// callers' claims about themselves included, are candidates and not listed.
 func (m *Metagraph) GetPeers(n int) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -340,7 +339,7 @@ func (m *Metagraph) SetWeights(synapses []*bittensorpb.Synapse, weights []float6
 }
 
 // Stats returns counters of accepted and refused definitions and the current
-// sizes of the cache and peer list.
+// sizes of the cache, the peer table and the candidates.
 func (m *Metagraph) Stats() MetagraphStats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
