@@ -13,7 +13,9 @@ import (
 )
 
 // candidateAddrs returns the candidates, sorted.
-func (st *metagraphState) candidateAddrs() []string { return slices.Sorted(slices.Values(st.candidates.addrs)) }
+func (st *metagraphState) candidateAddrs() []string {
+	return slices.Sorted(slices.Values(st.candidates.addrs))
+}
 
 func TestPeers(t *testing.T) {
 	clock := newManualClock()
