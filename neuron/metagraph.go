@@ -16,10 +16,11 @@ import (
 // weight per synapse that the training loop learns.
 //
 // Every Refresh it signs its local definitions again (new nonce, proof of
-// work, signature); every Period it picks a random peer, sends it a
-// GossipBatch of its peers and synapses and sinks the answer; it answers
-// peers' batches the same way. The rules for what is accepted, kept and
-// forgotten are in metagraph_state.go and metagraph_peers.go.
+// work, signature); every Period it picks a random peer (or, to try an
+// address it was told of, a candidate), sends it a GossipBatch of its live
+// peers and synapses and sinks the answer; it answers peers' batches the same
+// way. The rules for what is accepted, kept and forgotten are in
+// metagraph_state.go and metagraph_peers.go.
 //
 //	mg, err := neuron.NewMetagraph(cfg, key)
 //	err = mg.Subscribe(neuron.NewSynapseDefinition(synapseKey.PublicHex(), "10.0.0.5", 8091))
@@ -213,9 +214,11 @@ func (m *Metagraph) Stop() error {
 }
 
 // GossipOnce runs one round: drop what expired, refresh local definitions
-// that are due, exchange a batch with one random peer (within GossipTimeout)
-// and sink its answer. With no peer to ask it does only the first two. The
-// error tells why the exchange failed; the peer is then backed off.
+// that are due, exchange a batch with one random peer or candidate (within
+// GossipTimeout) and sink its answer. An exchange that succeeds makes a
+// candidate a live peer. With nobody to ask it does only the first two. The
+// error tells why the exchange failed; the peer is then backed off (a
+// candidate is dropped).
 func (m *Metagraph) GossipOnce(ctx context.Context) error {
 	m.round.Lock()
 	defer m.round.Unlock()
