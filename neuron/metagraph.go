@@ -256,13 +256,15 @@ func (m *Metagraph) GossipOnce(ctx context.Context) error {
 		}
 	}
 	now = m.now()
+	m.mu.Lock()
+	if err == nil && m.state.answeredBySelf(in) {
+		err = fmt.Errorf("metagraph: gossip %s: the answer is our own: the address is another name of ours", peer)
+	}
 	if err != nil {
-		m.mu.Lock()
 		m.state.peerFailed(peer, now)
 		m.mu.Unlock()
 		return err
 	}
-	m.mu.Lock()
 	m.state.peerReached(peer, now)
 	m.mu.Unlock()
 	m.sink(in, now)

@@ -120,3 +120,41 @@ func TestMetagraphFloodThenNewcomer(t *testing.T) {
 		}
 	}
 }
+
+// An address that is another name of ours (here an alias on the memory
+// network; on a real one "localhost:" and our port) is tried like any
+// candidate, but the answer carries our own address first: we never become
+// our own peer.
+func TestMetagraphNeverItsOwnPeer(t *testing.T) {
+	ctx := context.Background()
+	clock := newManualClock()
+	net := NewMemoryNetwork(1 << 20)
+	me, err := NewMetagraph(LocalMetagraphConfig(), labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := me.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { me.Stop() })
+	alias := net.Transport("alias.test:8092")
+	if _, err := alias.Listen(me); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { alias.Close() })
+
+	flooder := net.Transport("flooder.test:8092")
+	t.Cleanup(func() { flooder.Close() })
+	if _, err := flooder.Exchange(ctx, "me.test:8092", &bittensorpb.GossipBatch{Version: MetagraphVersion, Peers: []string{"alias.test:8092"}}); err != nil {
+		t.Fatal(err)
+	}
+	if s := me.Stats(); s.Candidates != 1 {
+		t.Fatalf("stats %+v, want the alias as a candidate", s)
+	}
+	if err := me.GossipOnce(ctx); err == nil || !strings.Contains(err.Error(), "our own") {
+		t.Fatalf("gossip with our own alias: %v, want an error saying the answer is ours", err)
+	}
+	if s := me.Stats(); s.Candidates != 0 || s.Peers != 0 || s.Live != 0 {
+		t.Fatalf("stats %+v after talking to ourselves, want no peer and no candidate", s)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // The metagraph's rules for peers, part of metagraphState (see
@@ -21,6 +23,10 @@ import (
 //     address is in the set, and each later insertion evicts it with chance
 //     1/MaxCandidates only. A candidate is dropped when an exchange with it
 //     fails; it comes back only if someone announces it again.
+//   - An answer whose first peer (the answerer's own address) is ours came
+//     from ourselves under another name (a flooder may announce "localhost:"
+//     and our port): the exchange counts as failed, so we never become our
+//     own peer.
 //   - An exchange we start that succeeds makes the address a peer (promotes a
 //     candidate). The peer table holds the bootstrap peers and addresses that
 //     answered, at most MaxPeers (bootstrap peers beyond it are kept); when it
@@ -163,6 +169,13 @@ func (st *metagraphState) peerReached(addr string, now time.Time) {
 		st.peers[addr] = p
 	}
 	p.reached, p.failures, p.retryAt = now, 0, time.Time{}
+}
+
+// answeredBySelf reports whether an answer to our exchange is our own: its
+// first peer, the answerer's claim about its address, is our address.
+func (st *metagraphState) answeredBySelf(answer *bittensorpb.GossipBatch) bool {
+	peers := answer.GetPeers()
+	return st.self != "" && len(peers) > 0 && peers[0] == st.self
 }
 
 // makeRoom reports whether the peer table can take one more address, evicting
