@@ -47,6 +47,11 @@ import (
 //     announced once is tried within MaxCandidates candidate tries (each try
 //     of junk drops it, nothing refills the set), that is within about
 //     candidateTryOdds·MaxCandidates rounds (TestMetagraphFloodThenNewcomer).
+//     A flood that goes on adding j addresses a round only dilutes: a
+//     newcomer re-announced every round is still in the set at our next try
+//     with chance about exp(-j/MaxCandidates), so it is found about that
+//     much later; bounding how fast one caller may send is the transport's
+//     job, not this table's.
 
 // candidateTryOdds is one over the chance that a round tries a candidate
 // rather than a peer, when there are both.
