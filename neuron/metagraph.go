@@ -16,10 +16,11 @@ import (
 // weight per synapse that the training loop learns.
 //
 // Every Refresh it signs its local definitions again (new nonce, proof of
-// work, signature); every Period it picks a random peer, sends it a
-// GossipBatch of its peers and synapses and sinks the answer; it answers
-// peers' batches the same way. The rules for what is accepted, kept and
-// forgotten are in metagraph_state.go and metagraph_peers.go.
+// work, signature); every Period it picks a random peer (or, to try an
+// address it was told of, a candidate), sends it a GossipBatch of its live
+// peers and synapses and sinks the answer; it answers peers' batches the same
+// way. The rules for what is accepted, kept and forgotten are in
+// metagraph_state.go and metagraph_peers.go.
 //
 //	mg, err := neuron.NewMetagraph(cfg, key)
 //	err = mg.Subscribe(neuron.NewSynapseDefinition(synapseKey.PublicHex(), "10.0.0.5", 8091))
@@ -213,9 +214,11 @@ func (m *Metagraph) Stop() error {
 }
 
 // GossipOnce runs one round: drop what expired, refresh local definitions
-// that are due, exchange a batch with one random peer (within GossipTimeout)
-// and sink its answer. With no peer to ask it does only the first two. The
-// error tells why the exchange failed; the peer is then backed off.
+// that are due, exchange a batch with one random peer or candidate (within
+// GossipTimeout) and sink its answer. An exchange that succeeds makes a
+// candidate a live peer. With nobody to ask it does only the first two. The
+// error tells why the exchange failed; the peer is then backed off (a
+// candidate is dropped).
 func (m *Metagraph) GossipOnce(ctx context.Context) error {
 	m.round.Lock()
 	defer m.round.Unlock()
@@ -253,13 +256,15 @@ func (m *Metagraph) GossipOnce(ctx context.Context) error {
 		}
 	}
 	now = m.now()
+	m.mu.Lock()
+	if err == nil && m.state.answeredBySelf(in) {
+		err = fmt.Errorf("metagraph: gossip %s: the answer is our own: the address is another name of ours", peer)
+	}
 	if err != nil {
-		m.mu.Lock()
 		m.state.peerFailed(peer, now)
 		m.mu.Unlock()
 		return err
 	}
-	m.mu.Lock()
 	m.state.peerReached(peer, now)
 	m.mu.Unlock()
 	m.sink(in, now)
@@ -274,12 +279,9 @@ func (m *Metagraph) Gossip(_ context.Context, in *bittensorpb.GossipBatch) (*bit
 	if err := m.cfg.checkBatch(in); err != nil {
 		return nil, err
 	}
+	// The caller's first peer is its claim about its own address: like every
+	// address in the batch it is only a candidate until it answers us.
 	now := m.now()
-	if len(in.GetPeers()) > 0 {
-		m.mu.Lock()
-		m.state.peerHeard(in.GetPeers()[0], now)
-		m.mu.Unlock()
-	}
 	m.sink(in, now)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -290,7 +292,7 @@ func (m *Metagraph) Gossip(_ context.Context, in *bittensorpb.GossipBatch) (*bit
 // proof-of-work checks outside it, then the survivors stored.
 func (m *Metagraph) sink(in *bittensorpb.GossipBatch, now time.Time) {
 	m.mu.Lock()
-	fresh := m.state.screenBatch(in, now)
+	fresh := m.state.screenBatch(in, now, m.rng)
 	m.mu.Unlock()
 	verified := make([]bool, len(fresh))
 	for i, d := range fresh {
@@ -301,8 +303,10 @@ func (m *Metagraph) sink(in *bittensorpb.GossipBatch, now time.Time) {
 	m.mu.Unlock()
 }
 
-// GetPeers returns up to n live peers (metagraph addresses reached within the
-// TTL whose last exchange succeeded), most recently reached first.
+// GetPeers returns up to n live peers (metagraph addresses that answered an
+// exchange we started within the TTL, and whose last exchange succeeded),
+// most recently reached first. Addresses only announced by others, the
+// callers' claims about themselves included, are candidates and not listed.
 func (m *Metagraph) GetPeers(n int) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -340,7 +344,7 @@ func (m *Metagraph) SetWeights(synapses []*bittensorpb.Synapse, weights []float6
 }
 
 // Stats returns counters of accepted and refused definitions and the current
-// sizes of the cache and peer list.
+// sizes of the cache, the peer table and the candidates.
 func (m *Metagraph) Stats() MetagraphStats {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -31,8 +31,14 @@ type MetagraphConfig struct {
 	// When full, the remote definition with the oldest refresh is evicted;
 	// local ones never are.
 	Size int
-	// MaxPeers caps the peer list.
+	// MaxPeers caps the peer table: bootstrap peers and addresses that answered
+	// an exchange (the live peers are among them).
 	MaxPeers int
+	// MaxCandidates caps the unverified addresses learned from gossip, kept
+	// until they are tried. When full, a new address replaces a random one, so
+	// a flood cannot pin the set; after a flood stops, an honest address
+	// announced once is tried within about 2·MaxCandidates gossip rounds.
+	MaxCandidates int
 
 	// Period is the gossip interval: every period the metagraph refreshes its
 	// local definitions and exchanges a GossipBatch with one random peer.
@@ -78,6 +84,7 @@ func DefaultMetagraphConfig() MetagraphConfig {
 		RemoteIP:         "127.0.0.1",
 		Size:             10000,
 		MaxPeers:         1000,
+		MaxCandidates:    256,
 		Period:           10 * time.Second,
 		Refresh:          10 * time.Second,
 		TTL:              300 * time.Second,
@@ -127,6 +134,8 @@ func (c MetagraphConfig) Validate() error {
 		return fmt.Errorf("metagraph: config: size %d, want at least 1", c.Size)
 	case c.MaxPeers < 1:
 		return fmt.Errorf("metagraph: config: max peers %d, want at least 1", c.MaxPeers)
+	case c.MaxCandidates < 1:
+		return fmt.Errorf("metagraph: config: max candidates %d, want at least 1", c.MaxCandidates)
 	case c.Period <= 0:
 		return fmt.Errorf("metagraph: config: period %v, want > 0", c.Period)
 	case c.Refresh < c.Period:

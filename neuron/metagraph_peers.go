@@ -5,69 +5,153 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // The metagraph's rules for peers, part of metagraphState (see
-// metagraph_state.go): plain Go over values and a time passed in.
+// metagraph_state.go): plain Go over values, a time and a random source
+// passed in.
 //
-//   - Peers are metagraph addresses learned from bootstrap and from batches.
-//     A batch's first peer is its sender's own address.
-//   - A peer is live while we reached it, or it called us, within the TTL and
-//     our last exchange with it did not fail. Only live peers are passed on to
-//     others, so the address of a dead member stops spreading within one TTL.
-//   - An exchange that fails backs the peer off (Period, doubling, up to
+//   - Addresses learned from gossip (every peer of a received batch, the
+//     sender's claim about its own address in first place included) are
+//     candidates: unverified, never counted, never passed on. Anyone can write
+//     anything into a batch, so an address is believed only once it answers.
+//   - Candidates are bounded by MaxCandidates. A new one is always taken; when
+//     the set is full it replaces a uniformly random old one, so a flooder
+//     dilutes the set but cannot pin it: whatever it sends, the latest honest
+//     address is in the set, and each later insertion evicts it with chance
+//     1/MaxCandidates only. A candidate is dropped when an exchange with it
+//     fails; it comes back only if someone announces it again.
+//   - An answer whose first peer (the answerer's own address) is ours came
+//     from ourselves under another name (a flooder may announce "localhost:"
+//     and our port): the exchange counts as failed, so we never become our
+//     own peer.
+//   - An exchange we start that succeeds makes the address a peer (promotes a
+//     candidate). The peer table holds the bootstrap peers and addresses that
+//     answered, at most MaxPeers (bootstrap peers beyond it are kept); when it
+//     is full a newcomer takes the place of a peer that is not live, or is not
+//     taken. Bootstrap peers are peers from the start and are tried.
+//   - A peer is live while we reached it within the TTL and our last exchange
+//     with it did not fail. Only live peers are listed (GetPeers, the nP of the
+//     log line) and passed on, so the address of a dead member stops spreading
+//     within one TTL, and junk never spreads at all.
+//   - An exchange with a peer that fails backs it off (Period, doubling, up to
 //     MaxBackoff); MaxPeerFailures failures in a row drop it (bootstrap peers
-//     are kept and retried). A peer neither reached, heard from nor passed
-//     on to us within the TTL is dropped.
+//     are kept and retried). A peer neither reached nor announced by anyone
+//     within the TTL is dropped.
 //   - Gossip partners: a bootstrap peer not yet reached first (joining), else
-//     half the time a peer never reached (new addresses get tried and passed
-//     on quickly), else any peer not backing off, uniformly.
+//     one round in candidateTryOdds a random candidate (every round when no
+//     peer is ready), else a random peer not backing off. So after a flood
+//     that filled the candidates with junk and stopped, an honest newcomer
+//     announced once is tried within MaxCandidates candidate tries (each try
+//     of junk drops it, nothing refills the set), that is within about
+//     candidateTryOdds·MaxCandidates rounds (TestMetagraphFloodThenNewcomer).
+//     A flood that goes on adding j addresses a round only dilutes: a
+//     newcomer re-announced every round is still in the set at our next try
+//     with chance about exp(-j/MaxCandidates), so it is found about that
+//     much later; bounding how fast one caller may send is the transport's
+//     job, not this table's.
 
-// peerEntry is one known metagraph address.
+// candidateTryOdds is one over the chance that a round tries a candidate
+// rather than a peer, when there are both.
+const candidateTryOdds = 2
+
+// peerEntry is one metagraph address of the peer table.
 type peerEntry struct {
 	addr      string
 	bootstrap bool
 	learned   time.Time // last time someone told us about it
 	reached   time.Time // last successful exchange we started; zero if never
-	heard     time.Time // last exchange it started with us; zero if never
 	failures  int       // consecutive failed exchanges
 	retryAt   time.Time // no exchange before this time
 }
 
-// learnPeer adds a well-formed address that is not ours, while the peer list
-// has room; a known address gets its learned time renewed.
-func (st *metagraphState) learnPeer(addr string, now time.Time) {
-	if p := st.addPeer(addr, now); p != nil {
-		p.learned = now
-	}
+// candidateSet holds unverified addresses, at most a limit, with random
+// replacement. The order of addrs depends only on the calls made, so a seeded
+// random source makes every choice reproducible.
+type candidateSet struct {
+	addrs []string
+	index map[string]int // position in addrs
 }
 
-// pickPeer chooses a peer not backing off. A bootstrap peer never reached
-// comes first (joining the network); otherwise, half the time, a peer we have
-// never reached (so that new addresses are tried, and passed on, quickly);
-// otherwise any, uniformly (preferring live peers mixes worse: they are mostly
-// the neighbours that call us). An injected address costs a few failed
-// rounds before MaxPeerFailures drops it.
+func newCandidateSet() candidateSet { return candidateSet{index: make(map[string]int)} }
+
+func (c *candidateSet) len() int { return len(c.addrs) }
+
+func (c *candidateSet) has(addr string) bool {
+	_, ok := c.index[addr]
+	return ok
+}
+
+// add takes addr (limit > 0), replacing a random entry when the set is full.
+// A known address keeps its place.
+func (c *candidateSet) add(addr string, limit int, rng *rand.Rand) {
+	if c.has(addr) {
+		return
+	}
+	if len(c.addrs) < limit {
+		c.index[addr] = len(c.addrs)
+		c.addrs = append(c.addrs, addr)
+		return
+	}
+	i := rng.IntN(len(c.addrs))
+	delete(c.index, c.addrs[i])
+	c.addrs[i] = addr
+	c.index[addr] = i
+}
+
+// remove drops addr if present.
+func (c *candidateSet) remove(addr string) {
+	i, ok := c.index[addr]
+	if !ok {
+		return
+	}
+	last := len(c.addrs) - 1
+	c.addrs[i] = c.addrs[last]
+	c.index[c.addrs[i]] = i
+	c.addrs = c.addrs[:last]
+	delete(c.index, addr)
+}
+
+// pick returns a uniformly random candidate; the set must not be empty.
+func (c *candidateSet) pick(rng *rand.Rand) string { return c.addrs[rng.IntN(len(c.addrs))] }
+
+// learnPeer takes an address someone told us about: a known peer's learned
+// time is renewed, a new well-formed address that is not ours becomes a
+// candidate.
+func (st *metagraphState) learnPeer(addr string, now time.Time, rng *rand.Rand) {
+	if p, ok := st.peers[addr]; ok {
+		p.learned = now
+		return
+	}
+	if addr == st.self || validateHostPort(addr) != nil {
+		return
+	}
+	st.candidates.add(addr, st.cfg.MaxCandidates, rng)
+}
+
+// pickPeer chooses whom to gossip with. A bootstrap peer never reached comes
+// first (joining the network); otherwise, one round in candidateTryOdds (or
+// whenever no peer is ready), a random candidate, so that newcomers are tried
+// and, once they answer, passed on; otherwise a random peer not backing off.
 func (st *metagraphState) pickPeer(now time.Time, rng *rand.Rand) (string, bool) {
-	var ready, untried, join []string
+	var ready, join []string
 	for addr, p := range st.peers {
 		if p.retryAt.After(now) {
 			continue
 		}
 		ready = append(ready, addr)
-		if p.reached.IsZero() {
-			untried = append(untried, addr)
-			if p.bootstrap {
-				join = append(join, addr)
-			}
+		if p.bootstrap && p.reached.IsZero() {
+			join = append(join, addr)
 		}
 	}
 	from := ready
 	switch {
 	case len(join) > 0:
 		from = join
-	case len(untried) > 0 && rng.IntN(2) == 0:
-		from = untried
+	case st.candidates.len() > 0 && (len(ready) == 0 || rng.IntN(candidateTryOdds) == 0):
+		return st.candidates.pick(rng), true
 	}
 	if len(from) == 0 {
 		return "", false
@@ -76,39 +160,56 @@ func (st *metagraphState) pickPeer(now time.Time, rng *rand.Rand) (string, bool)
 	return from[rng.IntN(len(from))], true
 }
 
-// peerReached records a successful exchange we started with addr.
+// peerReached records a successful exchange we started with addr: a peer is
+// refreshed, a candidate (or an address evicted from the candidates while we
+// talked to it: it answered all the same) is promoted when the table has room.
 func (st *metagraphState) peerReached(addr string, now time.Time) {
-	if p := st.addPeer(addr, now); p != nil {
-		p.reached, p.failures, p.retryAt = now, 0, time.Time{}
+	st.candidates.remove(addr)
+	p, ok := st.peers[addr]
+	if !ok {
+		if addr == st.self || validateHostPort(addr) != nil || !st.makeRoom(now) {
+			return
+		}
+		p = &peerEntry{addr: addr, learned: now}
+		st.peers[addr] = p
 	}
+	p.reached, p.failures, p.retryAt = now, 0, time.Time{}
 }
 
-// peerHeard records an exchange the peer at addr started with us (addr is
-// its own claim, the first peer of its batch; if it is false, our exchanges
-// with it fail and it stops being live).
-func (st *metagraphState) peerHeard(addr string, now time.Time) {
-	if p := st.addPeer(addr, now); p != nil {
-		p.heard = now
-	}
+// answeredBySelf reports whether an answer to our exchange is our own: its
+// first peer, the answerer's claim about its address, is our address.
+func (st *metagraphState) answeredBySelf(answer *bittensorpb.GossipBatch) bool {
+	peers := answer.GetPeers()
+	return st.self != "" && len(peers) > 0 && peers[0] == st.self
 }
 
-// addPeer returns the entry of addr, adding it when the address is well
-// formed, not ours and the list has room; otherwise nil.
-func (st *metagraphState) addPeer(addr string, now time.Time) *peerEntry {
-	if p, ok := st.peers[addr]; ok {
-		return p
+// makeRoom reports whether the peer table can take one more address, evicting
+// for it the non-bootstrap peer that is not live and was alive longest ago.
+func (st *metagraphState) makeRoom(now time.Time) bool {
+	if len(st.peers) < st.cfg.MaxPeers {
+		return true
 	}
-	if addr == st.self || len(st.peers) >= st.cfg.MaxPeers || validateHostPort(addr) != nil {
-		return nil
+	var victim *peerEntry
+	for _, p := range st.peers {
+		if p.bootstrap || st.livePeer(p, now) {
+			continue
+		}
+		if victim == nil || cmp.Or(p.reached.Compare(victim.reached), cmp.Compare(p.addr, victim.addr)) < 0 {
+			victim = p
+		}
 	}
-	p := &peerEntry{addr: addr, learned: now}
-	st.peers[addr] = p
-	return p
+	if victim == nil {
+		return false
+	}
+	delete(st.peers, victim.addr)
+	return true
 }
 
-// peerFailed records a failed exchange with addr: back off, or drop it after
-// MaxPeerFailures failures in a row unless it is a bootstrap peer.
+// peerFailed records a failed exchange with addr: a candidate is dropped; a
+// peer backs off, or is dropped after MaxPeerFailures failures in a row
+// unless it is a bootstrap peer.
 func (st *metagraphState) peerFailed(addr string, now time.Time) {
+	st.candidates.remove(addr)
 	p, ok := st.peers[addr]
 	if !ok {
 		return
@@ -131,16 +232,24 @@ func (c MetagraphConfig) backoffInto(p *peerEntry, now time.Time) {
 	p.retryAt = now.Add(min(wait, c.MaxBackoff))
 }
 
-// alive is the last time the peer showed it is alive; zero if never.
-func (p *peerEntry) alive() time.Time { return laterOf(p.reached, p.heard) }
-
-// livePeer reports whether we reached or heard from the peer within the TTL
-// and our last exchange with it did not fail.
+// livePeer reports whether we reached the peer within the TTL and our last
+// exchange with it did not fail.
 func (st *metagraphState) livePeer(p *peerEntry, now time.Time) bool {
-	return !p.alive().IsZero() && p.failures == 0 && now.Sub(p.alive()) <= st.cfg.TTL
+	return !p.reached.IsZero() && p.failures == 0 && now.Sub(p.reached) <= st.cfg.TTL
 }
 
-// peerList returns up to n live peers, most recently alive first.
+// expirePeers drops the peers neither reached nor announced within the TTL
+// (bootstrap peers stay). Candidates do not expire: they leave when they fail
+// or are replaced.
+func (st *metagraphState) expirePeers(now time.Time) {
+	for addr, p := range st.peers {
+		if !p.bootstrap && now.Sub(laterOf(p.learned, p.reached)) > st.cfg.TTL {
+			delete(st.peers, addr)
+		}
+	}
+}
+
+// peerList returns up to n live peers, most recently reached first.
 func (st *metagraphState) peerList(n int, now time.Time) []string {
 	if n <= 0 {
 		return nil
@@ -152,7 +261,7 @@ func (st *metagraphState) peerList(n int, now time.Time) []string {
 		}
 	}
 	slices.SortFunc(live, func(a, b *peerEntry) int {
-		return cmp.Or(b.alive().Compare(a.alive()), cmp.Compare(a.addr, b.addr))
+		return cmp.Or(b.reached.Compare(a.reached), cmp.Compare(a.addr, b.addr))
 	})
 	out := make([]string, 0, min(n, len(live)))
 	for _, p := range live[:min(n, len(live))] {

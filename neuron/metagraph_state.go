@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -53,30 +54,33 @@ type synapseEntry struct {
 
 // MetagraphStats counts what the metagraph has done since it was created.
 type MetagraphStats struct {
-	Synapses int    // definitions stored now, local ones included
-	Peers    int    // addresses known now, live or not
-	Live     int    // live peers now (what GetPeers returns)
-	Accepted uint64 // definitions stored or replaced by a newer nonce
-	Rejected uint64 // definitions refused as forged, unworked, malformed, expired or from the future
-	Expired  uint64 // definitions dropped after their TTL
-	Evicted  uint64 // definitions dropped because the cache was full
+	Synapses   int    // definitions stored now, local ones included
+	Peers      int    // addresses in the peer table now (bootstrap and those that answered), live or not
+	Live       int    // live peers now (what GetPeers returns)
+	Candidates int    // unverified addresses learned from gossip, not yet tried
+	Accepted   uint64 // definitions stored or replaced by a newer nonce
+	Rejected   uint64 // definitions refused as forged, unworked, malformed, expired or from the future
+	Expired    uint64 // definitions dropped after their TTL
+	Evicted    uint64 // definitions dropped because the cache was full
 }
 
 // metagraphState is the metagraph's data and rules.
 type metagraphState struct {
-	cfg      MetagraphConfig
-	self     string // own advertised address; "" until known
-	synapses map[synapseID]*synapseEntry
-	local    []synapseID // subscription order
-	peers    map[string]*peerEntry
-	stats    MetagraphStats
+	cfg        MetagraphConfig
+	self       string // own advertised address; "" until known
+	synapses   map[synapseID]*synapseEntry
+	local      []synapseID           // subscription order
+	peers      map[string]*peerEntry // bootstrap peers and addresses that answered
+	candidates candidateSet          // addresses learned from gossip that never answered
+	stats      MetagraphStats
 }
 
 func newMetagraphState(cfg MetagraphConfig, now time.Time) *metagraphState {
 	st := &metagraphState{
-		cfg:      cfg,
-		synapses: make(map[synapseID]*synapseEntry),
-		peers:    make(map[string]*peerEntry),
+		cfg:        cfg,
+		synapses:   make(map[synapseID]*synapseEntry),
+		peers:      make(map[string]*peerEntry),
+		candidates: newCandidateSet(),
 	}
 	for _, b := range cfg.Bootstrap {
 		st.peers[b] = &peerEntry{addr: b, bootstrap: true, learned: now}
@@ -88,6 +92,7 @@ func newMetagraphState(cfg MetagraphConfig, now time.Time) *metagraphState {
 func (st *metagraphState) setSelf(addr string) {
 	st.self = addr
 	delete(st.peers, addr)
+	st.candidates.remove(addr)
 }
 
 // ---- synapse definitions ----
@@ -232,7 +237,7 @@ func (st *metagraphState) trim() {
 }
 
 // expire drops remote definitions refreshed longer than TTL ago, and peers
-// neither reached nor learned of within the TTL (bootstrap peers stay).
+// neither reached nor learned of within the TTL (see expirePeers).
 func (st *metagraphState) expire(now time.Time) {
 	for id, e := range st.synapses {
 		if !e.local && now.Sub(time.UnixMilli(e.def.GetNonce())) > st.cfg.TTL {
@@ -240,11 +245,7 @@ func (st *metagraphState) expire(now time.Time) {
 			st.stats.Expired++
 		}
 	}
-	for addr, p := range st.peers {
-		if !p.bootstrap && now.Sub(laterOf(p.learned, p.alive())) > st.cfg.TTL {
-			delete(st.peers, addr)
-		}
-	}
+	st.expirePeers(now)
 }
 
 // live reports whether a definition is within its TTL at now.
@@ -314,7 +315,7 @@ func (st *metagraphState) setWeights(defs []*bittensorpb.Synapse, w []float64) e
 // snapshot returns the counters and current sizes.
 func (st *metagraphState) snapshot(now time.Time) MetagraphStats {
 	s := st.stats
-	s.Synapses, s.Peers = len(st.synapses), len(st.peers)
+	s.Synapses, s.Peers, s.Candidates = len(st.synapses), len(st.peers), st.candidates.len()
 	for _, p := range st.peers {
 		if st.livePeer(p, now) {
 			s.Live++
@@ -384,11 +385,13 @@ func (c MetagraphConfig) checkBatch(b *bittensorpb.GossipBatch) error {
 	return nil
 }
 
-// screenBatch learns the batch's peers and returns the definitions worth
-// verifying (new nonces that pass every cheap rule).
-func (st *metagraphState) screenBatch(b *bittensorpb.GossipBatch, now time.Time) []*bittensorpb.Synapse {
-	for _, p := range b.GetPeers() {
-		st.learnPeer(p, now)
+// screenBatch learns the batch's peers (as candidates; at most MaxBatchPeers
+// of them are read, whatever the batch holds) and returns the definitions
+// worth verifying (new nonces that pass every cheap rule).
+func (st *metagraphState) screenBatch(b *bittensorpb.GossipBatch, now time.Time, rng *rand.Rand) []*bittensorpb.Synapse {
+	peers := b.GetPeers()
+	for _, p := range peers[:min(len(peers), st.cfg.MaxBatchPeers)] {
+		st.learnPeer(p, now, rng)
 	}
 	var fresh []*bittensorpb.Synapse
 	for _, d := range b.GetSynapses() {
@@ -415,9 +418,9 @@ func (st *metagraphState) admitBatch(fresh []*bittensorpb.Synapse, verified []bo
 }
 
 // sink takes a whole received batch in one step (the shell splits it to verify
-// outside its lock).
-func (st *metagraphState) sink(b *bittensorpb.GossipBatch, now time.Time) {
-	fresh := st.screenBatch(b, now)
+// outside its lock); rng decides which candidates new addresses replace.
+func (st *metagraphState) sink(b *bittensorpb.GossipBatch, now time.Time, rng *rand.Rand) {
+	fresh := st.screenBatch(b, now, rng)
 	verified := make([]bool, len(fresh))
 	for i, d := range fresh {
 		verified[i] = verifyWorkAndSignature(d, st.cfg.PoWBits) == nil

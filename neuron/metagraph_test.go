@@ -146,8 +146,22 @@ func TestMetagraphSynapsesAreCopiesAndWeighted(t *testing.T) {
 	if p := b.GetPeers(10); !slices.Equal(p, []string{"a.test:8092"}) {
 		t.Fatalf("b's peers %v", p)
 	}
+	// b called a and claimed its address: for a that is a candidate, not a
+	// peer, until a's own exchange with b succeeds.
+	if p := a.GetPeers(10); len(p) != 0 {
+		t.Fatalf("a's peers %v: b's claim about itself counted before b answered", p)
+	}
+	if s := a.Stats(); s.Candidates != 1 || s.Live != 0 {
+		t.Fatalf("a's stats %+v, want b as its one candidate", s)
+	}
+	if err := a.GossipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if p := a.GetPeers(10); !slices.Equal(p, []string{"b.test:8092"}) {
-		t.Fatalf("a's peers %v: b called a, so a hears of b", p)
+		t.Fatalf("a's peers %v after b answered a's exchange, want b", p)
+	}
+	if s := a.Stats(); s.Candidates != 0 || s.Live != 1 {
+		t.Fatalf("a's stats %+v, want b promoted from candidate to live peer", s)
 	}
 }
 
