@@ -29,6 +29,13 @@ func Save(path string, tensors map[string]*Tensor) error {
 // SaveWith is Save with an extra native object stored in the same file
 // (torch/optim passes an optimizer's state this way; nil for none).
 func SaveWith(path string, tensors map[string]*Tensor, native unsafe.Pointer) error {
+	return saveWith(path, tensors, native, nil)
+}
+
+// saveWith is SaveWith; written, when non-nil, is called with the temporary
+// file once the shim has written it, before it is flushed and renamed (tests
+// stop a process there).
+func saveWith(path string, tensors map[string]*Tensor, native unsafe.Pointer, written func(tmp string)) error {
 	names := make([]string, 0, len(tensors))
 	for n, t := range tensors {
 		if err := t.Err(); err != nil {
@@ -64,7 +71,13 @@ func SaveWith(path string, tensors map[string]*Tensor, native unsafe.Pointer) er
 		defer C.free(unsafe.Pointer(cpath))
 		msg := C.bt_save(cpath, np, hs, C.int(len(names)), C.bt_optimizer(native))
 		runtime.KeepAlive(ts)
-		return takeError("save "+path, msg)
+		if err := takeError("save "+path, msg); err != nil {
+			return err
+		}
+		if written != nil {
+			written(tmp)
+		}
+		return nil
 	})
 }
 
