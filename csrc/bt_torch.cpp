@@ -1,15 +1,25 @@
 // bt_torch.cpp: the implementation of bt_torch.h over libtorch's C++ API.
-// Every entry point catches all exceptions and returns their message.
+//
+// The contract of every extern "C" entry point:
+// - one that can fail returns its error message from the same call: its body
+//   runs inside BT_TRY, which turns any exception into the returned message;
+// - the others (the frees, the metadata queries, grad mode) are noexcept: a
+//   C++ exception can never cross into the caller (it would terminate it);
+// - a NULL handle, NULL out-parameter or negative count is an error message
+//   (or a neutral answer from a query), never a crash. Handles must otherwise
+//   be live: a freed handle cannot be told from a live one.
 
 #include "bt_torch.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 #include <unordered_set>
 #include <sstream>
 #include <string>
@@ -37,9 +47,33 @@ char *dup_error(const char *msg) {
     return dup_error("unknown C++ exception");         \
   }
 
-torch::Tensor &T(bt_tensor t) { return *static_cast<torch::Tensor *>(t); }
+// need rejects a NULL pointer argument.
+template <typename P>
+P *need(P *p, const char *what) {
+  if (p == nullptr) throw std::invalid_argument(std::string(what) + " is NULL");
+  return p;
+}
+
+// count rejects a negative element count.
+int count(int n, const char *what) {
+  if (n < 0) throw std::invalid_argument(std::string(what) + " is negative (" + std::to_string(n) + ")");
+  return n;
+}
+
+// array rejects a NULL array that should hold n > 0 elements.
+template <typename P>
+P *array(P *p, int n, const char *what) {
+  count(n, what);
+  if (p == nullptr && n > 0) throw std::invalid_argument(std::string(what) + " array is NULL");
+  return p;
+}
+
+torch::Tensor &T(bt_tensor t) { return *static_cast<torch::Tensor *>(need(t, "tensor handle")); }
 
 bt_tensor wrap(torch::Tensor t) { return new torch::Tensor(std::move(t)); }
+
+// put stores a new handle to t in *out.
+void put(bt_tensor *out, torch::Tensor t) { *need(out, "out") = wrap(std::move(t)); }
 
 // opt returns the tensor behind an optional handle, or an undefined tensor.
 torch::Tensor opt(bt_tensor t) { return t == nullptr ? torch::Tensor() : T(t); }
@@ -82,29 +116,60 @@ torch::TensorOptions options(int dtype, int device_type, int device_index) {
   return torch::TensorOptions().dtype(scalar_type(dtype)).device(device(device_type, device_index));
 }
 
-torch::IntArrayRef ints(const int64_t *p, int n) { return torch::IntArrayRef(p, static_cast<size_t>(n)); }
+torch::IntArrayRef ints(const int64_t *p, int n) {
+  return torch::IntArrayRef(array(p, n, "size list"), static_cast<size_t>(n));
+}
+
+// defined returns the tensor behind a handle for the noexcept queries, or
+// NULL for a NULL handle or an undefined tensor.
+const torch::Tensor *defined(bt_tensor t) noexcept {
+  auto *p = static_cast<const torch::Tensor *>(t);
+  return p != nullptr && p->defined() ? p : nullptr;
+}
 
 }  // namespace
 
 extern "C" {
 
-void bt_free(bt_tensor t) { delete static_cast<torch::Tensor *>(t); }
-void bt_free_error(char *err) { std::free(err); }
+void bt_free(bt_tensor t) noexcept { delete static_cast<torch::Tensor *>(t); }
+void bt_free_error(char *err) noexcept { std::free(err); }
 
-void bt_manual_seed(int64_t seed) { torch::manual_seed(static_cast<uint64_t>(seed)); }
-int bt_cuda_is_available(void) { return torch::cuda::is_available() ? 1 : 0; }
-int bt_cuda_device_count(void) { return static_cast<int>(torch::cuda::device_count()); }
-void bt_set_num_threads(int n) { torch::set_num_threads(n); }
-int bt_get_num_threads(void) { return torch::get_num_threads(); }
-int bt_grad_enabled(void) { return torch::GradMode::is_enabled() ? 1 : 0; }
-void bt_set_grad_enabled(int enabled) { torch::GradMode::set_enabled(enabled != 0); }
+char *bt_manual_seed(int64_t seed) { BT_TRY(torch::manual_seed(static_cast<uint64_t>(seed))) }
+
+// A CUDA runtime that cannot be queried counts as no CUDA.
+int bt_cuda_is_available(void) noexcept {
+  try {
+    return torch::cuda::is_available() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+int bt_cuda_device_count(void) noexcept {
+  try {
+    return static_cast<int>(torch::cuda::device_count());
+  } catch (...) {
+    return 0;
+  }
+}
+
+char *bt_set_num_threads(int n) {
+  BT_TRY({
+    if (n < 1) throw std::invalid_argument("number of threads must be positive, got " + std::to_string(n));
+    torch::set_num_threads(n);
+  })
+}
+char *bt_get_num_threads(int *out) { BT_TRY(*need(out, "out") = torch::get_num_threads()) }
+// Grad mode is a thread-local flag: reading and setting it cannot throw.
+int bt_grad_enabled(void) noexcept { return torch::GradMode::is_enabled() ? 1 : 0; }
+void bt_set_grad_enabled(int enabled) noexcept { torch::GradMode::set_enabled(enabled != 0); }
 
 char *bt_from_data(const void *data, const int64_t *shape, int ndim, int dtype, bt_tensor *out) {
   BT_TRY({
+    need(out, "out");
     auto opts = torch::TensorOptions().dtype(scalar_type(dtype));
     auto t = torch::empty(ints(shape, ndim), opts);
-    if (t.numel() > 0) std::memcpy(t.data_ptr(), data, t.numel() * t.element_size());
-    *out = wrap(std::move(t));
+    if (t.numel() > 0) std::memcpy(t.data_ptr(), need(data, "data"), t.numel() * t.element_size());
+    put(out, std::move(t));
   })
 }
 
@@ -123,38 +188,84 @@ char *bt_fill(int kind, const int64_t *shape, int ndim, int dtype, int device_ty
       case BT_FILL_EMPTY: t = torch::empty(size, opts); break;
       default: throw std::invalid_argument("unknown fill kind");
     }
-    *out = wrap(std::move(t));
+    put(out, std::move(t));
   })
 }
 
 char *bt_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, int dtype,
                  int device_type, int device_index, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::randint(low, high, ints(shape, ndim),
+  BT_TRY(put(out, torch::randint(low, high, ints(shape, ndim),
                                     options(dtype, device_type, device_index))))
 }
 
 char *bt_arange(double start, double end, double step, int dtype, int device_type,
                 int device_index, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::arange(start, end, step, options(dtype, device_type, device_index))))
+  BT_TRY(put(out, torch::arange(start, end, step, options(dtype, device_type, device_index))))
 }
 
-int bt_dim(bt_tensor t) { return static_cast<int>(T(t).dim()); }
-void bt_shape(bt_tensor t, int64_t *out) {
-  auto s = T(t).sizes();
-  for (size_t i = 0; i < s.size(); ++i) out[i] = s[i];
+// The metadata queries cannot fail on a handle this API returned (a defined,
+// dense tensor); a NULL handle, or anything libtorch refuses to describe,
+// reads as a 0-dim, empty CPU leaf that requires no grad.
+int bt_dim(bt_tensor t) noexcept {
+  try {
+    auto *p = defined(t);
+    return p == nullptr ? 0 : static_cast<int>(p->dim());
+  } catch (...) {
+    return 0;
+  }
 }
-int64_t bt_numel(bt_tensor t) { return T(t).numel(); }
-char *bt_dtype(bt_tensor t, int *out) { BT_TRY(*out = bt_dtype_of(T(t).scalar_type())) }
-void bt_device(bt_tensor t, int *type, int *index) {
-  auto d = T(t).device();
-  *type = d.is_cuda() ? BT_CUDA : BT_CPU;
-  *index = d.has_index() ? d.index() : 0;
+void bt_shape(bt_tensor t, int64_t *out) noexcept {
+  try {
+    auto *p = defined(t);
+    if (p == nullptr || out == nullptr) return;
+    auto s = p->sizes();
+    for (size_t i = 0; i < s.size(); ++i) out[i] = s[i];
+  } catch (...) {
+  }
 }
-int bt_requires_grad(bt_tensor t) { return T(t).requires_grad() ? 1 : 0; }
-int bt_is_leaf(bt_tensor t) { return T(t).is_leaf() ? 1 : 0; }
+int64_t bt_numel(bt_tensor t) noexcept {
+  try {
+    auto *p = defined(t);
+    return p == nullptr ? 0 : p->numel();
+  } catch (...) {
+    return 0;
+  }
+}
+char *bt_dtype(bt_tensor t, int *out) { BT_TRY(*need(out, "out") = bt_dtype_of(T(t).scalar_type())) }
+void bt_device(bt_tensor t, int *type, int *index) noexcept {
+  int ty = BT_CPU, ix = 0;
+  try {
+    if (auto *p = defined(t)) {
+      auto d = p->device();
+      ty = d.is_cuda() ? BT_CUDA : BT_CPU;
+      ix = d.has_index() ? d.index() : 0;
+    }
+  } catch (...) {
+    ty = BT_CPU, ix = 0;
+  }
+  if (type != nullptr) *type = ty;
+  if (index != nullptr) *index = ix;
+}
+int bt_requires_grad(bt_tensor t) noexcept {
+  try {
+    auto *p = defined(t);
+    return p != nullptr && p->requires_grad() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+int bt_is_leaf(bt_tensor t) noexcept {
+  try {
+    auto *p = defined(t);
+    return p == nullptr || p->is_leaf() ? 1 : 0;
+  } catch (...) {
+    return 1;
+  }
+}
 
 char *bt_copy_out(bt_tensor t, void *dst, int64_t nbytes) {
   BT_TRY({
+    if (dst == nullptr && nbytes > 0) throw std::invalid_argument("copy out: destination is NULL");
     auto c = T(t).detach().to(torch::kCPU).contiguous();
     int64_t want = c.numel() * static_cast<int64_t>(c.element_size());
     if (want != nbytes) {
@@ -165,13 +276,13 @@ char *bt_copy_out(bt_tensor t, void *dst, int64_t nbytes) {
   })
 }
 
-char *bt_item(bt_tensor t, double *out) { BT_TRY(*out = T(t).item<double>()) }
+char *bt_item(bt_tensor t, double *out) { BT_TRY(*need(out, "out") = T(t).item<double>()) }
 
 char *bt_to(bt_tensor t, int dtype, int device_type, int device_index, bt_tensor *out) {
-  BT_TRY(*out = wrap(T(t).to(device(device_type, device_index), scalar_type(dtype))))
+  BT_TRY(put(out, T(t).to(device(device_type, device_index), scalar_type(dtype))))
 }
 
-void bt_assign(bt_tensor dst, bt_tensor src) { T(dst) = T(src); }
+char *bt_assign(bt_tensor dst, bt_tensor src) { BT_TRY(T(dst) = T(src)) }
 
 char *bt_copy_(bt_tensor dst, bt_tensor src) {
   BT_TRY({
@@ -212,7 +323,7 @@ char *bt_unary(int op, bt_tensor a, bt_tensor *out) {
       case BT_ALIAS: r = x; break;
       default: throw std::invalid_argument("unknown unary op " + std::to_string(op));
     }
-    *out = wrap(std::move(r));
+    put(out, std::move(r));
   })
 }
 
@@ -242,7 +353,7 @@ char *bt_binary(int op, bt_tensor a, bt_tensor b, bt_tensor *out) {
       case BT_REMAINDER: r = torch::remainder(x, y); break;
       default: throw std::invalid_argument("unknown binary op " + std::to_string(op));
     }
-    *out = wrap(std::move(r));
+    put(out, std::move(r));
   })
 }
 
@@ -268,7 +379,7 @@ char *bt_scalar(int op, bt_tensor a, double s, bt_tensor *out) {
       case BT_S_LEAKY_RELU: r = torch::leaky_relu(x, s); break;
       default: throw std::invalid_argument("unknown scalar op " + std::to_string(op));
     }
-    *out = wrap(std::move(r));
+    put(out, std::move(r));
   })
 }
 
@@ -276,6 +387,7 @@ char *bt_reduce(int op, bt_tensor a, const int64_t *dims, int ndims, int keepdim
   BT_TRY({
     const auto &x = T(a);
     bool keep = keepdim != 0;
+    array(dims, ndims, "dim");
     std::vector<int64_t> d(dims, dims + ndims);
     if (ndims == 0) {
       for (int64_t i = 0; i < x.dim(); ++i) d.push_back(i);
@@ -301,7 +413,7 @@ char *bt_reduce(int op, bt_tensor a, const int64_t *dims, int ndims, int keepdim
       case BT_STD: r = x.std(d, /*unbiased=*/true, keep); break;
       default: throw std::invalid_argument("unknown reduction " + std::to_string(op));
     }
-    *out = wrap(std::move(r));
+    put(out, std::move(r));
   })
 }
 
@@ -309,7 +421,7 @@ char *bt_argmax(bt_tensor a, int64_t dim, int has_dim, int keepdim, int argmin, 
   BT_TRY({
     c10::optional<int64_t> d;
     if (has_dim) d = dim;
-    *out = wrap(argmin ? torch::argmin(T(a), d, keepdim != 0) : torch::argmax(T(a), d, keepdim != 0));
+    put(out, argmin ? torch::argmin(T(a), d, keepdim != 0) : torch::argmax(T(a), d, keepdim != 0));
   })
 }
 
@@ -325,7 +437,7 @@ char *bt_dim_op(int op, bt_tensor a, int64_t dim, bt_tensor *out) {
       case BT_CUMSUM: r = x.cumsum(dim); break;
       default: throw std::invalid_argument("unknown dim op " + std::to_string(op));
     }
-    *out = wrap(std::move(r));
+    put(out, std::move(r));
   })
 }
 
@@ -342,33 +454,37 @@ char *bt_shape_op(int op, bt_tensor a, const int64_t *shape, int n, bt_tensor *o
       case BT_REPEAT: r = x.repeat(s); break;
       default: throw std::invalid_argument("unknown shape op " + std::to_string(op));
     }
-    *out = wrap(std::move(r));
+    put(out, std::move(r));
   })
 }
 
 char *bt_transpose(bt_tensor a, int64_t d0, int64_t d1, bt_tensor *out) {
-  BT_TRY(*out = wrap(T(a).transpose(d0, d1)))
+  BT_TRY(put(out, T(a).transpose(d0, d1)))
 }
 
 char *bt_flatten(bt_tensor a, int64_t start, int64_t end, bt_tensor *out) {
-  BT_TRY(*out = wrap(T(a).flatten(start, end)))
+  BT_TRY(put(out, T(a).flatten(start, end)))
 }
 
 char *bt_narrow(bt_tensor a, int64_t dim, int64_t start, int64_t length, bt_tensor *out) {
-  BT_TRY(*out = wrap(T(a).narrow(dim, start, length)))
+  BT_TRY(put(out, T(a).narrow(dim, start, length)))
 }
 
 char *bt_cat(const bt_tensor *ts, int n, int64_t dim, int stack, bt_tensor *out) {
   BT_TRY({
+    array(ts, n, "tensor");
     std::vector<torch::Tensor> v;
     v.reserve(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) v.push_back(T(ts[i]));
-    *out = wrap(stack ? torch::stack(v, dim) : torch::cat(v, dim));
+    put(out, stack ? torch::stack(v, dim) : torch::cat(v, dim));
   })
 }
 
 char *bt_split(bt_tensor a, int64_t n, int64_t dim, int mode, bt_tensor **outs, int *nout) {
   BT_TRY({
+    need(outs, "outs");
+    need(nout, "nout");
+    if (mode != 0 && mode != 1) throw std::invalid_argument("unknown split mode " + std::to_string(mode));
     auto parts = mode == 0 ? T(a).split(n, dim) : T(a).chunk(n, dim);
     auto *arr = static_cast<bt_tensor *>(std::malloc(sizeof(bt_tensor) * (parts.size() + 1)));
     if (arr == nullptr) throw std::bad_alloc();
@@ -378,49 +494,51 @@ char *bt_split(bt_tensor a, int64_t n, int64_t dim, int mode, bt_tensor **outs, 
   })
 }
 
-void bt_free_array(bt_tensor *arr) { std::free(arr); }
+void bt_free_array(bt_tensor *arr) noexcept { std::free(arr); }
 
 char *bt_index_select(bt_tensor a, int64_t dim, bt_tensor index, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::index_select(T(a), dim, T(index))))
+  BT_TRY(put(out, torch::index_select(T(a), dim, T(index))))
 }
 char *bt_gather(bt_tensor a, int64_t dim, bt_tensor index, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::gather(T(a), dim, T(index))))
+  BT_TRY(put(out, torch::gather(T(a), dim, T(index))))
 }
 char *bt_scatter(bt_tensor a, int64_t dim, bt_tensor index, bt_tensor src, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::scatter(T(a), dim, T(index), T(src))))
+  BT_TRY(put(out, torch::scatter(T(a), dim, T(index), T(src))))
 }
 char *bt_index_add(bt_tensor a, int64_t dim, bt_tensor index, bt_tensor src, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::index_add(T(a), dim, T(index), T(src))))
+  BT_TRY(put(out, torch::index_add(T(a), dim, T(index), T(src))))
 }
 char *bt_masked_fill(bt_tensor a, bt_tensor mask, double value, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::masked_fill(T(a), T(mask), value)))
+  BT_TRY(put(out, torch::masked_fill(T(a), T(mask), value)))
 }
 char *bt_where(bt_tensor cond, bt_tensor a, bt_tensor b, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::where(T(cond), T(a), T(b))))
+  BT_TRY(put(out, torch::where(T(cond), T(a), T(b))))
 }
 char *bt_topk(bt_tensor a, int64_t k, int64_t dim, int largest, int sorted, bt_tensor *values,
               bt_tensor *indices) {
   BT_TRY({
+    need(values, "values"), need(indices, "indices");
     auto r = torch::topk(T(a), k, dim, largest != 0, sorted != 0);
-    *values = wrap(std::get<0>(r));
-    *indices = wrap(std::get<1>(r));
+    put(values, std::get<0>(r));
+    put(indices, std::get<1>(r));
   })
 }
 char *bt_sort(bt_tensor a, int64_t dim, int descending, bt_tensor *values, bt_tensor *indices) {
   BT_TRY({
+    need(values, "values"), need(indices, "indices");
     auto r = torch::sort(T(a), dim, descending != 0);
-    *values = wrap(std::get<0>(r));
-    *indices = wrap(std::get<1>(r));
+    put(values, std::get<0>(r));
+    put(indices, std::get<1>(r));
   })
 }
 
 char *bt_linear(bt_tensor x, bt_tensor w, bt_tensor b, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::linear(T(x), T(w), opt(b))))
+  BT_TRY(put(out, torch::linear(T(x), T(w), opt(b))))
 }
 
 char *bt_conv2d(bt_tensor x, bt_tensor w, bt_tensor b, const int64_t *stride,
                 const int64_t *padding, const int64_t *dilation, int64_t groups, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::conv2d(T(x), T(w), opt(b), ints(stride, 2), ints(padding, 2),
+  BT_TRY(put(out, torch::conv2d(T(x), T(w), opt(b), ints(stride, 2), ints(padding, 2),
                                    ints(dilation, 2), groups)))
 }
 
@@ -428,9 +546,9 @@ char *bt_pool2d(int op, bt_tensor x, const int64_t *kernel, const int64_t *strid
                 const int64_t *padding, bt_tensor *out) {
   BT_TRY({
     if (op == BT_MAX_POOL2D) {
-      *out = wrap(torch::max_pool2d(T(x), ints(kernel, 2), ints(stride, 2), ints(padding, 2)));
+      put(out, torch::max_pool2d(T(x), ints(kernel, 2), ints(stride, 2), ints(padding, 2)));
     } else if (op == BT_AVG_POOL2D) {
-      *out = wrap(torch::avg_pool2d(T(x), ints(kernel, 2), ints(stride, 2), ints(padding, 2)));
+      put(out, torch::avg_pool2d(T(x), ints(kernel, 2), ints(stride, 2), ints(padding, 2)));
     } else {
       throw std::invalid_argument("unknown pool op " + std::to_string(op));
     }
@@ -440,9 +558,9 @@ char *bt_pool2d(int op, bt_tensor x, const int64_t *kernel, const int64_t *strid
 char *bt_adaptive_pool2d(int op, bt_tensor x, const int64_t *size, bt_tensor *out) {
   BT_TRY({
     if (op == BT_MAX_POOL2D) {
-      *out = wrap(std::get<0>(torch::adaptive_max_pool2d(T(x), ints(size, 2))));
+      put(out, std::get<0>(torch::adaptive_max_pool2d(T(x), ints(size, 2))));
     } else if (op == BT_AVG_POOL2D) {
-      *out = wrap(torch::adaptive_avg_pool2d(T(x), ints(size, 2)));
+      put(out, torch::adaptive_avg_pool2d(T(x), ints(size, 2)));
     } else {
       throw std::invalid_argument("unknown pool op " + std::to_string(op));
     }
@@ -452,21 +570,21 @@ char *bt_adaptive_pool2d(int op, bt_tensor x, const int64_t *size, bt_tensor *ou
 char *bt_batch_norm(bt_tensor x, bt_tensor w, bt_tensor b, bt_tensor running_mean,
                     bt_tensor running_var, int training, double momentum, double eps,
                     bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::batch_norm(T(x), opt(w), opt(b), opt(running_mean), opt(running_var),
+  BT_TRY(put(out, torch::batch_norm(T(x), opt(w), opt(b), opt(running_mean), opt(running_var),
                                        training != 0, momentum, eps, /*cudnn_enabled=*/true)))
 }
 
 char *bt_layer_norm(bt_tensor x, const int64_t *shape, int n, bt_tensor w, bt_tensor b, double eps,
                     bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::layer_norm(T(x), ints(shape, n), opt(w), opt(b), eps)))
+  BT_TRY(put(out, torch::layer_norm(T(x), ints(shape, n), opt(w), opt(b), eps)))
 }
 
 char *bt_dropout(bt_tensor x, double p, int training, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::dropout(T(x), p, training != 0)))
+  BT_TRY(put(out, torch::dropout(T(x), p, training != 0)))
 }
 
 char *bt_embedding(bt_tensor weight, bt_tensor indices, int64_t padding_idx, bt_tensor *out) {
-  BT_TRY(*out = wrap(torch::embedding(T(weight), T(indices), padding_idx)))
+  BT_TRY(put(out, torch::embedding(T(weight), T(indices), padding_idx)))
 }
 
 char *bt_loss(int op, bt_tensor input, bt_tensor target, int reduction, bt_tensor *out) {
@@ -485,7 +603,7 @@ char *bt_loss(int op, bt_tensor input, bt_tensor target, int reduction, bt_tenso
       case BT_MSE: r = torch::mse_loss(T(input), T(target), red); break;
       default: throw std::invalid_argument("unknown loss " + std::to_string(op));
     }
-    *out = wrap(std::move(r));
+    put(out, std::move(r));
   })
 }
 
@@ -495,6 +613,7 @@ char *bt_set_requires_grad(bt_tensor t, int requires_grad) {
 
 char *bt_grad(bt_tensor t, bt_tensor *out) {
   BT_TRY({
+    need(out, "out");
     const auto &g = T(t).grad();
     *out = g.defined() ? wrap(g) : nullptr;
   })
@@ -517,6 +636,9 @@ char *bt_autograd_grad(const bt_tensor *outputs, int nout, const bt_tensor *inpu
                        const bt_tensor *grad_outputs, int retain_graph, int create_graph,
                        bt_tensor *results) {
   BT_TRY({
+    array(outputs, nout, "output");
+    array(inputs, nin, "input");
+    array(results, nin, "result");
     torch::autograd::variable_list outs, ins, gouts;
     for (int i = 0; i < nout; ++i) outs.push_back(T(outputs[i]));
     for (int i = 0; i < nin; ++i) ins.push_back(T(inputs[i]));
@@ -533,6 +655,8 @@ char *bt_autograd_grad(const bt_tensor *outputs, int nout, const bt_tensor *inpu
 
 char *bt_clip_grad_norm(const bt_tensor *params, int n, double max_norm, double *total) {
   BT_TRY({
+    array(params, n, "parameter");
+    need(total, "total");
     std::vector<torch::Tensor> v;
     for (int i = 0; i < n; ++i) v.push_back(T(params[i]));
     *total = torch::nn::utils::clip_grad_norm_(v, max_norm);
@@ -549,6 +673,7 @@ struct GoFunction : public torch::autograd::Function<GoFunction> {
   struct Callbacks {
     bt_backward_fn backward;
     bt_release_fn release;
+    bool *owned;  // set once the node owns the handle (and so releases it)
   };
 
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext *ctx,
@@ -567,6 +692,7 @@ struct GoFunction : public torch::autograd::Function<GoFunction> {
         reinterpret_cast<void *>(handle), {0},
         [release](void *p) { release(reinterpret_cast<uintptr_t>(p)); },
         torch::TensorOptions().dtype(torch::kUInt8));
+    *cb.owned = true;
     ctx->saved_data["nin"] = static_cast<int64_t>(inputs.size());
     return *outputs;
   }
@@ -606,8 +732,14 @@ extern "C" {
 char *bt_custom_function(const bt_tensor *inputs, int nin, const bt_tensor *outputs, int nout,
                          uintptr_t handle, bt_backward_fn backward, bt_release_fn release,
                          bt_tensor *results) {
-  bool released = false;
+  // Until the graph node owns the handle, a failure releases it here.
+  bool owned = false;
+  if (release == nullptr) return dup_error("release callback is NULL");
   try {
+    need(backward, "backward callback");
+    array(inputs, nin, "input");
+    array(outputs, nout, "output");
+    array(results, nout, "result");
     torch::autograd::variable_list ins;
     for (int i = 0; i < nin; ++i) ins.push_back(T(inputs[i]));
     // Fresh handles to the outputs' values: autograd sets the grad_fn of what
@@ -616,19 +748,19 @@ char *bt_custom_function(const bt_tensor *inputs, int nin, const bt_tensor *outp
     // gradient to the second's backward).
     std::vector<torch::Tensor> outs;
     for (int i = 0; i < nout; ++i) outs.push_back(T(outputs[i]).detach());
-    released = true;  // from here the guard tensor owns the handle
     // A TensorList (not a vector) so that autograd sees each input as a variable.
-    auto r = GoFunction::apply(at::TensorList(ins), &outs, handle, GoFunction::Callbacks{backward, release});
+    auto r = GoFunction::apply(at::TensorList(ins), &outs, handle,
+                               GoFunction::Callbacks{backward, release, &owned});
     for (int i = 0; i < nout; ++i) results[i] = wrap(r[static_cast<size_t>(i)]);
     return nullptr;
   } catch (const c10::Error &e) {
-    if (!released) release(handle);
+    if (!owned) release(handle);
     return dup_error(e.what_without_backtrace());
   } catch (const std::exception &e) {
-    if (!released) release(handle);
+    if (!owned) release(handle);
     return dup_error(e.what());
   } catch (...) {
-    if (!released) release(handle);
+    if (!owned) release(handle);
     return dup_error("unknown C++ exception");
   }
 }
@@ -711,10 +843,108 @@ void check_records(const char *path, torch::serialize::InputArchive &archive) {
 }
 
 struct Optimizer {
+  int kind;
+  bt_optimizer_options options;
   std::unique_ptr<torch::optim::Optimizer> impl;
 };
 
-Optimizer &O(bt_optimizer o) { return *static_cast<Optimizer *>(o); }
+Optimizer &O(bt_optimizer o) { return *static_cast<Optimizer *>(need(o, "optimizer handle")); }
+
+// make_optimizer builds an optimizer of the given kind over params.
+std::unique_ptr<Optimizer> make_optimizer(int kind, std::vector<torch::Tensor> ps,
+                                          const bt_optimizer_options &o) {
+  auto opt = std::make_unique<Optimizer>();
+  opt->kind = kind;
+  opt->options = o;
+  switch (kind) {
+    case BT_SGD:
+      opt->impl = std::make_unique<torch::optim::SGD>(
+          ps, torch::optim::SGDOptions(o.lr)
+                  .momentum(o.momentum)
+                  .dampening(o.dampening)
+                  .weight_decay(o.weight_decay)
+                  .nesterov(o.nesterov != 0));
+      break;
+    case BT_ADAM:
+      opt->impl = std::make_unique<torch::optim::Adam>(
+          ps, torch::optim::AdamOptions(o.lr)
+                  .betas(std::make_tuple(o.beta1, o.beta2))
+                  .eps(o.eps)
+                  .weight_decay(o.weight_decay)
+                  .amsgrad(o.amsgrad != 0));
+      break;
+    case BT_ADAMW:
+      opt->impl = std::make_unique<torch::optim::AdamW>(
+          ps, torch::optim::AdamWOptions(o.lr)
+                  .betas(std::make_tuple(o.beta1, o.beta2))
+                  .eps(o.eps)
+                  .weight_decay(o.weight_decay)
+                  .amsgrad(o.amsgrad != 0));
+      break;
+    default:
+      throw std::invalid_argument("unknown optimizer kind " + std::to_string(kind));
+  }
+  return opt;
+}
+
+// params returns the parameters an optimizer updates, in order.
+std::vector<torch::Tensor> params(const Optimizer &o) {
+  std::vector<torch::Tensor> ps;
+  for (const auto &g : o.impl->param_groups()) {
+    for (const auto &p : g.params()) ps.push_back(p);
+  }
+  return ps;
+}
+
+// find_state looks up p's entry in an optimizer's state map, keyed by the
+// parameter's TensorImpl: as a pointer (libtorch 2.x) or as that pointer
+// printed (libtorch 1.13).
+template <typename Map>
+auto find_state(Map &state, const torch::Tensor &p) {
+  using Key = typename std::decay_t<Map>::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;
+    key << p.unsafeGetTensorImpl();
+    return state.find(key.str());
+  } else {
+    return state.find(p.unsafeGetTensorImpl());
+  }
+}
+
+// check_buffer rejects a state buffer that does not fit its parameter.
+void check_buffer(const char *name, size_t i, const torch::Tensor &buf, const torch::Tensor &p) {
+  if (!buf.defined()) return;
+  if (buf.sizes() != p.sizes() || buf.scalar_type() != p.scalar_type()) {
+    std::ostringstream msg;
+    msg << "optimizer state: parameter " << i << " is " << p.scalar_type() << p.sizes() << ", its " << name
+        << " is " << buf.scalar_type() << buf.sizes();
+    throw std::runtime_error(msg.str());
+  }
+}
+
+// check_state rejects loaded optimizer state whose buffers do not fit the
+// parameters (libtorch checks only their number; a misfit would fail at the
+// next step, or worse, broadcast).
+void check_state(Optimizer &o) {
+  auto ps = params(o);
+  auto &state = o.impl->state();
+  for (size_t i = 0; i < ps.size(); ++i) {
+    auto it = find_state(state, ps[i]);
+    if (it == state.end()) continue;
+    auto *base = it->second.get();
+    if (auto *s = dynamic_cast<torch::optim::SGDParamState *>(base)) {
+      check_buffer("momentum buffer", i, s->momentum_buffer(), ps[i]);
+    } else if (auto *s = dynamic_cast<torch::optim::AdamParamState *>(base)) {
+      check_buffer("exp_avg", i, s->exp_avg(), ps[i]);
+      check_buffer("exp_avg_sq", i, s->exp_avg_sq(), ps[i]);
+      check_buffer("max_exp_avg_sq", i, s->max_exp_avg_sq(), ps[i]);
+    } else if (auto *s = dynamic_cast<torch::optim::AdamWParamState *>(base)) {
+      check_buffer("exp_avg", i, s->exp_avg(), ps[i]);
+      check_buffer("exp_avg_sq", i, s->exp_avg_sq(), ps[i]);
+      check_buffer("max_exp_avg_sq", i, s->max_exp_avg_sq(), ps[i]);
+    }
+  }
+}
 
 }  // namespace
 
@@ -723,8 +953,11 @@ extern "C" {
 char *bt_save(const char *path, const char *const *names, const bt_tensor *tensors, int n,
               bt_optimizer opt) {
   BT_TRY({
+    need(path, "path");
+    array(names, n, "name");
+    array(tensors, n, "tensor");
     torch::serialize::OutputArchive archive;
-    for (int i = 0; i < n; ++i) archive.write(names[i], T(tensors[i]).detach());
+    for (int i = 0; i < n; ++i) archive.write(need(names[i], "name"), T(tensors[i]).detach());
     if (opt != nullptr) {
       torch::serialize::OutputArchive nested;
       O(opt).impl->save(nested);
@@ -736,6 +969,10 @@ char *bt_save(const char *path, const char *const *names, const bt_tensor *tenso
 
 char *bt_load(const char *path, char ***names, bt_tensor **tensors, int *n, bt_optimizer opt) {
   BT_TRY({
+    need(path, "path");
+    need(names, "names");
+    need(tensors, "tensors");
+    need(n, "n");
     torch::serialize::InputArchive archive;
     archive.load_from(path);
     std::vector<std::string> keys;
@@ -744,8 +981,10 @@ char *bt_load(const char *path, char ***names, bt_tensor **tensors, int *n, bt_o
     }
     // Check every tensor (the optimizer's too) before changing the optimizer
     // or allocating anything for the caller, so that a bad file changes and
-    // leaks nothing.
+    // leaks nothing. The optimizer's state is loaded into a scratch copy,
+    // checked against the parameters, and swapped in last.
     check_records(path, archive);
+    std::unique_ptr<Optimizer> scratch;
     std::vector<torch::Tensor> loaded;
     loaded.reserve(keys.size());
     for (const auto &k : keys) {
@@ -758,7 +997,9 @@ char *bt_load(const char *path, char ***names, bt_tensor **tensors, int *n, bt_o
       if (!archive.try_read(kOptimizerKey, nested)) {
         throw std::runtime_error("the file holds no optimizer state");
       }
-      O(opt).impl->load(nested);
+      scratch = make_optimizer(O(opt).kind, params(O(opt)), O(opt).options);
+      scratch->impl->load(nested);
+      check_state(*scratch);
     }
     auto *ns = static_cast<char **>(std::calloc(keys.size() + 1, sizeof(char *)));
     auto *ts = static_cast<bt_tensor *>(std::calloc(keys.size() + 1, sizeof(bt_tensor)));
@@ -771,13 +1012,15 @@ char *bt_load(const char *path, char ***names, bt_tensor **tensors, int *n, bt_o
       ns[i] = dup_error(keys[i].c_str());
       ts[i] = wrap(std::move(loaded[i]));
     }
+    if (scratch != nullptr) std::swap(O(opt).impl, scratch->impl);
     *names = ns;
     *tensors = ts;
     *n = static_cast<int>(keys.size());
   })
 }
 
-void bt_free_names(char **names, int n) {
+void bt_free_names(char **names, int n) noexcept {
+  if (names == nullptr) return;
   for (int i = 0; i < n; ++i) std::free(names[i]);
   std::free(names);
 }
@@ -785,38 +1028,34 @@ void bt_free_names(char **names, int n) {
 char *bt_optimizer_new(int kind, const bt_tensor *params, int n, const bt_optimizer_options *o,
                        bt_optimizer *out) {
   BT_TRY({
+    need(o, "options");
+    need(out, "out");
+    array(params, n, "parameter");
     std::vector<torch::Tensor> ps;
     for (int i = 0; i < n; ++i) ps.push_back(T(params[i]));
-    auto opt = std::make_unique<Optimizer>();
-    switch (kind) {
-      case BT_SGD:
-        opt->impl = std::make_unique<torch::optim::SGD>(
-            ps, torch::optim::SGDOptions(o->lr)
-                    .momentum(o->momentum)
-                    .dampening(o->dampening)
-                    .weight_decay(o->weight_decay)
-                    .nesterov(o->nesterov != 0));
-        break;
-      case BT_ADAM:
-        opt->impl = std::make_unique<torch::optim::Adam>(
-            ps, torch::optim::AdamOptions(o->lr)
-                    .betas(std::make_tuple(o->beta1, o->beta2))
-                    .eps(o->eps)
-                    .weight_decay(o->weight_decay)
-                    .amsgrad(o->amsgrad != 0));
-        break;
-      case BT_ADAMW:
-        opt->impl = std::make_unique<torch::optim::AdamW>(
-            ps, torch::optim::AdamWOptions(o->lr)
-                    .betas(std::make_tuple(o->beta1, o->beta2))
-                    .eps(o->eps)
-                    .weight_decay(o->weight_decay)
-                    .amsgrad(o->amsgrad != 0));
-        break;
-      default:
-        throw std::invalid_argument("unknown optimizer kind " + std::to_string(kind));
-    }
-    *out = opt.release();
+    *out = make_optimizer(kind, std::move(ps), *o).release();
+  })
+}
+
+char *bt_optimizer_new_like(bt_optimizer src, bt_optimizer *out) {
+  BT_TRY({
+    need(out, "out");
+    const auto &o = O(src);
+    *out = make_optimizer(o.kind, params(o), o.options).release();
+  })
+}
+
+char *bt_optimizer_swap(bt_optimizer a, bt_optimizer b) {
+  BT_TRY({
+    auto &x = O(a);
+    auto &y = O(b);
+    if (x.kind != y.kind) throw std::invalid_argument("swap: optimizers of different kinds");
+    auto px = params(x), py = params(y);
+    bool same = px.size() == py.size();
+    for (size_t i = 0; same && i < px.size(); ++i) same = px[i].is_same(py[i]);
+    if (!same) throw std::invalid_argument("swap: optimizers over different parameters");
+    std::swap(x.impl, y.impl);
+    std::swap(x.options, y.options);
   })
 }
 
@@ -832,10 +1071,11 @@ char *bt_optimizer_zero_grad(bt_optimizer opt) {
 
 char *bt_optimizer_set_lr(bt_optimizer opt, double lr) {
   BT_TRY({
+    if (!(lr > 0) || std::isinf(lr)) throw std::invalid_argument("learning rate must be positive, got " + std::to_string(lr));
     for (auto &group : O(opt).impl->param_groups()) group.options().set_lr(lr);
   })
 }
 
-void bt_optimizer_free(bt_optimizer opt) { delete static_cast<Optimizer *>(opt); }
+void bt_optimizer_free(bt_optimizer opt) noexcept { delete static_cast<Optimizer *>(opt); }
 
 }  // extern "C"

@@ -6,8 +6,13 @@
  *   Handles returned through out-parameters belong to the caller.
  * - Every function that can fail returns a char* error message (NULL on
  *   success) from the same call; the caller frees it with bt_free_error.
- *   C++ exceptions never cross this boundary.
- * - Optional tensor arguments (a bias, a weight) may be NULL.
+ *   C++ exceptions never cross this boundary: the functions that return no
+ *   message (BT_NOEXCEPT below) cannot fail.
+ * - Optional tensor arguments (a bias, a weight) may be NULL. Any other NULL
+ *   handle, NULL out-parameter, NULL array of n > 0 elements or negative
+ *   count is an error message, not a crash; the metadata queries read a NULL
+ *   handle as a 0-dim, empty CPU leaf. A freed handle cannot be detected.
+ * - On failure, out-parameters are left as they were.
  */
 #ifndef BT_TORCH_H
 #define BT_TORCH_H
@@ -16,6 +21,12 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+#ifdef __cplusplus
+#define BT_NOEXCEPT noexcept
+#else
+#define BT_NOEXCEPT
 #endif
 
 typedef void *bt_tensor;
@@ -34,18 +45,20 @@ enum bt_dtype {
 /* Device types. */
 enum bt_device_type { BT_CPU = 0, BT_CUDA = 1 };
 
-void bt_free(bt_tensor t);
-void bt_free_error(char *err);
+void bt_free(bt_tensor t) BT_NOEXCEPT;
+void bt_free_error(char *err) BT_NOEXCEPT;
 
 /* Runtime. */
-void bt_manual_seed(int64_t seed);
-int bt_cuda_is_available(void);
-int bt_cuda_device_count(void);
-void bt_set_num_threads(int n);
-int bt_get_num_threads(void);
+char *bt_manual_seed(int64_t seed);
+/* A CUDA runtime that cannot be queried counts as none. */
+int bt_cuda_is_available(void) BT_NOEXCEPT;
+int bt_cuda_device_count(void) BT_NOEXCEPT;
+/* n must be at least 1. */
+char *bt_set_num_threads(int n);
+char *bt_get_num_threads(int *out);
 /* Grad mode is per OS thread in libtorch; the Go side pins the goroutine. */
-int bt_grad_enabled(void);
-void bt_set_grad_enabled(int enabled);
+int bt_grad_enabled(void) BT_NOEXCEPT;
+void bt_set_grad_enabled(int enabled) BT_NOEXCEPT;
 
 /* Creation. */
 char *bt_from_data(const void *data, const int64_t *shape, int ndim, int dtype,
@@ -66,20 +79,21 @@ char *bt_arange(double start, double end, double step, int dtype, int device_typ
                 int device_index, bt_tensor *out);
 
 /* Metadata. */
-int bt_dim(bt_tensor t);
-void bt_shape(bt_tensor t, int64_t *out);
-int64_t bt_numel(bt_tensor t);
+int bt_dim(bt_tensor t) BT_NOEXCEPT;
+/* out holds bt_dim(t) values. */
+void bt_shape(bt_tensor t, int64_t *out) BT_NOEXCEPT;
+int64_t bt_numel(bt_tensor t) BT_NOEXCEPT;
 char *bt_dtype(bt_tensor t, int *out);
-void bt_device(bt_tensor t, int *type, int *index);
-int bt_requires_grad(bt_tensor t);
-int bt_is_leaf(bt_tensor t);
+void bt_device(bt_tensor t, int *type, int *index) BT_NOEXCEPT;
+int bt_requires_grad(bt_tensor t) BT_NOEXCEPT;
+int bt_is_leaf(bt_tensor t) BT_NOEXCEPT;
 
 /* Copies the tensor's values (converted to CPU, contiguous) into dst, which holds nbytes. */
 char *bt_copy_out(bt_tensor t, void *dst, int64_t nbytes);
 char *bt_item(bt_tensor t, double *out);
 char *bt_to(bt_tensor t, int dtype, int device_type, int device_index, bt_tensor *out);
 /* Makes dst's handle refer to src's tensor (dst's old tensor is released). */
-void bt_assign(bt_tensor dst, bt_tensor src);
+char *bt_assign(bt_tensor dst, bt_tensor src);
 /* Copies src's values into dst in place (no autograd history). */
 char *bt_copy_(bt_tensor dst, bt_tensor src);
 
@@ -132,7 +146,7 @@ char *bt_narrow(bt_tensor a, int64_t dim, int64_t start, int64_t length, bt_tens
 /* Joining and splitting. split: mode 0 = split into pieces of size n, 1 = chunk into n. */
 char *bt_cat(const bt_tensor *ts, int n, int64_t dim, int stack, bt_tensor *out);
 char *bt_split(bt_tensor a, int64_t n, int64_t dim, int mode, bt_tensor **outs, int *nout);
-void bt_free_array(bt_tensor *arr);
+void bt_free_array(bt_tensor *arr) BT_NOEXCEPT;
 
 /* Indexing. */
 char *bt_index_select(bt_tensor a, int64_t dim, bt_tensor index, bt_tensor *out);
@@ -200,9 +214,10 @@ char *bt_save(const char *path, const char *const *names, const bt_tensor *tenso
               bt_optimizer opt);
 /* Loads every tensor of the file; names and tensors are malloc'ed arrays the caller
  * frees with bt_free_names and bt_free_array (after taking the tensors). When opt is
- * non-NULL its state is loaded from the same file. */
+ * non-NULL its state is loaded from the same file. Everything is checked before
+ * anything changes: on failure opt is as it was. */
 char *bt_load(const char *path, char ***names, bt_tensor **tensors, int *n, bt_optimizer opt);
-void bt_free_names(char **names, int n);
+void bt_free_names(char **names, int n) BT_NOEXCEPT;
 
 /* Optimizers. */
 enum bt_optimizer_kind { BT_SGD, BT_ADAM, BT_ADAMW };
@@ -222,7 +237,13 @@ char *bt_optimizer_new(int kind, const bt_tensor *params, int n,
 char *bt_optimizer_step(bt_optimizer opt);
 char *bt_optimizer_zero_grad(bt_optimizer opt);
 char *bt_optimizer_set_lr(bt_optimizer opt, double lr);
-void bt_optimizer_free(bt_optimizer opt);
+/* A new optimizer of src's kind and creation options over the same parameters,
+ * with empty state (a scratch copy to load a checkpoint into). */
+char *bt_optimizer_new_like(bt_optimizer src, bt_optimizer *out);
+/* Exchanges the state and options of two optimizers of the same kind over the
+ * same parameters (commits a scratch copy). */
+char *bt_optimizer_swap(bt_optimizer a, bt_optimizer b);
+void bt_optimizer_free(bt_optimizer opt) BT_NOEXCEPT;
 
 #ifdef __cplusplus
 }

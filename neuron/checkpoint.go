@@ -22,7 +22,8 @@ const (
 	ckptBestLoss = "meta.best_loss"    // float64: lowest test loss
 )
 
-// Save writes the trainer's state to path, atomically: the model, the router
+// Save writes the trainer's state to path, atomically and durably (a crash
+// during Save leaves the previous file whole): the model, the router
 // (with which synapse owns which key), the optimizer, the epochs completed
 // and the best test loss.
 func (t *Trainer) Save(path string) error {
@@ -46,56 +47,93 @@ func (t *Trainer) Save(path string) error {
 	return nil
 }
 
-// load restores the trainer's state from a file written by Save.
+// load restores the trainer's state from a file written by Save. It checks
+// the whole file first (every tensor, the model's and the router's state
+// dicts, the optimizer's state, the key rows' owners, the counters) and
+// changes nothing unless all of it fits: a failed resume leaves the model,
+// the router, the optimizer and the counters as they were.
 func (t *Trainer) load(path string) error {
-	ts, err := optim.LoadCheckpoint(path, t.opt)
+	ck, err := optim.ReadCheckpoint(path, t.opt)
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
-	defer func() {
-		for _, v := range ts {
-			v.Free()
-		}
-	}()
-	model, router := map[string]*torch.Tensor{}, map[string]*torch.Tensor{}
+	defer ck.Close()
+	st, err := t.checkState(ck.Tensors)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", path, err)
+	}
+	// Apply. The router's key rows go first: setSlotOwners is the one step
+	// left that checks something (and it changes nothing when it fails).
+	if err := t.router.setSlotOwners(st.owners); err != nil {
+		return fmt.Errorf("resume %s: %w", path, err)
+	}
+	if err := ck.Commit(); err != nil {
+		return fmt.Errorf("resume %s: %w", path, err)
+	}
+	if err := nn.LoadStateDict(t.model, st.model); err != nil {
+		return fmt.Errorf("resume %s: model: %w", path, err)
+	}
+	if err := nn.LoadStateDict(t.router, st.router); err != nil {
+		return fmt.Errorf("resume %s: router: %w", path, err)
+	}
+	t.epoch, t.bestLoss = st.epoch, st.bestLoss
+	return nil
+}
+
+// checkpointState is a checkpoint's contents, checked against the trainer.
+type checkpointState struct {
+	model, router map[string]*torch.Tensor
+	owners        []string
+	epoch         int
+	bestLoss      float64
+}
+
+// checkState sorts a checkpoint's tensors and checks each record against the
+// trainer (without changing it).
+func (t *Trainer) checkState(ts map[string]*torch.Tensor) (*checkpointState, error) {
+	st := &checkpointState{model: map[string]*torch.Tensor{}, router: map[string]*torch.Tensor{}}
 	for name, v := range ts {
 		switch {
 		case strings.HasPrefix(name, ckptModel):
-			model[strings.TrimPrefix(name, ckptModel)] = v
+			st.model[strings.TrimPrefix(name, ckptModel)] = v
 		case strings.HasPrefix(name, ckptRouter):
-			router[strings.TrimPrefix(name, ckptRouter)] = v
+			st.router[strings.TrimPrefix(name, ckptRouter)] = v
+		case name == ckptSlots || name == ckptEpoch || name == ckptBestLoss:
+		default:
+			return nil, fmt.Errorf("unexpected record %q", name)
 		}
 	}
-	if err := nn.LoadStateDict(t.model, model); err != nil {
-		return fmt.Errorf("resume %s: model: %w", path, err)
+	if err := nn.CheckStateDict(t.model, st.model); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
 	}
-	if err := nn.LoadStateDict(t.router, router); err != nil {
-		return fmt.Errorf("resume %s: router: %w", path, err)
+	if err := nn.CheckStateDict(t.router, st.router); err != nil {
+		return nil, fmt.Errorf("router: %w", err)
 	}
 	epoch, err := scalar(ts, ckptEpoch, torch.Int64)
 	if err != nil {
-		return fmt.Errorf("resume %s: %w", path, err)
+		return nil, err
 	}
 	best, err := scalar(ts, ckptBestLoss, torch.Float64)
 	if err != nil {
-		return fmt.Errorf("resume %s: %w", path, err)
+		return nil, err
 	}
+	if epoch < 0 || epoch > math.MaxInt32 || math.IsNaN(best) {
+		return nil, fmt.Errorf("epoch %v, best loss %v", epoch, best)
+	}
+	st.epoch, st.bestLoss = int(epoch), best
 	slots, ok := ts[ckptSlots]
 	if !ok {
-		return fmt.Errorf("resume %s: no %s", path, ckptSlots)
+		return nil, fmt.Errorf("no %s", ckptSlots)
 	}
 	owners, err := slots.Uint8s()
 	if err != nil {
-		return fmt.Errorf("resume %s: %s: %w", path, ckptSlots, err)
+		return nil, fmt.Errorf("%s: %w", ckptSlots, err)
 	}
-	if err := t.router.setSlotOwners(strings.Split(string(owners), "\n")); err != nil {
-		return fmt.Errorf("resume %s: %w", path, err)
+	st.owners = strings.Split(string(owners), "\n")
+	if len(st.owners) != len(t.router.slotOwners()) {
+		return nil, fmt.Errorf("%s: %d key rows saved, the router has %d", ckptSlots, len(st.owners), len(t.router.slotOwners()))
 	}
-	if epoch < 0 || epoch > math.MaxInt32 || math.IsNaN(best) {
-		return fmt.Errorf("resume %s: epoch %v, best loss %v", path, epoch, best)
-	}
-	t.epoch, t.bestLoss = int(epoch), best
-	return nil
+	return st, nil
 }
 
 // scalar reads the one value of ts[name], which must have the given dtype.

@@ -28,8 +28,9 @@ type Config struct {
 	// Bootstrap is the host:port of a peer's Metagraph to join through; empty
 	// waits to be found.
 	Bootstrap string
-	// NeuronKey is the path of the ed25519 key file the neuron signs with,
-	// created when missing; empty uses a fresh key for this run only.
+	// NeuronKey is the path of the key file holding the ed25519 key the
+	// neuron signs with and the key of its synapse (an Identity), created
+	// when missing; empty uses fresh keys for this run only.
 	NeuronKey string
 	// RemoteIP is the address peers reach this neuron at, announced in its
 	// synapse definitions and gossip.

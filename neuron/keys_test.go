@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -121,4 +122,171 @@ func FuzzParseKey(f *testing.F) {
 			t.Fatalf("parsed key does not verify its own signature")
 		}
 	})
+}
+
+// Two runs with the same --neuron_key file get the same neuron key and the
+// same synapse key; a different file gives different keys.
+func TestIdentityStableAcrossRuns(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys", "neuron.key")
+	first, err := LoadIdentityFlag(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := LoadIdentityFlag(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Neuron.PublicHex() != second.Neuron.PublicHex() || first.Synapse.PublicHex() != second.Synapse.PublicHex() {
+		t.Fatal("a second run with the same key file got other keys")
+	}
+	if first.Neuron.PublicHex() == first.Synapse.PublicHex() {
+		t.Fatal("the synapse key is the neuron key")
+	}
+	if k, err := loadNeuronKey(path); err != nil || k.PublicHex() != first.Neuron.PublicHex() {
+		t.Fatalf("StartNeuron's key %v, %v; want the file's neuron key", k, err)
+	}
+	other, err := LoadIdentityFlag(filepath.Join(dir, "other.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Synapse.PublicHex() == first.Synapse.PublicHex() {
+		t.Fatal("two key files share a synapse key")
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := info.Mode().Perm(); mode != 0o600 {
+		t.Fatalf("key file mode %o, want 600", mode)
+	}
+	fresh, err := LoadIdentityFlag("")
+	if err != nil || fresh.Synapse == nil {
+		t.Fatalf("no key file: %v, %v", fresh, err)
+	}
+}
+
+// An old key file holding only the neuron key keeps its neuron key and gets
+// a synapse key, written to the file so that the next run reads it back.
+func TestIdentityUpgradesOldKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "neuron.key")
+	old := testKey(t, 3)
+	if err := old.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := LoadIdentity(path); err != nil || id.Synapse != nil {
+		t.Fatalf("old file: %v, %v; want no synapse key", id, err)
+	}
+	id, err := LoadOrCreateIdentity(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Neuron.PublicHex() != old.PublicHex() || id.Synapse == nil {
+		t.Fatal("upgrading changed the neuron key or gave no synapse key")
+	}
+	back, err := LoadIdentity(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Synapse == nil || back.Synapse.PublicHex() != id.Synapse.PublicHex() {
+		t.Fatal("the synapse key added to an old file was not saved")
+	}
+	// Readers of the neuron key alone still read the new file.
+	if k, err := LoadKey(path); err != nil || k.PublicHex() != old.PublicHex() {
+		t.Fatalf("LoadKey of an upgraded file: %v, %v", k, err)
+	}
+	onlyEntry(t, filepath.Dir(path), "neuron.key")
+}
+
+// A corrupt or truncated key file is a clear error, and is left as it is.
+func TestIdentityCorruptFile(t *testing.T) {
+	dir := t.TempDir()
+	id := &Identity{Neuron: testKey(t, 1), Synapse: testKey(t, 2)}
+	good := id.Marshal()
+	back, err := ParseIdentity(good)
+	if err != nil || back.Neuron.PublicHex() != id.Neuron.PublicHex() || back.Synapse.PublicHex() != id.Synapse.PublicHex() {
+		t.Fatalf("round trip: %v, %v", back, err)
+	}
+	second := bytes.Index(good, []byte("-----BEGIN "+synapseKeyPEMType))
+	for name, c := range map[string]struct {
+		data []byte
+		want string
+	}{
+		"empty":                 {nil, "not a bittensor key file"},
+		"truncated first block": {good[:40], "truncated"},
+		"truncated second":      {good[:second+40], "truncated"},
+		"cut mid-line":          {good[:len(good)-10], "truncated"},
+		"junk after":            {append(slices.Clone(good), "junk\n"...), "text outside"},
+		"junk before":           {append([]byte("x\n"), good...), "text outside"},
+		"synapse first":         {append(slices.Clone(good[second:]), good[:second]...), "not a bittensor key file"},
+		"unknown block":         {append(slices.Clone(good[:second]), "-----BEGIN FOO-----\nAAAA\n-----END FOO-----\n"...), `"FOO"`},
+		"three blocks":          {append(slices.Clone(good), good[second:]...), "at most one"},
+		"short seed":            {[]byte("-----BEGIN BITTENSOR ED25519 PRIVATE KEY-----\nAAAA\n-----END BITTENSOR ED25519 PRIVATE KEY-----\n"), "seed is 3 bytes"},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_"))
+		if err := os.WriteFile(path, c.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadOrCreateIdentity(path)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: %v, want an error naming the file and containing %q", name, err, c.want)
+		}
+		var usage *UsageError
+		if _, err := LoadIdentityFlag(path); !errors.As(err, &usage) || usage.Flag != "neuron_key" {
+			t.Errorf("%s: LoadIdentityFlag = %v, want a --neuron_key usage error", name, err)
+		}
+		if data, _ := os.ReadFile(path); !bytes.Equal(data, c.data) {
+			t.Errorf("%s: the bad file was changed", name)
+		}
+	}
+}
+
+// FuzzParseIdentity feeds arbitrary key-file contents to ParseIdentity: it
+// returns an identity or an error; an identity it returns survives a
+// Marshal/ParseIdentity round trip, and its neuron key is ParseKey's.
+func FuzzParseIdentity(f *testing.F) {
+	a, err := KeyFromSeed(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, err := KeyFromSeed(bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := (&Identity{Neuron: a, Synapse: b}).Marshal()
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add(pemBlock(keyPEMType, a))
+	f.Add(append(slices.Clone(good), good...))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		id, err := ParseIdentity(data)
+		if err != nil {
+			return
+		}
+		k, err := ParseKey(data)
+		if err != nil || k.PublicHex() != id.Neuron.PublicHex() {
+			t.Fatalf("ParseKey disagrees with ParseIdentity: %v", err)
+		}
+		if id.Synapse == nil {
+			return
+		}
+		back, err := ParseIdentity(id.Marshal())
+		if err != nil || back.Neuron.PublicHex() != id.Neuron.PublicHex() || back.Synapse.PublicHex() != id.Synapse.PublicHex() {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+// onlyEntry fails unless dir holds exactly the one entry name (no stray
+// temporary files).
+func onlyEntry(t *testing.T, dir, name string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != name {
+		t.Fatalf("%s holds %v, want only %s", dir, entries, name)
+	}
 }

@@ -26,7 +26,7 @@ type Neuron struct {
 }
 
 // StartNeuron brings a neuron up from cfg: it loads (or creates) the neuron
-// key, serves synapses on the Axon, subscribes them to the Metagraph and
+// key (see LoadIdentityFlag), serves synapses on the Axon, subscribes them to the Metagraph and
 // starts gossiping, and prepares a Dendrite whose calls answer outputDim
 // features per example on device. A port already in use or a bad key file is
 // a *UsageError. The neuron runs until Close; ctx bounds only the start.
@@ -83,14 +83,24 @@ func resolveBootstrap(ctx context.Context, addr string) error {
 }
 
 func loadNeuronKey(path string) (*Key, error) {
-	if path == "" {
-		return NewKey()
+	id, err := LoadIdentityFlag(path)
+	if err != nil {
+		return nil, err
 	}
-	k, err := LoadOrCreateKey(path)
+	return id.Neuron, nil
+}
+
+// LoadIdentityFlag is LoadOrCreateIdentity for the --neuron_key setting: the
+// neuron's key and its synapse's key, kept together in the file at path (a
+// fresh pair for this run when path is empty). A key file that cannot be read,
+// parsed or written is a *UsageError. Examples call it for the key of the
+// synapse they serve; StartNeuron calls it for the neuron key.
+func LoadIdentityFlag(path string) (*Identity, error) {
+	id, err := LoadOrCreateIdentity(path)
 	if err != nil {
 		return nil, &UsageError{Flag: "neuron_key", Err: err}
 	}
-	return k, nil
+	return id, nil
 }
 
 func (n *Neuron) startAxon(cfg Config, synapses []Synapse) error {

@@ -378,14 +378,24 @@ func TestCloneAliasIsNaN(t *testing.T) {
 }
 
 func TestNumThreads(t *testing.T) {
-	prev := torch.NumThreads()
-	if prev < 1 {
-		t.Fatalf("NumThreads = %d", prev)
+	prev, err := torch.NumThreads()
+	if err != nil || prev < 1 {
+		t.Fatalf("NumThreads = %d, %v", prev, err)
 	}
 	defer torch.SetNumThreads(prev)
-	torch.SetNumThreads(1)
-	if n := torch.NumThreads(); n != 1 {
-		t.Errorf("NumThreads after SetNumThreads(1) = %d", n)
+	if err := torch.SetNumThreads(1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := torch.NumThreads(); n != 1 || err != nil {
+		t.Errorf("NumThreads after SetNumThreads(1) = %d, %v", n, err)
+	}
+	for _, bad := range []int{0, -1} {
+		if err := torch.SetNumThreads(bad); err == nil {
+			t.Errorf("SetNumThreads(%d) succeeded", bad)
+		}
+	}
+	if n, err := torch.NumThreads(); n != 1 || err != nil {
+		t.Errorf("NumThreads after failed SetNumThreads = %d, %v", n, err)
 	}
 }
 

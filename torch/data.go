@@ -126,8 +126,8 @@ func (t *Tensor) MoveTo(d Device) error {
 	if err := moved.Err(); err != nil {
 		return fmt.Errorf("torch: move to %v: %w", d, err)
 	}
-	C.bt_assign(t.h, moved.h)
+	err := takeError("move to "+d.String(), C.bt_assign(t.h, moved.h))
 	runtime.KeepAlive(t)
 	moved.Free()
-	return nil
+	return err
 }

@@ -3,7 +3,10 @@ package torch
 // #include "bt_torch.h"
 import "C"
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // DeviceType is the kind of device a tensor lives on.
 type DeviceType int
@@ -55,11 +58,26 @@ func CUDAIsAvailable() bool { return C.bt_cuda_is_available() != 0 }
 // CUDADeviceCount returns the number of visible CUDA devices.
 func CUDADeviceCount() int { return int(C.bt_cuda_device_count()) }
 
-// ManualSeed seeds libtorch's random number generators.
-func ManualSeed(seed int64) { C.bt_manual_seed(C.int64_t(seed)) }
+// ManualSeed seeds libtorch's random number generators (the CPU one, and each
+// CUDA device's when CUDA is present).
+func ManualSeed(seed int64) error {
+	return takeError("manual seed", C.bt_manual_seed(C.int64_t(seed)))
+}
 
-// SetNumThreads sets the size of libtorch's intra-op thread pool.
-func SetNumThreads(n int) { C.bt_set_num_threads(C.int(n)) }
+// SetNumThreads sets the size of libtorch's intra-op thread pool; n must be
+// at least 1.
+func SetNumThreads(n int) error {
+	if n > math.MaxInt32 {
+		return fmt.Errorf("torch: set num threads: %d is too many", n)
+	}
+	return takeError("set num threads", C.bt_set_num_threads(C.int(n)))
+}
 
 // NumThreads returns the size of libtorch's intra-op thread pool.
-func NumThreads() int { return int(C.bt_get_num_threads()) }
+func NumThreads() (int, error) {
+	var n C.int
+	if err := takeError("num threads", C.bt_get_num_threads(&n)); err != nil {
+		return 0, err
+	}
+	return int(n), nil
+}

@@ -11,15 +11,17 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"unsafe"
+
+	"github.com/opentensor/bittensor-go/internal/atomicfile"
 )
 
 // Save writes named tensors to path in libtorch's archive format (readable by
-// torch::load), atomically: a temporary file in the same folder is renamed
-// over path only once it is complete.
+// torch::load), atomically and durably: a temporary file in the same folder is
+// flushed to disk and renamed over path only once it is complete, so a crash
+// leaves either the old file or the new one.
 func Save(path string, tensors map[string]*Tensor) error {
 	return SaveWith(path, tensors, nil)
 }
@@ -27,6 +29,13 @@ func Save(path string, tensors map[string]*Tensor) error {
 // SaveWith is Save with an extra native object stored in the same file
 // (torch/optim passes an optimizer's state this way; nil for none).
 func SaveWith(path string, tensors map[string]*Tensor, native unsafe.Pointer) error {
+	return saveWith(path, tensors, native, nil)
+}
+
+// saveWith is SaveWith; written, when non-nil, is called with the temporary
+// file once the shim has written it, before it is flushed and renamed (tests
+// stop a process there).
+func saveWith(path string, tensors map[string]*Tensor, native unsafe.Pointer, written func(tmp string)) error {
 	names := make([]string, 0, len(tensors))
 	for n, t := range tensors {
 		if err := t.Err(); err != nil {
@@ -62,28 +71,33 @@ func SaveWith(path string, tensors map[string]*Tensor, native unsafe.Pointer) er
 		defer C.free(unsafe.Pointer(cpath))
 		msg := C.bt_save(cpath, np, hs, C.int(len(names)), C.bt_optimizer(native))
 		runtime.KeepAlive(ts)
-		return takeError("save "+path, msg)
+		if err := takeError("save "+path, msg); err != nil {
+			return err
+		}
+		if written != nil {
+			written(tmp)
+		}
+		return nil
 	})
 }
 
-// writeAtomic calls write with a temporary path next to path, then renames it over path.
+// writeAtomic calls write with a temporary path next to path, then flushes it
+// and renames it over path (see internal/atomicfile);
+// write's own error comes back as is.
 func writeAtomic(path string, write func(tmp string) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	var writeErr error
+	err := atomicfile.WriteWith(path, checkpointPerm, func(tmp string) error {
+		writeErr = write(tmp)
+		return writeErr
+	})
+	if err != nil && writeErr == nil {
 		return fmt.Errorf("torch: save %s: %w", path, err)
 	}
-	tmp := f.Name()
-	f.Close()
-	defer os.Remove(tmp)
-	if err := write(tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("torch: save %s: %w", path, err)
-	}
-	return nil
+	return err
 }
+
+// checkpointPerm is the mode of the files Save writes.
+const checkpointPerm = 0o644
 
 // Load reads every tensor of a file written by Save.
 func Load(path string) (map[string]*Tensor, error) { return LoadWith(path, nil) }

@@ -16,9 +16,10 @@ import (
 func keygenCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "keygen",
-		Usage: "create an ed25519 neuron key file and print its public key",
+		Usage: "create an ed25519 neuron key file and print its public keys",
 		Description: "The file (mode 0600) is what `bittensor run NEURON --neuron_key FILE` signs with;\n" +
-			"the public key, in hex, is the neuron's name on the network.",
+			"the public key, in hex, is the neuron's name on the network. The file also holds the\n" +
+			"key of the neuron's synapse, so that peers find the same synapse on every run.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "neuron_key", EnvVars: envVars("neuron_key"), Value: defaultKeyPath(),
 				Usage: "where to write the key file"},
@@ -35,15 +36,15 @@ func keygenCommand() *cli.Command {
 			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("keygen: %w", err)
 			}
-			key, err := neuron.NewKey()
+			id, err := neuron.NewIdentity()
 			if err != nil {
 				return err
 			}
-			if err := key.Save(path); err != nil {
+			if err := id.Save(path); err != nil {
 				return err
 			}
-			fmt.Fprintf(cCtx.App.Writer, "neuron key: %s\npublic key: %s\nuse it with: bittensor run NEURON --neuron_key %s\n",
-				path, key.PublicHex(), path)
+			fmt.Fprintf(cCtx.App.Writer, "neuron key: %s\npublic key: %s\nsynapse key: %s\nuse it with: bittensor run NEURON --neuron_key %s\n",
+				path, id.Neuron.PublicHex(), id.Synapse.PublicHex(), path)
 			return nil
 		},
 	}

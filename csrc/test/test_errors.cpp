@@ -3,6 +3,290 @@
 
 using namespace bt_test;
 
+namespace {
+
+// checkEveryEntryPoint calls each entry point of bt_torch.h with bad
+// arguments (NULL handles and out-parameters, negative counts, bad dims and
+// shapes, bad thread counts, bad paths) and checks that each returns an error
+// (or, for the functions that cannot fail, a neutral answer) and that no
+// out-parameter is touched. a is a 2×3 float tensor, idx a long vector.
+void checkEveryEntryPoint(bt_tensor a, bt_tensor idx) {
+  bt_tensor out = nullptr;
+  bt_tensor none = nullptr;
+  int64_t shape2[] = {2, 3};
+  int64_t two[] = {1, 1};
+  int64_t dim0[] = {0};
+
+  // Runtime.
+  FAILS(bt_set_num_threads(0));
+  FAILS(bt_set_num_threads(-4));
+  int threads = 0;
+  OK(bt_get_num_threads(&threads));
+  CHECK(threads >= 1);  // the failed calls changed nothing
+  FAILS(bt_get_num_threads(nullptr));
+  OK(bt_manual_seed(-1));  // any 64-bit seed is fine
+  CHECK(bt_cuda_is_available() == 0 || bt_cuda_device_count() > 0);
+  bt_set_grad_enabled(0);
+  CHECK(bt_grad_enabled() == 0);
+  bt_set_grad_enabled(1);
+  CHECK(bt_grad_enabled() == 1);
+  bt_free(nullptr);
+  bt_free_error(nullptr);
+  bt_free_array(nullptr);
+  bt_free_names(nullptr, 3);
+  bt_optimizer_free(nullptr);
+
+  // Creation.
+  float vals[6] = {};
+  FAILS(bt_from_data(vals, shape2, -1, BT_FLOAT32, &out));
+  FAILS(bt_from_data(vals, nullptr, 2, BT_FLOAT32, &out));
+  FAILS(bt_from_data(nullptr, shape2, 2, BT_FLOAT32, &out));
+  FAILS(bt_from_data(vals, shape2, 2, BT_FLOAT32, nullptr));
+  int64_t negative[] = {-2, 3};
+  FAILS(bt_from_data(vals, negative, 2, BT_FLOAT32, &out));
+  FAILS(bt_fill(BT_FILL_ZEROS, shape2, 2, BT_FLOAT32, 7, 0, 0, &out));
+  FAILS(bt_fill(99, shape2, 2, BT_FLOAT32, BT_CPU, 0, 0, &out));
+  FAILS(bt_fill(BT_FILL_ONES, negative, 2, BT_FLOAT32, BT_CPU, 0, 0, &out));
+  FAILS(bt_fill(BT_FILL_ONES, shape2, 2, BT_FLOAT32, BT_CPU, 0, 0, nullptr));
+  FAILS(bt_randint(5, 1, shape2, 2, BT_INT64, BT_CPU, 0, &out));
+  FAILS(bt_randint(0, 5, shape2, -3, BT_INT64, BT_CPU, 0, &out));
+  FAILS(bt_arange(0, 10, 0, BT_FLOAT32, BT_CPU, 0, &out));
+  FAILS(bt_arange(0, 10, 1, 42, BT_CPU, 0, &out));
+  CHECK(out == nullptr);
+
+  // Metadata: NULL reads as a 0-dim, empty CPU leaf; only bt_dtype can fail.
+  CHECK(bt_dim(nullptr) == 0);
+  CHECK(bt_numel(nullptr) == 0);
+  int64_t s[2] = {-7, -7};
+  bt_shape(nullptr, s);
+  bt_shape(a, nullptr);
+  CHECK(s[0] == -7);
+  int type = -1, index = -1;
+  bt_device(nullptr, &type, &index);
+  CHECK(type == BT_CPU && index == 0);
+  bt_device(a, nullptr, nullptr);
+  CHECK(bt_requires_grad(nullptr) == 0);
+  CHECK(bt_is_leaf(nullptr) == 1);
+  int dt = -1;
+  FAILS(bt_dtype(nullptr, &dt));
+  FAILS(bt_dtype(a, nullptr));
+  CHECK(dt == -1);
+
+  // Copies and conversions.
+  float buf[6];
+  FAILS(bt_copy_out(nullptr, buf, sizeof(buf)));
+  FAILS(bt_copy_out(a, nullptr, sizeof(buf)));
+  double item = 0;
+  FAILS(bt_item(nullptr, &item));
+  FAILS(bt_item(idx, nullptr));
+  FAILS(bt_to(a, 42, BT_CPU, 0, &out));
+  FAILS(bt_to(a, BT_FLOAT32, 9, 0, &out));
+  FAILS(bt_to(nullptr, BT_FLOAT32, BT_CPU, 0, &out));
+  FAILS(bt_assign(nullptr, a));
+  FAILS(bt_assign(a, nullptr));
+  FAILS(bt_copy_(a, idx));  // 2×3 from 2: no broadcast
+  FAILS(bt_copy_(nullptr, a));
+
+  // Element-wise, binary, scalar ops.
+  FAILS(bt_unary(BT_RELU, nullptr, &out));
+  FAILS(bt_unary(BT_RELU, a, nullptr));
+  FAILS(bt_unary(-1, a, &out));
+  FAILS(bt_binary(BT_ADD, a, nullptr, &out));
+  FAILS(bt_binary(-1, a, a, &out));
+  FAILS(bt_binary(BT_BMM, a, a, &out));  // bmm wants 3-d
+  FAILS(bt_scalar(BT_S_ADD, nullptr, 1, &out));
+  FAILS(bt_scalar(-1, a, 1, &out));
+
+  // Reductions and dim ops.
+  FAILS(bt_reduce(BT_SUM, a, nullptr, 2, 0, &out));
+  FAILS(bt_reduce(BT_SUM, a, dim0, -1, 0, &out));
+  FAILS(bt_reduce(99, a, dim0, 1, 0, &out));
+  FAILS(bt_reduce(BT_MEAN, idx, dim0, 1, 0, &out));  // mean of longs
+  FAILS(bt_argmax(a, 5, 1, 0, 0, &out));
+  FAILS(bt_argmax(nullptr, 0, 1, 0, 0, &out));
+  FAILS(bt_dim_op(BT_SOFTMAX, a, 4, &out));
+  FAILS(bt_dim_op(99, a, 0, &out));
+  FAILS(bt_dim_op(BT_CUMSUM, nullptr, 0, &out));
+
+  // Shapes.
+  FAILS(bt_shape_op(BT_RESHAPE, a, shape2, -1, &out));
+  FAILS(bt_shape_op(BT_RESHAPE, a, nullptr, 2, &out));
+  FAILS(bt_shape_op(BT_PERMUTE, a, dim0, 1, &out));
+  FAILS(bt_shape_op(BT_EXPAND, a, dim0, 1, &out));
+  FAILS(bt_shape_op(99, a, shape2, 2, &out));
+  FAILS(bt_transpose(a, 0, 2, &out));
+  FAILS(bt_transpose(nullptr, 0, 1, &out));
+  FAILS(bt_flatten(a, 1, 0, &out));
+  FAILS(bt_narrow(a, 0, 1, 5, &out));
+  FAILS(bt_narrow(a, 3, 0, 1, &out));
+
+  // Joining and splitting.
+  bt_tensor pair[] = {a, idx};
+  FAILS(bt_cat(pair, 2, 0, 0, &out));
+  FAILS(bt_cat(nullptr, 2, 0, 0, &out));
+  FAILS(bt_cat(pair, -1, 0, 0, &out));
+  FAILS(bt_cat(pair, 0, 0, 0, &out));  // nothing to join
+  bt_tensor with_null[] = {a, nullptr};
+  FAILS(bt_cat(with_null, 2, 0, 1, &out));
+  bt_tensor *parts = nullptr;
+  int nparts = -1;
+  FAILS(bt_split(a, 0, 0, 1, &parts, &nparts));  // chunk into 0
+  FAILS(bt_split(a, 1, 5, 0, &parts, &nparts));
+  FAILS(bt_split(a, 1, 0, 7, &parts, &nparts));
+  FAILS(bt_split(a, 1, 0, 0, nullptr, &nparts));
+  FAILS(bt_split(a, 1, 0, 0, &parts, nullptr));
+  CHECK(parts == nullptr && nparts == -1);
+
+  // Indexing.
+  bt_tensor fidx = from_floats({0, 1}, {2});
+  FAILS(bt_index_select(a, 0, fidx, &out));
+  FAILS(bt_index_select(a, 0, nullptr, &out));
+  FAILS(bt_gather(a, 0, idx, &out));  // index rank 1, input rank 2
+  FAILS(bt_gather(nullptr, 0, idx, &out));
+  FAILS(bt_scatter(a, 0, idx, nullptr, &out));
+  FAILS(bt_scatter(a, 4, idx, a, &out));
+  FAILS(bt_index_add(a, 0, idx, nullptr, &out));
+  FAILS(bt_index_add(a, 7, idx, a, &out));
+  FAILS(bt_masked_fill(a, fidx, 0, &out));  // mask must be bool
+  FAILS(bt_masked_fill(a, nullptr, 0, &out));
+  FAILS(bt_where(fidx, a, a, &out));
+  FAILS(bt_where(nullptr, a, a, &out));
+  bt_tensor values = nullptr, indices = nullptr;
+  FAILS(bt_topk(a, 9, 1, 1, 1, &values, &indices));
+  FAILS(bt_topk(a, 1, 1, 1, 1, nullptr, &indices));
+  FAILS(bt_topk(a, 1, 1, 1, 1, &values, nullptr));
+  FAILS(bt_sort(a, 3, 0, &values, &indices));
+  FAILS(bt_sort(a, 0, 0, &values, nullptr));
+  FAILS(bt_sort(nullptr, 0, 0, &values, &indices));
+  CHECK(values == nullptr && indices == nullptr);
+
+  // Neural-network functions.
+  bt_tensor w = from_floats({1, 2, 3, 4}, {2, 2});
+  FAILS(bt_linear(a, w, nullptr, &out));  // 3 features into 2
+  FAILS(bt_linear(nullptr, w, nullptr, &out));
+  bt_tensor img = from_floats(std::vector<float>(16, 1), {1, 1, 4, 4});
+  bt_tensor kern = from_floats(std::vector<float>(18, 1), {2, 1, 3, 3});
+  FAILS(bt_conv2d(a, kern, nullptr, two, two, two, 1, &out));
+  FAILS(bt_conv2d(img, kern, nullptr, nullptr, two, two, 1, &out));
+  FAILS(bt_conv2d(img, kern, nullptr, two, two, two, 0, &out));
+  int64_t big[] = {9, 9};
+  FAILS(bt_pool2d(BT_MAX_POOL2D, img, big, two, two, &out));
+  FAILS(bt_pool2d(99, img, two, two, two, &out));
+  FAILS(bt_pool2d(BT_AVG_POOL2D, img, nullptr, two, two, &out));
+  FAILS(bt_adaptive_pool2d(99, img, two, &out));
+  FAILS(bt_adaptive_pool2d(BT_AVG_POOL2D, img, nullptr, &out));
+  FAILS(bt_adaptive_pool2d(BT_MAX_POOL2D, nullptr, two, &out));
+  bt_tensor rm = from_floats({0, 0, 0}, {3});
+  FAILS(bt_batch_norm(img, nullptr, nullptr, rm, rm, 0, 0.1, 1e-5, &out));  // 1 channel, stats of 3
+  FAILS(bt_batch_norm(nullptr, nullptr, nullptr, nullptr, nullptr, 1, 0.1, 1e-5, &out));
+  FAILS(bt_layer_norm(a, dim0, -1, nullptr, nullptr, 1e-5, &out));
+  int64_t five[] = {5};
+  FAILS(bt_layer_norm(a, five, 1, nullptr, nullptr, 1e-5, &out));
+  FAILS(bt_dropout(a, 1.5, 1, &out));
+  FAILS(bt_dropout(nullptr, 0.5, 1, &out));
+  FAILS(bt_embedding(a, fidx, -1, &out));  // float indices
+  FAILS(bt_embedding(nullptr, idx, -1, &out));
+  FAILS(bt_loss(BT_MSE, a, idx, BT_REDUCE_MEAN, &out));
+  FAILS(bt_loss(BT_NLL, a, idx, 9, &out));
+  FAILS(bt_loss(99, a, a, BT_REDUCE_MEAN, &out));
+  FAILS(bt_loss(BT_CROSS_ENTROPY, a, nullptr, BT_REDUCE_MEAN, &out));
+  CHECK(out == nullptr);
+
+  // Autograd.
+  FAILS(bt_set_requires_grad(nullptr, 1));
+  FAILS(bt_grad(nullptr, &out));
+  FAILS(bt_grad(a, nullptr));
+  FAILS(bt_zero_grad(nullptr));
+  FAILS(bt_backward(nullptr, nullptr, 0));
+  bt_tensor results[1] = {nullptr};
+  FAILS(bt_autograd_grad(&a, 1, &a, 1, nullptr, 0, 0, results));  // a requires no grad
+  FAILS(bt_autograd_grad(nullptr, 1, &a, 1, nullptr, 0, 0, results));
+  FAILS(bt_autograd_grad(&a, 1, &a, -1, nullptr, 0, 0, results));
+  FAILS(bt_autograd_grad(&a, 1, &a, 1, nullptr, 0, 0, nullptr));
+  CHECK(results[0] == nullptr);
+  double total = 0;
+  FAILS(bt_clip_grad_norm(nullptr, 1, 1.0, &total));
+  FAILS(bt_clip_grad_norm(&a, -1, 1.0, &total));
+  FAILS(bt_clip_grad_norm(&a, 1, 1.0, nullptr));
+  FAILS(bt_clip_grad_norm(&none, 1, 1.0, &total));
+
+  // A custom function releases its handle when it fails before the graph
+  // owns it, and refuses a NULL callback.
+  static int released = 0;
+  auto release = [](uintptr_t) { ++released; };
+  auto backward = [](uintptr_t, bt_tensor *, int, bt_tensor *, int) -> char * { return nullptr; };
+  FAILS(bt_custom_function(&a, 1, &a, 1, 1, nullptr, release, results));
+  CHECK(released == 1);
+  FAILS(bt_custom_function(&none, 1, &a, 1, 2, backward, release, results));
+  CHECK(released == 2);
+  FAILS(bt_custom_function(&a, -1, &a, 1, 3, backward, release, results));
+  CHECK(released == 3);
+  FAILS(bt_custom_function(&a, 1, &a, 1, 4, backward, release, nullptr));
+  CHECK(released == 4);
+  FAILS(bt_custom_function(&a, 1, &a, 1, 5, backward, nullptr, results));
+  CHECK(results[0] == nullptr);
+
+  // Serialization.
+  const char *names[] = {"a"};
+  const char *null_name[] = {nullptr};
+  FAILS(bt_save(nullptr, names, &a, 1, nullptr));
+  FAILS(bt_save("/nonexistent/dir/bt_torch_test.pt", names, &a, 1, nullptr));
+  FAILS(bt_save("/tmp/bt_torch_test_never.pt", nullptr, &a, 1, nullptr));
+  FAILS(bt_save("/tmp/bt_torch_test_never.pt", null_name, &a, 1, nullptr));
+  FAILS(bt_save("/tmp/bt_torch_test_never.pt", names, &none, 1, nullptr));
+  FAILS(bt_save("/tmp/bt_torch_test_never.pt", names, &a, -1, nullptr));
+  char **lnames = nullptr;
+  bt_tensor *lts = nullptr;
+  int n = -1;
+  FAILS(bt_load(nullptr, &lnames, &lts, &n, nullptr));
+  FAILS(bt_load("/", &lnames, &lts, &n, nullptr));  // a folder
+  FAILS(bt_load("/nonexistent/x.pt", nullptr, &lts, &n, nullptr));
+  FAILS(bt_load("/nonexistent/x.pt", &lnames, nullptr, &n, nullptr));
+  FAILS(bt_load("/nonexistent/x.pt", &lnames, &lts, nullptr, nullptr));
+  CHECK(lnames == nullptr && lts == nullptr && n == -1);
+
+  // Optimizers.
+  bt_optimizer opt = nullptr;
+  bt_optimizer_options o{};
+  o.lr = 0.1;
+  bt_tensor p = from_floats({1, 2}, {2});
+  OK(bt_set_requires_grad(p, 1));
+  FAILS(bt_optimizer_new(BT_SGD, &p, 1, nullptr, &opt));
+  FAILS(bt_optimizer_new(BT_SGD, &p, 1, &o, nullptr));
+  FAILS(bt_optimizer_new(BT_SGD, nullptr, 1, &o, &opt));
+  FAILS(bt_optimizer_new(BT_SGD, &p, -1, &o, &opt));
+  FAILS(bt_optimizer_new(BT_SGD, &none, 1, &o, &opt));
+  o.lr = -1;
+  FAILS(bt_optimizer_new(BT_ADAM, &p, 1, &o, &opt));
+  o.lr = 0.1;
+  CHECK(opt == nullptr);
+  FAILS(bt_optimizer_step(nullptr));
+  FAILS(bt_optimizer_zero_grad(nullptr));
+  FAILS(bt_optimizer_set_lr(nullptr, 0.1));
+  bt_optimizer like = nullptr;
+  FAILS(bt_optimizer_new_like(nullptr, &like));
+  OK(bt_optimizer_new(BT_SGD, &p, 1, &o, &opt));
+  FAILS(bt_optimizer_set_lr(opt, -0.5));
+  FAILS(bt_optimizer_set_lr(opt, 0));
+  FAILS(bt_optimizer_new_like(opt, nullptr));
+  FAILS(bt_optimizer_swap(opt, nullptr));
+  FAILS(bt_optimizer_swap(nullptr, opt));
+  bt_optimizer adam = nullptr, other = nullptr;
+  OK(bt_optimizer_new(BT_ADAM, &p, 1, &o, &adam));
+  FAILS(bt_optimizer_swap(opt, adam));  // different kinds
+  OK(bt_optimizer_new(BT_SGD, &w, 1, &o, &other));
+  FAILS(bt_optimizer_swap(opt, other));  // different parameters
+  OK(bt_optimizer_new_like(opt, &like));
+  OK(bt_optimizer_swap(opt, like));
+  OK(bt_optimizer_step(opt));  // no gradients yet: a no-op
+  FAILS(bt_load("/nonexistent/x.pt", &lnames, &lts, &n, opt));
+  for (bt_optimizer x : {opt, adam, other, like}) bt_optimizer_free(x);
+
+  for (bt_tensor t : {fidx, w, img, kern, rm, p}) bt_free(t);
+}
+
+}  // namespace
+
 int main() {
   bt_tensor a = from_floats({1, 2, 3, 4, 5, 6}, {2, 3});
   bt_tensor b = from_floats({1, 2, 3, 4}, {4});
@@ -66,6 +350,8 @@ int main() {
   int n = 0;
   msg = FAILS(bt_load("/nonexistent/bt_torch_test.pt", &names, &ts, &n, nullptr));
   CHECK(!msg.empty());
+
+  checkEveryEntryPoint(a, idx);
 
   // After all the failures the library still works.
   OK(bt_binary(BT_ADD, a, a, &out));

@@ -92,9 +92,9 @@ int main() {
   // Seeded random numbers repeat.
   int64_t n5[] = {5};
   bt_tensor r1 = nullptr, r2 = nullptr;
-  bt_manual_seed(7);
+  OK(bt_manual_seed(7));
   OK(bt_fill(BT_FILL_RANDN, n5, 1, BT_FLOAT32, BT_CPU, 0, 0, &r1));
-  bt_manual_seed(7);
+  OK(bt_manual_seed(7));
   OK(bt_fill(BT_FILL_RANDN, n5, 1, BT_FLOAT32, BT_CPU, 0, 0, &r2));
   CHECK(floats(r1) == floats(r2));
 

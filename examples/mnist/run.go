@@ -46,11 +46,13 @@ func Run(ctx context.Context, cfg neuron.Config) error {
 	if err := nn.To(model, device); err != nil {
 		return err
 	}
-	synapseKey, err := neuron.NewKey()
+	// The synapse key is kept in the --neuron_key file, so that peers'
+	// routers (and a resumed one) find the same synapse on every run.
+	id, err := neuron.LoadIdentityFlag(cfg.NeuronKey)
 	if err != nil {
 		return err
 	}
-	synapse, err := neuron.NewLocalSynapse(synapseKey, model, bittensorpb.Modality_IMAGE)
+	synapse, err := neuron.NewLocalSynapse(id.Synapse, model, bittensorpb.Modality_IMAGE)
 	if err != nil {
 		return err
 	}

@@ -133,8 +133,25 @@ func StateDict(m Module) map[string]*torch.Tensor {
 }
 
 // LoadStateDict copies the values of state into m's parameters and buffers.
-// Every entry of m must be present with the same shape; extra entries are an error.
+// Every entry of m must be present with the same shape; extra entries are an
+// error. The whole of state is checked (CheckStateDict) before anything is
+// copied, so that a mismatch leaves m unchanged.
 func LoadStateDict(m Module, state map[string]*torch.Tensor) error {
+	if err := CheckStateDict(m, state); err != nil {
+		return err
+	}
+	for n, t := range StateDict(m) {
+		if err := t.CopyFrom(state[n]); err != nil {
+			return fmt.Errorf("nn: load state: %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// CheckStateDict reports whether LoadStateDict(m, state) would accept state:
+// the same names as m's parameters and buffers, each without an error and of
+// the same shape. It changes nothing.
+func CheckStateDict(m Module, state map[string]*torch.Tensor) error {
 	own := StateDict(m)
 	var missing, extra []string
 	for n := range own {
@@ -148,9 +165,10 @@ func LoadStateDict(m Module, state map[string]*torch.Tensor) error {
 		}
 	}
 	if len(missing) > 0 || len(extra) > 0 {
+		slices.Sort(missing)
+		slices.Sort(extra)
 		return fmt.Errorf("nn: load state: missing %v, unexpected %v", missing, extra)
 	}
-	// Check every entry before copying any, so that a mismatch leaves m unchanged.
 	for n, t := range own {
 		src := state[n]
 		if err := src.Err(); err != nil {
@@ -160,18 +178,15 @@ func LoadStateDict(m Module, state map[string]*torch.Tensor) error {
 			return fmt.Errorf("nn: load state: %s has shape %v, the module wants %v", n, got, want)
 		}
 	}
-	for n, t := range own {
-		if err := t.CopyFrom(state[n]); err != nil {
-			return fmt.Errorf("nn: load state: %s: %w", n, err)
-		}
-	}
 	return nil
 }
 
-// Save writes m's state to path atomically.
+// Save writes m's state to path atomically and durably (see torch.Save): a
+// crash during Save leaves the previous file whole.
 func Save(path string, m Module) error { return torch.Save(path, StateDict(m)) }
 
-// Load restores m's state from a file written by Save.
+// Load restores m's state from a file written by Save. The file is read and
+// checked whole before m changes: on failure m is as it was.
 func Load(path string, m Module) error {
 	state, err := torch.Load(path)
 	if err != nil {

@@ -136,7 +136,8 @@ func (o *Optimizer) Close() {
 }
 
 // SaveCheckpoint writes tensors (a model's state dict, counters as scalar
-// tensors) and opt's state (opt may be nil) to one file, atomically.
+// tensors) and opt's state (opt may be nil) to one file, atomically and
+// durably (see torch.Save).
 func SaveCheckpoint(path string, tensors map[string]*torch.Tensor, opt *Optimizer) error {
 	var h unsafe.Pointer
 	if opt != nil {
@@ -150,18 +151,101 @@ func SaveCheckpoint(path string, tensors map[string]*torch.Tensor, opt *Optimize
 }
 
 // LoadCheckpoint reads a file written by SaveCheckpoint, restoring opt's state
-// (when opt is non-nil) and returning the tensors.
+// (when opt is non-nil) and returning the tensors. On failure opt is as it was.
+// To check the tensors before opt changes, use ReadCheckpoint.
 func LoadCheckpoint(path string, opt *Optimizer) (map[string]*torch.Tensor, error) {
+	ck, err := ReadCheckpoint(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := ck.Commit(); err != nil {
+		ck.Close()
+		return nil, err
+	}
+	ts := ck.Tensors
+	ck.Tensors = nil
+	ck.Close()
+	return ts, nil
+}
+
+// Checkpoint is a checkpoint file read into memory and checked, not yet
+// applied: its tensors, and the optimizer state it holds, staged in a scratch
+// optimizer until Commit. This lets a caller check the whole file (a model's
+// state dict, counters) before anything changes.
+type Checkpoint struct {
+	// Tensors are the file's named tensors; Close frees those left in it.
+	Tensors map[string]*torch.Tensor
+
+	opt, staged *Optimizer
+}
+
+// ReadCheckpoint reads a file written by SaveCheckpoint and changes nothing.
+// When opt is non-nil the file must hold optimizer state for opt's kind and
+// parameters (the number of parameters and each state buffer's shape and
+// dtype are checked); Commit installs it into opt.
+func ReadCheckpoint(path string, opt *Optimizer) (*Checkpoint, error) {
+	ck := &Checkpoint{opt: opt}
 	var h unsafe.Pointer
 	if opt != nil {
-		h = unsafe.Pointer(opt.h)
+		var err error
+		if ck.staged, err = opt.newLike(); err != nil {
+			return nil, fmt.Errorf("optim: checkpoint: %w", err)
+		}
+		h = unsafe.Pointer(ck.staged.h)
 	}
-	defer runtime.KeepAlive(opt)
 	ts, err := torch.LoadWith(path, h)
+	runtime.KeepAlive(ck.staged)
 	if err != nil {
+		ck.Close()
 		return nil, fmt.Errorf("optim: checkpoint: %w", err)
 	}
-	return ts, nil
+	ck.Tensors = ts
+	return ck, nil
+}
+
+// Commit installs the optimizer state read from the file into the optimizer
+// given to ReadCheckpoint (nothing to do without one). It fails only on a
+// Checkpoint already committed or closed.
+func (c *Checkpoint) Commit() error {
+	if c.opt == nil {
+		return nil
+	}
+	if c.staged == nil {
+		return fmt.Errorf("optim: checkpoint: commit after commit or close")
+	}
+	err := takeError(c.opt.kind+" checkpoint commit", C.bt_optimizer_swap(c.opt.h, c.staged.h))
+	runtime.KeepAlive(c.opt)
+	// staged now holds the state opt had before: drop it.
+	c.staged.Close()
+	c.staged = nil
+	return err
+}
+
+// Close frees the tensors left in Tensors and any optimizer state not
+// committed.
+func (c *Checkpoint) Close() {
+	for _, t := range c.Tensors {
+		t.Free()
+	}
+	c.Tensors = nil
+	if c.staged != nil {
+		c.staged.Close()
+		c.staged = nil
+	}
+}
+
+// newLike returns an optimizer of o's kind and creation options over o's
+// parameters, with empty state.
+func (o *Optimizer) newLike() (*Optimizer, error) {
+	var h C.bt_optimizer
+	msg := C.bt_optimizer_new_like(o.h, &h)
+	runtime.KeepAlive(o)
+	if err := takeError(o.kind+" copy", msg); err != nil {
+		return nil, err
+	}
+	cp := &Optimizer{h: h, params: o.params, kind: o.kind}
+	cp.cleanup = runtime.AddCleanup(cp, func(h C.bt_optimizer) { C.bt_optimizer_free(h) }, h)
+	return cp, nil
 }
 
 func takeError(op string, msg *C.char) error {

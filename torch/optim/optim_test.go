@@ -390,3 +390,90 @@ func TestFailedCheckpointLoadKeepsOptimizerState(t *testing.T) {
 		t.Error("a failed LoadCheckpoint changed the optimizer's state")
 	}
 }
+
+// A checkpoint whose optimizer state has as many entries as the optimizer's
+// parameters, but buffers of other shapes, is refused at load (libtorch
+// itself checks only the count) and leaves the optimizer as it was.
+func TestCheckpointMisfitStateRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ckpt.pt")
+	ma := model(1) // Linear(4, 8), Linear(8, 3)
+	sa, err := optim.NewSGD(nn.Parameters(ma), optim.SGDOptions{LR: 0.1, Momentum: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	train(t, ma, sa, 2)
+	if err := optim.SaveCheckpoint(path, nn.StateDict(ma), sa); err != nil {
+		t.Fatal(err)
+	}
+	run := func(load bool) map[string][]float64 {
+		torch.ManualSeed(5)
+		m := nn.NewSequential(nn.NewLinear(4, 6, true), nn.NewFunc((*torch.Tensor).Tanh), nn.NewLinear(6, 3, true))
+		opt, err := optim.NewSGD(nn.Parameters(m), optim.SGDOptions{LR: 0.1, Momentum: 0.9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer opt.Close()
+		train(t, m, opt, 2)
+		if load {
+			_, err := optim.ReadCheckpoint(path, opt)
+			if err == nil || !strings.Contains(err.Error(), "optimizer state: parameter 0") {
+				t.Fatalf("momentum of [8 4] for a [6 4] parameter: %v", err)
+			}
+		}
+		train(t, m, opt, 2)
+		return testutil.StateValues(t, m)
+	}
+	if !testutil.SameState(run(false), run(true)) {
+		t.Error("a refused checkpoint changed the optimizer's state")
+	}
+}
+
+// ReadCheckpoint changes nothing until Commit; Close without Commit drops the
+// file's optimizer state.
+func TestReadCheckpointStagesUntilCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ckpt.pt")
+	m := model(1)
+	opt, err := optim.NewSGD(nn.Parameters(m), optim.SGDOptions{LR: 0.1, Momentum: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	train(t, m, opt, 3)
+	if err := optim.SaveCheckpoint(path, nn.StateDict(m), opt); err != nil {
+		t.Fatal(err)
+	}
+	train(t, m, opt, 2)
+	want := testutil.StateValues(t, m)
+
+	run := func(commit bool) map[string][]float64 {
+		m2 := model(1)
+		opt2, err := optim.NewSGD(nn.Parameters(m2), optim.SGDOptions{LR: 0.1, Momentum: 0.9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer opt2.Close()
+		ck, err := optim.ReadCheckpoint(path, opt2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nn.LoadStateDict(m2, ck.Tensors); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			if err := ck.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := ck.Commit(); err == nil {
+				t.Error("a second Commit succeeded")
+			}
+		}
+		ck.Close()
+		train(t, m2, opt2, 2)
+		return testutil.StateValues(t, m2)
+	}
+	if !testutil.SameState(want, run(true)) {
+		t.Error("training after Commit differs from uninterrupted training")
+	}
+	if testutil.SameState(want, run(false)) {
+		t.Error("the optimizer state reached the optimizer without Commit")
+	}
+}

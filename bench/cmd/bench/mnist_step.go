@@ -55,7 +55,9 @@ func goMNISTStep(steps, warmup, threads int) (float64, error) {
 	// OpenMP keeps a thread team per calling thread.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	torch.SetNumThreads(threads)
+	if err := torch.SetNumThreads(threads); err != nil {
+		return 0, err
+	}
 	torch.ManualSeed(0)
 	net := newStepNet()
 	opt, err := optim.NewSGD(nn.Parameters(net), optim.SGDOptions{LR: 0.01, Momentum: 0.9})

@@ -1,0 +1,141 @@
+package neuron
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/optim"
+)
+
+// A resume that fails anywhere (a bad counter, key row owners, a model or
+// router tensor, a missing optimizer state, an unknown record) leaves the
+// trainer exactly as it was: its model, router, key row owners, optimizer
+// state and counters. Each bad file holds another trainer's optimizer state,
+// so applying any of it before the failure would show.
+func TestFailedResumeChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := newTestTrainer(t, "")
+	if _, err := tr.Step(ctx, tinyBatch()); err != nil {
+		t.Fatal(err)
+	}
+	tr.epoch, tr.bestLoss = 2, 0.5
+	dir := t.TempDir()
+	before := ckptIn(t, dir, "before")
+	if err := tr.Save(before); err != nil {
+		t.Fatal(err)
+	}
+
+	other, _ := newTestTrainer(t, "")
+	for range 3 {
+		if _, err := other.Step(ctx, tinyBatch()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other.epoch, other.bestLoss = 7, 0.1
+	good := ckptIn(t, dir, "good")
+	if err := other.Save(good); err != nil {
+		t.Fatal(err)
+	}
+	rows := len(tr.router.slotOwners())
+	for name, c := range map[string]struct {
+		edit func(ts map[string]*torch.Tensor)
+		opt  bool // save other's optimizer state in the file
+		want string
+	}{
+		"negative epoch": {func(ts map[string]*torch.Tensor) { ts[ckptEpoch] = torch.FromInt64([]int64{-1}) }, true, "epoch -1"},
+		"epoch dtype":    {func(ts map[string]*torch.Tensor) { ts[ckptEpoch] = torch.FromFloat64([]float64{1}) }, true, ckptEpoch},
+		"no best loss":   {func(ts map[string]*torch.Tensor) { delete(ts, ckptBestLoss) }, true, "no " + ckptBestLoss},
+		"too few rows":   {func(ts map[string]*torch.Tensor) { ts[ckptSlots] = torch.FromUint8([]byte("a")) }, true, "key rows saved"},
+		"duplicate owner": {func(ts map[string]*torch.Tensor) {
+			ts[ckptSlots] = torch.FromUint8([]byte(strings.Repeat("x/y\n", rows-1) + "x/y"))
+		}, true, "owns two key rows"},
+		"model shape": {func(ts map[string]*torch.Tensor) {
+			for n := range ts {
+				if strings.HasPrefix(n, ckptModel) {
+					ts[n] = torch.Zeros([]int64{1, 1, 1})
+					return
+				}
+			}
+		}, true, "model"},
+		"router tensor missing": {func(ts map[string]*torch.Tensor) {
+			for n := range ts {
+				if strings.HasPrefix(n, ckptRouter) {
+					delete(ts, n)
+					return
+				}
+			}
+		}, true, "router"},
+		"unknown record": {func(ts map[string]*torch.Tensor) { ts["meta.extra"] = torch.FromInt64([]int64{1}) }, true, "unexpected record"},
+		"no optimizer":   {func(map[string]*torch.Tensor) {}, false, "no optimizer state"},
+	} {
+		ts, err := optim.LoadCheckpoint(good, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.edit(ts)
+		var opt *optim.Optimizer
+		if c.opt {
+			opt = other.opt
+		}
+		bad := filepath.Join(dir, "bad")
+		if err := optim.SaveCheckpoint(bad, ts, opt); err != nil {
+			t.Fatal(err)
+		}
+		err = tr.load(bad)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: resume = %v, want an error containing %q", name, err, c.want)
+		}
+		after := ckptIn(t, dir, "after")
+		if err := tr.Save(after); err != nil {
+			t.Fatal(err)
+		}
+		if !sameFile(t, before, after) {
+			t.Errorf("%s: the failed resume changed the trainer", name)
+		}
+	}
+	// The unedited file does load, and changes the trainer: the comparison
+	// above can see a change.
+	if err := tr.load(good); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Epoch() != 7 {
+		t.Fatalf("resumed at epoch %d, want 7", tr.Epoch())
+	}
+	after := ckptIn(t, dir, "after")
+	if err := tr.Save(after); err != nil {
+		t.Fatal(err)
+	}
+	if sameFile(t, before, after) {
+		t.Error("a successful resume left the saved state unchanged; the comparison proves nothing")
+	}
+}
+
+// ckptIn returns the path of a checkpoint named "ckpt" in folder sub of dir
+// (libtorch records the file's base name inside, so files to compare
+// byte for byte share it).
+func ckptIn(t *testing.T, dir, sub string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, sub, "ckpt")
+}
+
+// sameFile reports whether files a and b hold the same bytes.
+func sameFile(t *testing.T, a, b string) bool {
+	t.Helper()
+	x, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(x, y)
+}
