@@ -1,13 +1,31 @@
 package neuron
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/tap"
 )
 
 // AxonConfig configures an Axon. DefaultAxonConfig documents every default.
+//
+// Memory bound. Every limit below applies before a request's message is read
+// (see the admission rules in axon_admission.go): at most
+// MaxConcurrent+MaxQueued RPCs are admitted server-wide, the rest are refused
+// with RESOURCE_EXHAUSTED from their headers alone, and an admitted RPC holds
+// at most one request and one response of at most MaxMessageBytes each. While
+// a request is decoded its wire bytes and the decoded message coexist, so the
+// request memory resident at once stays below about
+//
+//	(MaxConcurrent + MaxQueued) × MaxMessageBytes × 2
+//
+// plus, for the MaxConcurrent running ones, the tensors their synapse makes.
+// With the defaults: 18 × 64 MiB × 2 ≈ 2.3 GiB at the very worst; lower
+// MaxQueued or MaxMessageBytes on a small machine. MaxConns and
+// MaxStreamsPerConn bound the connections and the streams (and so the
+// goroutines and HTTP/2 buffers) that callers can open.
 type AxonConfig struct {
 	// Address is the host:port the Axon listens on; port 0 picks a free one.
 	Address string
@@ -19,6 +37,12 @@ type AxonConfig struct {
 	// Admitted requests hold at most (MaxConcurrent+MaxQueued) ×
 	// MaxMessageBytes of request messages in memory.
 	MaxConcurrent, MaxQueued int
+	// MaxConns bounds the connections open at once; connections beyond it
+	// are closed when accepted.
+	MaxConns int
+	// MaxStreamsPerConn bounds the RPCs one connection carries at once
+	// (HTTP/2 MAX_CONCURRENT_STREAMS); a caller's further RPCs wait on its side.
+	MaxStreamsPerConn int
 	// Limits bound each decoded tensor.
 	Limits Limits
 	// MaxCallers is how many callers' nonces the replay guard remembers, and
@@ -32,17 +56,20 @@ type AxonConfig struct {
 
 // DefaultAxonConfig returns the configuration of a neuron's Axon: port 8091 on
 // every interface, 64 MiB messages, two requests at a time (libtorch already
-// spreads one forward over the cores) with 16 queued, DefaultLimits, 10 000
+// spreads one forward over the cores) with 16 queued, 1024 connections of at
+// most 32 streams each, DefaultLimits, 10 000
 // remembered callers and a minute of clock skew.
 func DefaultAxonConfig() AxonConfig {
 	return AxonConfig{
-		Address:         ":8091",
-		MaxMessageBytes: 64 << 20,
-		MaxConcurrent:   2,
-		MaxQueued:       16,
-		Limits:          DefaultLimits(),
-		MaxCallers:      10_000,
-		MaxClockSkew:    time.Minute,
+		Address:           ":8091",
+		MaxMessageBytes:   64 << 20,
+		MaxConcurrent:     2,
+		MaxQueued:         16,
+		MaxConns:          1024,
+		MaxStreamsPerConn: 32,
+		Limits:            DefaultLimits(),
+		MaxCallers:        10_000,
+		MaxClockSkew:      time.Minute,
 	}
 }
 
@@ -55,6 +82,10 @@ func (c AxonConfig) validate() error {
 		return fmt.Errorf("axon: MaxConcurrent is %d, want > 0", c.MaxConcurrent)
 	case c.MaxQueued < 0:
 		return fmt.Errorf("axon: MaxQueued is %d, want >= 0", c.MaxQueued)
+	case c.MaxConns <= 0:
+		return fmt.Errorf("axon: MaxConns is %d, want > 0", c.MaxConns)
+	case c.MaxStreamsPerConn <= 0:
+		return fmt.Errorf("axon: MaxStreamsPerConn is %d, want > 0", c.MaxStreamsPerConn)
 	case c.MaxCallers <= 0:
 		return fmt.Errorf("axon: MaxCallers is %d, want > 0", c.MaxCallers)
 	case c.MaxClockSkew <= 0:
@@ -66,12 +97,23 @@ func (c AxonConfig) validate() error {
 }
 
 // serverOptions returns the gRPC options every Axon server runs with: the
-// message size limits, the metrics handler, and the interceptors in order:
-// admission first (so refused work costs nothing), then authentication.
+// message size and stream limits, admission before a message is read (the tap
+// and its stats handler), the metrics handler, and the interceptors in order:
+// admission's turn to run first (so refused work costs nothing), then
+// authentication.
 func (c AxonConfig) serverOptions(m *axonMetrics, adm *admission, guard *ReplayGuard) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.MaxMessageBytes),
 		grpc.MaxSendMsgSize(c.MaxMessageBytes),
+		grpc.MaxConcurrentStreams(uint32(c.MaxStreamsPerConn)),
+		grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) {
+			ctx, err := adm.tap(ctx, info)
+			if err != nil {
+				m.refused(err) // gRPC's stats handlers never see a tapped-out RPC
+			}
+			return ctx, err
+		}),
+		grpc.StatsHandler(adm),
 		grpc.StatsHandler(m),
 		grpc.ChainUnaryInterceptor(adm.interceptor, authInterceptor(guard)),
 		// A forward cannot be interrupted: Stop waits for the running ones.
