@@ -34,9 +34,8 @@ type AxonConfig struct {
 	// requests are refused by gRPC with RESOURCE_EXHAUSTED.
 	MaxMessageBytes int
 	// MaxConcurrent is how many requests run at once; MaxQueued more wait for
-	// a turn, and requests beyond that are refused with RESOURCE_EXHAUSTED.
-	// Admitted requests hold at most (MaxConcurrent+MaxQueued) ×
-	// MaxMessageBytes of request messages in memory.
+	// a turn, and requests beyond that are refused with RESOURCE_EXHAUSTED
+	// before their message is read.
 	MaxConcurrent, MaxQueued int
 	// MaxConns bounds the connections open at once; connections beyond it
 	// are closed when accepted.

@@ -212,6 +212,8 @@ func TestAxonConfigValidation(t *testing.T) {
 		"message size": func(c *AxonConfig) { c.MaxMessageBytes = 0 },
 		"concurrency":  func(c *AxonConfig) { c.MaxConcurrent = 0 },
 		"queue":        func(c *AxonConfig) { c.MaxQueued = -1 },
+		"connections":  func(c *AxonConfig) { c.MaxConns = 0 },
+		"streams":      func(c *AxonConfig) { c.MaxStreamsPerConn = 0 },
 		"callers":      func(c *AxonConfig) { c.MaxCallers = 0 },
 		"clock skew":   func(c *AxonConfig) { c.MaxClockSkew = 0 },
 		"limits":       func(c *AxonConfig) { c.Limits = Limits{} },
