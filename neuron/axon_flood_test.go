@@ -186,7 +186,9 @@ func TestAxonFloodOfLargeRequestsKeepsMemoryBounded(t *testing.T) {
 	bound := slots*4*(64<<20) + slack
 	t.Logf("flood: concurrent=%d size=64MiB slots=%d rss_growth=%dMiB bound=%dMiB",
 		floodCallers, slots, growth>>20, bound>>20)
-	if growth > bound {
+	// Under the race detector the bound is not checked: its shadow memory and
+	// its disabled buffer pools would count too.
+	if growth > bound && !raceEnabled {
 		t.Fatalf("peak resident memory grew by %d MiB during the flood, over the bound %d MiB", growth>>20, bound>>20)
 	}
 
