@@ -61,15 +61,16 @@ type AxonConfig struct {
 // remembered callers and a minute of clock skew.
 func DefaultAxonConfig() AxonConfig {
 	return AxonConfig{
-		Address:           ":8091",
-		MaxMessageBytes:   64 << 20,
-		MaxConcurrent:     2,
-		MaxQueued:         16,
+		Address:         ":8091",
+		MaxMessageBytes: 64 << 20,
+		MaxConcurrent:   2,
+		MaxQueued:       16,
+		Limits:          DefaultLimits(),
+		MaxCallers:      10_000,
+		MaxClockSkew:    time.Minute,
+
 		MaxConns:          1024,
 		MaxStreamsPerConn: 32,
-		Limits:            DefaultLimits(),
-		MaxCallers:        10_000,
-		MaxClockSkew:      time.Minute,
 	}
 }
 
