@@ -101,6 +101,7 @@ func (a *Axon) Start() error {
 	if err != nil {
 		return fmt.Errorf("axon: start: %w", err)
 	}
+	lis = newLimitListener(lis, a.cfg.MaxConns)
 	a.lis = lis
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.server.Serve(lis) }()

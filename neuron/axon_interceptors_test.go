@@ -262,44 +262,15 @@ func TestAdmissionRefusesPastTheQueue(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Fatalf("first request: %v", err)
 	}
-	srv.entered = nil // the slot is free again: the next request runs at once
+	// The slot is free again once gRPC has ended the first RPC (its End
+	// event, which may come just after the client has the answer).
+	settledStats(t, m.snapshot, 2)
+	srv.entered = nil
 	if _, err := client.Forward(ctx, signedRequest(t, key, now+2)); err != nil {
 		t.Fatalf("request after the busy one finished: %v", err)
 	}
 	if s := settledStats(t, m.snapshot, 3); s.Codes[codes.ResourceExhausted] != 1 || s.Codes[codes.OK] != 2 {
 		t.Fatalf("stats codes = %v, want 1 RESOURCE_EXHAUSTED and 2 OK", s.Codes)
-	}
-}
-
-func TestAdmissionQueue(t *testing.T) {
-	a := newAdmission(1, 1)
-	ctx := context.Background()
-	if err := a.acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
-	queued := make(chan error, 1)
-	go func() { queued <- a.acquire(ctx) }()
-	// Wait (bounded) until the second acquire sits in the queue.
-	for deadline := time.Now().Add(5 * time.Second); a.queued.Load() != 1; {
-		if time.Now().After(deadline) {
-			t.Fatal("second acquire never queued")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if err := a.acquire(ctx); status.Code(err) != codes.ResourceExhausted {
-		t.Fatalf("third acquire = %v, want RESOURCE_EXHAUSTED", err)
-	}
-	a.release()
-	if err := <-queued; err != nil {
-		t.Fatalf("queued acquire = %v", err)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := a.acquire(cctx); status.Code(err) != codes.Canceled {
-		t.Fatalf("acquire with a cancelled context = %v, want CANCELED", err)
-	}
-	if a.queued.Load() != 0 {
-		t.Fatalf("queue length %d after all waits ended", a.queued.Load())
 	}
 }
 

@@ -77,6 +77,20 @@ func (m *axonMetrics) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context
 // HandleConn implements stats.Handler.
 func (m *axonMetrics) HandleConn(context.Context, stats.ConnStats) {}
 
+// refused counts an RPC refused before gRPC handled it, with err's status.
+func (m *axonMetrics) refused(err error) {
+	m.requests.Add(1)
+	m.codes[countedCode(err)].Add(1)
+}
+
+// countedCode returns err's status code, or Unknown for a code not counted one by one.
+func countedCode(err error) codes.Code {
+	if c := status.Code(err); int(c) < numCodes {
+		return c
+	}
+	return codes.Unknown
+}
+
 // HandleRPC implements stats.Handler.
 func (m *axonMetrics) HandleRPC(_ context.Context, s stats.RPCStats) {
 	switch s := s.(type) {
@@ -87,11 +101,7 @@ func (m *axonMetrics) HandleRPC(_ context.Context, s stats.RPCStats) {
 	case *stats.OutPayload:
 		m.bytesOut.Add(uint64(s.WireLength))
 	case *stats.End:
-		c := status.Code(s.Error)
-		if int(c) >= numCodes {
-			c = codes.Unknown
-		}
-		m.codes[c].Add(1)
+		m.codes[countedCode(s.Error)].Add(1)
 		d := s.EndTime.Sub(s.BeginTime).Nanoseconds()
 		m.latencyNs.Add(d)
 		for {

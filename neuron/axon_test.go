@@ -213,6 +213,8 @@ func TestAxonConfigValidation(t *testing.T) {
 		"concurrency":  func(c *AxonConfig) { c.MaxConcurrent = 0 },
 		"queue":        func(c *AxonConfig) { c.MaxQueued = -1 },
 		"window":       func(c *AxonConfig) { c.ReplayWindow = 0 },
+		"connections":  func(c *AxonConfig) { c.MaxConns = 0 },
+		"streams":      func(c *AxonConfig) { c.MaxStreamsPerConn = 0 },
 		"limits":       func(c *AxonConfig) { c.Limits = Limits{} },
 	} {
 		cfg := DefaultAxonConfig()

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/opentensor/bittensor-go/neuron/internal/connpool"
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -36,6 +37,12 @@ type DendriteConfig struct {
 	Backoff BackoffConfig
 	// MaxPeers bounds how many synapses' counters and standing are kept.
 	MaxPeers int
+	// MaxConns bounds the pooled connections to Axons; the least recently
+	// used one is evicted to make room (closed once no call uses it), and
+	// one unused for IdleTimeout is closed. The Dendrite also keeps a nonce
+	// source for at most MaxConns endpoints.
+	MaxConns    int
+	IdleTimeout time.Duration
 	// Now is the clock nonces and backoffs are drawn from; nil means time.Now.
 	Now func() time.Time
 }
@@ -43,7 +50,8 @@ type DendriteConfig struct {
 // DefaultDendriteConfig returns a Dendrite configuration with the 2020
 // network's output width of 512, 5 s per Forward and 10 s per Backward call,
 // 64 MiB messages, DefaultLimits, outputs on the CPU, values up to 1e6 in
-// magnitude, DefaultBackoffConfig, and the standing of up to 10 000 synapses.
+// magnitude, DefaultBackoffConfig, the standing of up to 10 000 synapses, and
+// at most 256 pooled connections, each closed after 5 minutes unused.
 func DefaultDendriteConfig() DendriteConfig {
 	return DendriteConfig{
 		Timeout:         5 * time.Second,
@@ -55,6 +63,8 @@ func DefaultDendriteConfig() DendriteConfig {
 		MaxAbsValue:     1e6,
 		Backoff:         DefaultBackoffConfig(),
 		MaxPeers:        10_000,
+		MaxConns:        256,
+		IdleTimeout:     5 * time.Minute,
 	}
 }
 
@@ -68,12 +78,13 @@ func DefaultDendriteConfig() DendriteConfig {
 // pending Backward calls are not sent. The answers of one call form one node
 // of the caller's autograd graph: its backward sends every peer its output
 // gradient at once, waits at most BackwardTimeout, and feeds the returned
-// input gradients into the caller's graph.
-// Connections are pooled per endpoint and closed by Close.
+// input gradients into the caller's graph. Connections are pooled per
+// endpoint, at most MaxConns of them, and closed by Close.
 type Dendrite struct {
-	key  *Key
-	cfg  DendriteConfig
-	pool *connPool
+	key    *Key
+	cfg    DendriteConfig
+	pool   *connpool.Pool
+	nonces *nonceBook
 	// life bounds the Backward calls, which run from the caller's backward
 	// pass after the Forward's context is gone; Close cancels it.
 	life   context.Context
@@ -132,16 +143,23 @@ func NewDendrite(key *Key, cfg DendriteConfig) (*Dendrite, error) {
 	case cfg.Backoff.BackoffBase < 0 || cfg.Backoff.BackoffMax < cfg.Backoff.BackoffBase ||
 		!(cfg.Backoff.BackoffJitter >= 0 && cfg.Backoff.BackoffJitter < 1):
 		return nil, fmt.Errorf("dendrite: backoff %+v: want 0 <= base <= max and jitter in [0, 1)", cfg.Backoff)
+	case cfg.MaxConns <= 0 || cfg.IdleTimeout <= 0:
+		return nil, fmt.Errorf("dendrite: MaxConns %d and IdleTimeout %v, want > 0", cfg.MaxConns, cfg.IdleTimeout)
 	}
-	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxMessageBytes), grpc.MaxCallSendMsgSize(cfg.MaxMessageBytes)),
-	}
+	pool := connpool.New(connpool.Config{
+		MaxConns:    cfg.MaxConns,
+		IdleTimeout: cfg.IdleTimeout,
+		DialOptions: []grpc.DialOption{
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxMessageBytes), grpc.MaxCallSendMsgSize(cfg.MaxMessageBytes)),
+		},
+	})
 	life, cancel := context.WithCancel(context.Background())
 	return &Dendrite{
 		key:    key,
 		cfg:    cfg,
-		pool:   newConnPool(opts, cfg.Now),
+		pool:   pool,
+		nonces: newNonceBook(cfg.MaxConns, cfg.Now),
 		life:   life,
 		cancel: cancel,
 		peers:  newPeerBook(cfg.Backoff, cfg.Now, cfg.MaxPeers, uint64(time.Now().UnixNano())),
@@ -151,7 +169,10 @@ func NewDendrite(key *Key, cfg DendriteConfig) (*Dendrite, error) {
 // Close cancels the calls in flight and closes every pooled connection.
 func (d *Dendrite) Close() error {
 	d.cancel()
-	return d.pool.close()
+	if err := d.pool.Close(); err != nil {
+		return fmt.Errorf("dendrite: close: %w", err)
+	}
+	return nil
 }
 
 // Stats returns a copy of the per-synapse counters, keyed by synapse key.
@@ -254,19 +275,21 @@ func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward 
 	if err != nil {
 		return nil, err
 	}
-	peer, err := d.pool.get(endpoint)
+	conn, err := d.pool.Get(endpoint)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dendrite: %s: %w", endpoint, err)
 	}
+	defer conn.Release()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req := &bittensorpb.TensorMessage{Version: ProtocolVersion, SynapseKey: syn.GetSynapseKey(), Tensors: tensors}
-	SignMessage(req, d.key, peer.nonces.Next())
+	SignMessage(req, d.key, d.nonces.next(endpoint))
+	client := bittensorpb.NewBittensorClient(conn)
 	var resp *bittensorpb.TensorMessage
 	if backward {
-		resp, err = peer.client.Backward(ctx, req)
+		resp, err = client.Backward(ctx, req)
 	} else {
-		resp, err = peer.client.Forward(ctx, req)
+		resp, err = client.Forward(ctx, req)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: %s: %w", endpoint, err)

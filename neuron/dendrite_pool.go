@@ -8,84 +8,61 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/opentensor/bittensor-go/proto"
 )
 
-// errPoolClosed is returned for calls made after the Dendrite was closed.
-var errPoolClosed = errors.New("dendrite: closed")
+// nonceBook keeps the Dendrite's nonce source per endpoint, so that the
+// requests in flight to one Axon are numbered closely together, well within
+// the reordering its ReplayGuard tolerates. It is independent of the
+// connection pool: evicting or discarding a connection never resets a source.
+//
+// It holds at most max sources. Making room forgets the source whose last
+// nonce is the smallest (nonces follow the clock, so that is the endpoint
+// called longest ago) and raises a floor to that nonce; every new source
+// starts above the floor. So the nonces toward one endpoint increase for the
+// Dendrite's whole life, even when the clock stands still (an injected one)
+// and an endpoint is forgotten and met again.
+type nonceBook struct {
+	now func() time.Time
+	max int
 
-// peerConn is the pooled client connection to one Axon endpoint, with the
-// nonces this caller uses toward it. Nonces are kept per endpoint so that the
-// requests in flight to one Axon are numbered closely together, well within the
-// reordering its ReplayGuard tolerates.
-type peerConn struct {
-	endpoint string
-	cc       *grpc.ClientConn
-	client   bittensorpb.BittensorClient
-	nonces   *Nonces
+	mu      sync.Mutex
+	sources map[string]*Nonces
+	floor   int64
 }
 
-// connPool holds one gRPC client connection per endpoint, created on first use
-// and closed by close. gRPC multiplexes concurrent calls over the connection
-// and reconnects it after failures by itself.
-type connPool struct {
-	dialOpts []grpc.DialOption
-	now      func() time.Time
-
-	mu     sync.Mutex
-	conns  map[string]*peerConn
-	closed bool
+func newNonceBook(max int, now func() time.Time) *nonceBook {
+	return &nonceBook{now: now, max: max, sources: make(map[string]*Nonces), floor: minNonce}
 }
 
-func newConnPool(dialOpts []grpc.DialOption, now func() time.Time) *connPool {
-	return &connPool{dialOpts: dialOpts, now: now, conns: make(map[string]*peerConn)}
-}
-
-// get returns the connection to endpoint, creating it when needed. Creating a
-// connection does not dial: gRPC connects on the first call, within that
-// call's deadline.
-func (p *connPool) get(endpoint string) (*peerConn, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, errPoolClosed
+// next returns the next nonce toward endpoint.
+func (b *nonceBook) next(endpoint string) int64 {
+	b.mu.Lock()
+	n, ok := b.sources[endpoint]
+	if !ok {
+		if len(b.sources) >= b.max {
+			b.forgetOldestLocked()
+		}
+		n = NewNonces(b.now)
+		n.last.Store(b.floor)
+		b.sources[endpoint] = n
 	}
-	if c, ok := p.conns[endpoint]; ok {
-		return c, nil
-	}
-	cc, err := grpc.NewClient(endpoint, p.dialOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("dendrite: connection to %s: %w", endpoint, err)
-	}
-	c := &peerConn{endpoint: endpoint, cc: cc, client: bittensorpb.NewBittensorClient(cc), nonces: NewNonces(p.now)}
-	p.conns[endpoint] = c
-	return c, nil
+	b.mu.Unlock()
+	return n.Next()
 }
 
-// len returns the number of pooled connections.
-func (p *connPool) len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.conns)
-}
-
-// close closes every connection, failing the calls still in flight on them,
-// and makes later get calls fail. It is idempotent.
-func (p *connPool) close() error {
-	p.mu.Lock()
-	conns := p.conns
-	p.conns = nil
-	p.closed = true
-	p.mu.Unlock()
-	var errs []error
-	for _, c := range conns {
-		if err := c.cc.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("dendrite: close %s: %w", c.endpoint, err))
+// forgetOldestLocked drops the source with the smallest last nonce, raising
+// the floor to it.
+func (b *nonceBook) forgetOldestLocked() {
+	var oldest string
+	var last int64
+	for e, n := range b.sources {
+		if l := n.last.Load(); oldest == "" || l < last {
+			oldest, last = e, l
 		}
 	}
-	return errors.Join(errs...)
+	delete(b.sources, oldest)
+	b.floor = max(b.floor, last)
 }
 
 // endpointOf returns the host:port of a synapse definition after checking that

@@ -1,13 +1,9 @@
 package neuron
 
 import (
-	"errors"
 	"strings"
 	"testing"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
+	"time"
 
 	"github.com/opentensor/bittensor-go/proto"
 )
@@ -34,30 +30,37 @@ func TestEndpointOf(t *testing.T) {
 	}
 }
 
-func TestConnPoolReusesAndCloses(t *testing.T) {
-	p := newConnPool([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, nil)
-	a1, err := p.get("127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
+func TestNonceBookPerEndpoint(t *testing.T) {
+	clock := time.Unix(1_000, 0)
+	b := newNonceBook(8, func() time.Time { return clock })
+	a1, b1, a2 := b.next("a:1"), b.next("b:1"), b.next("a:1")
+	if a1 != clock.UnixNano() || b1 != clock.UnixNano() || a2 != a1+1 {
+		t.Fatalf("nonces a, b, a = %d, %d, %d; want each endpoint its own source from the clock %d",
+			a1, b1, a2, clock.UnixNano())
 	}
-	a2, _ := p.get("127.0.0.1:1")
-	b, _ := p.get("127.0.0.1:2")
-	if a1 != a2 || a1 == b || p.len() != 2 {
-		t.Fatalf("pool: same endpoint shared=%v, distinct endpoints separate=%v, len=%d", a1 == a2, a1 != b, p.len())
+	clock = clock.Add(time.Second)
+	if got := b.next("a:1"); got != clock.UnixNano() {
+		t.Fatalf("nonce after the clock moved = %d, want %d", got, clock.UnixNano())
 	}
-	if a1.nonces == b.nonces {
-		t.Fatal("endpoints share a nonce source")
-	}
-	if err := p.close(); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-	if s := a1.cc.GetState(); s != connectivity.Shutdown {
-		t.Fatalf("connection state after close = %v, want Shutdown", s)
-	}
-	if _, err := p.get("127.0.0.1:1"); !errors.Is(err, errPoolClosed) {
-		t.Fatalf("get after close = %v, want errPoolClosed", err)
-	}
-	if err := p.close(); err != nil {
-		t.Fatalf("second close: %v", err)
+}
+
+// TestNonceBookNeverGoesBackwards forgets endpoints under a clock that stands
+// still and checks that the nonces toward each keep increasing, and that the
+// book stays within its bound.
+func TestNonceBookNeverGoesBackwards(t *testing.T) {
+	const bound, endpoints = 3, 7
+	frozen := time.Unix(1_000, 0)
+	b := newNonceBook(bound, func() time.Time { return frozen })
+	last := make(map[string]int64)
+	for round := range 50 {
+		e := "h:" + itoa(int64((round*5)%endpoints))
+		n := b.next(e)
+		if prev, ok := last[e]; ok && n <= prev {
+			t.Fatalf("round %d: nonce toward %s = %d after %d", round, e, n, prev)
+		}
+		last[e] = n
+		if len(b.sources) > bound {
+			t.Fatalf("round %d: %d nonce sources, over the bound %d", round, len(b.sources), bound)
+		}
 	}
 }

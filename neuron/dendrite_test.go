@@ -269,9 +269,47 @@ func TestFanOutToOneAxonKeepsNoncesAcceptable(t *testing.T) {
 				}
 			}
 		}
+		// An RPC holds its admission until gRPC has ended it, just after its
+		// answer left; let the round end before the next one is admitted.
+		settledStats(t, a.Stats, uint64((round+1)*n))
 	}
 	if s := settledStats(t, a.Stats, 3*n); s.Codes[codes.OK] != 3*n {
 		t.Fatalf("axon answered %v, want %d OK", s.Codes, 3*n)
+	}
+}
+
+// TestDendriteWithOneConnectionCallsManyAxons makes a Dendrite whose pool
+// holds one connection call several Axons at once, again and again: every
+// call evicts another's connection while it is in use, and none may fail.
+func TestDendriteWithOneConnectionCallsManyAxons(t *testing.T) {
+	const peers, rounds = 4, 3
+	var defs []*bittensorpb.Synapse
+	inputs := make([]*torch.Tensor, peers)
+	for i := range peers {
+		_, def := startAxon(t, testConfig(), newLinearSynapse(t, byte(60+i)))
+		defs = append(defs, def...)
+		inputs[i] = torch.FromFloat32(pseudoRandom(uint64(i), testIn), 1, testIn)
+	}
+	cfg := DefaultDendriteConfig()
+	cfg.OutputDim, cfg.MaxConns = testOut, 1
+	d, err := NewDendrite(testKey(t, 201), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for round := range rounds {
+		res, err := d.ForwardTensor(context.Background(), defs, inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range res.Errs {
+			if e != nil {
+				t.Fatalf("round %d: call %d failed: %v", round, i, e)
+			}
+		}
+		if n := d.pool.Len(); n != 1 {
+			t.Fatalf("round %d: %d pooled connections, want the bound 1", round, n)
+		}
 	}
 }
 
@@ -326,6 +364,8 @@ func TestDendriteConfigValidation(t *testing.T) {
 		"backward timeout": func(c *DendriteConfig) { c.BackwardTimeout = -time.Second },
 		"output width":     func(c *DendriteConfig) { c.OutputDim = -1 },
 		"message size":     func(c *DendriteConfig) { c.MaxMessageBytes = 0 },
+		"connections":      func(c *DendriteConfig) { c.MaxConns = 0 },
+		"idle timeout":     func(c *DendriteConfig) { c.IdleTimeout = 0 },
 	} {
 		cfg := DefaultDendriteConfig()
 		mutate(&cfg)

@@ -12,6 +12,8 @@ import (
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/opentensor/bittensor-go/neuron/internal/connpool"
 )
 
 // maxGossipStreams bounds the exchanges one peer connection may run at once
@@ -22,25 +24,29 @@ const maxGossipStreams = 4
 // pool of connections to peers, every call under the caller's deadline, every
 // message within MaxMessageBytes in both directions.
 type grpcTransport struct {
-	cfg MetagraphConfig
+	cfg  MetagraphConfig
+	pool *connpool.Pool
 
 	mu     sync.Mutex
-	conns  map[string]*pooledConn
 	server *grpc.Server
 	served chan error // receives Serve's result, then closes
 	closed bool
 }
 
-type pooledConn struct {
-	cc       *grpc.ClientConn
-	client   bittensorpb.MetagraphClient
-	lastUsed time.Time
-}
-
 // newGRPCTransport returns the gRPC transport for cfg; nothing listens or
 // dials until Listen or Exchange.
 func newGRPCTransport(cfg MetagraphConfig) *grpcTransport {
-	return &grpcTransport{cfg: cfg, conns: make(map[string]*pooledConn)}
+	pool := connpool.New(connpool.Config{
+		MaxConns: cfg.MaxPeers,
+		DialOptions: []grpc.DialOption{
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(
+				grpc.MaxCallRecvMsgSize(cfg.MaxMessageBytes),
+				grpc.MaxCallSendMsgSize(cfg.MaxMessageBytes),
+			),
+		},
+	})
+	return &grpcTransport{cfg: cfg, pool: pool}
 }
 
 // Listen binds cfg's host and port and serves Metagraph.Gossip on it. The
@@ -79,69 +85,28 @@ func (t *grpcTransport) Listen(h GossipHandler) (string, error) {
 	return addr, nil
 }
 
-// Exchange calls Metagraph.Gossip on addr. A failed call closes the connection
-// so that the next attempt (after the caller's backoff) dials afresh.
+// Exchange calls Metagraph.Gossip on addr over a pooled connection (the pool
+// holds at most MaxPeers, evicting the least recently used). A failed call
+// discards the connection so that the next attempt (after the caller's
+// backoff) dials afresh.
 func (t *grpcTransport) Exchange(ctx context.Context, addr string, batch *bittensorpb.GossipBatch) (*bittensorpb.GossipBatch, error) {
-	pc, err := t.conn(addr)
-	if err != nil {
-		return nil, err
-	}
-	out, err := pc.client.Gossip(ctx, batch)
-	if err != nil {
-		t.drop(addr, pc)
-		return nil, fmt.Errorf("metagraph: gossip %s: %w", addr, err)
-	}
-	return out, nil
-}
-
-// conn returns the pooled connection to addr, creating it (and evicting the
-// least recently used one when the pool holds MaxPeers) if needed.
-func (t *grpcTransport) conn(addr string) (*pooledConn, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return nil, fmt.Errorf("metagraph: gossip %s: transport closed", addr)
-	}
-	if pc, ok := t.conns[addr]; ok {
-		pc.lastUsed = time.Now()
-		return pc, nil
-	}
 	if err := validateHostPort(addr); err != nil {
 		return nil, fmt.Errorf("metagraph: gossip: %w", err)
 	}
-	if len(t.conns) >= t.cfg.MaxPeers {
-		var oldest string
-		for a, pc := range t.conns {
-			if oldest == "" || pc.lastUsed.Before(t.conns[oldest].lastUsed) {
-				oldest = a
-			}
-		}
-		t.conns[oldest].cc.Close()
-		delete(t.conns, oldest)
+	conn, err := t.pool.Get(addr)
+	if errors.Is(err, connpool.ErrClosed) {
+		return nil, fmt.Errorf("metagraph: gossip %s: transport closed", addr)
 	}
-	cc, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(t.cfg.MaxMessageBytes),
-			grpc.MaxCallSendMsgSize(t.cfg.MaxMessageBytes),
-		),
-	)
 	if err != nil {
 		return nil, fmt.Errorf("metagraph: gossip %s: %w", addr, err)
 	}
-	pc := &pooledConn{cc: cc, client: bittensorpb.NewMetagraphClient(cc), lastUsed: time.Now()}
-	t.conns[addr] = pc
-	return pc, nil
-}
-
-// drop closes pc if it is still the pooled connection to addr.
-func (t *grpcTransport) drop(addr string, pc *pooledConn) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.conns[addr] == pc {
-		delete(t.conns, addr)
-		pc.cc.Close()
+	out, err := bittensorpb.NewMetagraphClient(conn).Gossip(ctx, batch)
+	if err != nil {
+		conn.Discard()
+		return nil, fmt.Errorf("metagraph: gossip %s: %w", addr, err)
 	}
+	conn.Release()
+	return out, nil
 }
 
 // Close stops the server (gracefully, for at most GossipTimeout) and closes
@@ -153,14 +118,14 @@ func (t *grpcTransport) Close() error {
 		return nil
 	}
 	t.closed = true
-	for addr, pc := range t.conns {
-		pc.cc.Close()
-		delete(t.conns, addr)
-	}
 	srv, served := t.server, t.served
 	t.mu.Unlock()
+	var poolErr error
+	if err := t.pool.Close(); err != nil {
+		poolErr = fmt.Errorf("metagraph: gossip connections: %w", err)
+	}
 	if srv == nil {
-		return nil
+		return poolErr
 	}
 	stopped := make(chan struct{})
 	go func() {
@@ -176,9 +141,9 @@ func (t *grpcTransport) Close() error {
 		<-stopped
 	}
 	if err := <-served; err != nil {
-		return fmt.Errorf("metagraph: gossip server: %w", err)
+		return errors.Join(poolErr, fmt.Errorf("metagraph: gossip server: %w", err))
 	}
-	return nil
+	return poolErr
 }
 
 // gossipService adapts a GossipHandler to the generated server interface.
