@@ -3,14 +3,9 @@
 package neuron
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/opentensor/bittensor-go/internal/procmem"
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -60,31 +56,6 @@ func (preEncodedCodec) Unmarshal(data mem.BufferSlice, v any) error {
 }
 
 func (preEncodedCodec) Name() string { return "proto" }
-
-// procStatusBytes returns a memory field of /proc/self/status (VmRSS, VmHWM) in bytes.
-func procStatusBytes(field string) (int64, error) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), field+":")
-		if !ok {
-			continue
-		}
-		kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/self/status %s: %w", field, err)
-		}
-		return kib << 10, nil
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("/proc/self/status has no %s", field)
-}
 
 // TestAxonFloodOfLargeRequestsKeepsMemoryBounded sends floodCallers
 // concurrent 64 MiB Forwards over several connections to an Axon that admits
@@ -143,11 +114,11 @@ func TestAxonFloodOfLargeRequestsKeepsMemoryBounded(t *testing.T) {
 
 	runtime.GC()
 	debug.FreeOSMemory()
-	before, err := procStatusBytes("VmRSS")
+	before, err := procmem.Resident()
 	if err != nil {
 		t.Skipf("no resident memory to measure: %v", err)
 	}
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+	if err := procmem.ResetPeak(); err != nil {
 		t.Skipf("cannot reset the peak resident memory: %v", err)
 	}
 
@@ -174,7 +145,7 @@ func TestAxonFloodOfLargeRequestsKeepsMemoryBounded(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	peak, err := procStatusBytes("VmHWM")
+	peak, err := procmem.Peak()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -23,8 +22,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +33,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/opentensor/bittensor-go/internal/procmem"
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
@@ -120,11 +118,11 @@ func run(concurrent, requests, nconns, maxQueued int) error {
 
 	runtime.GC()
 	debug.FreeOSMemory()
-	before, err := procStatusBytes("VmRSS")
+	before, err := procmem.Resident()
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+	if err := procmem.ResetPeak(); err != nil {
 		return fmt.Errorf("reset the peak resident memory: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -154,7 +152,7 @@ func run(concurrent, requests, nconns, maxQueued int) error {
 	if err := errors.Join(collect(errs)...); err != nil {
 		return err
 	}
-	peak, err := procStatusBytes("VmHWM")
+	peak, err := procmem.Peak()
 	if err != nil {
 		return err
 	}
@@ -202,27 +200,4 @@ func encodeRequests(synapse string, n, size int) ([]preEncoded, error) {
 		reqs[i] = preEncoded{envelope: env, tensors: shared}
 	}
 	return reqs, nil
-}
-
-// procStatusBytes returns a memory field of /proc/self/status in bytes.
-func procStatusBytes(field string) (int64, error) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("/proc/self/status %s: %w", field, err)
-			}
-			return kib << 10, nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("/proc/self/status has no %s", field)
 }

@@ -1,32 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
-
+	"github.com/opentensor/bittensor-go/internal/procmem"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
 )
-
-// residentKiB reads the process's resident set size from /proc.
-func residentKiB() (int64, error) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("VmRSS not found in /proc/self/status")
-}
 
 // leak trains a small MLP for steps steps, one Scope per step, and returns the
 // resident memory after warmup steps and at the end.
@@ -63,4 +42,10 @@ func leak(steps, warmup int) (start, end int64, err error) {
 	}
 	end, err = residentKiB()
 	return start, end, err
+}
+
+// residentKiB returns the process's resident set size in KiB.
+func residentKiB() (int64, error) {
+	b, err := procmem.Resident()
+	return b >> 10, err
 }
