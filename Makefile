@@ -76,6 +76,7 @@ bench: setup
 	$(GO) run ./bench/wire
 	$(GO) run ./bench/neuron
 	$(GO) run ./bench/chaos
+	$(GO) run ./bench/flood
 
 ## run: set up and train an MNIST neuron with the default flags.
 run: setup
