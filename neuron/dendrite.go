@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/opentensor/bittensor-go/neuron/internal/connpool"
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -43,6 +41,10 @@ type DendriteConfig struct {
 	// source for at most MaxConns endpoints.
 	MaxConns    int
 	IdleTimeout time.Duration
+	// Pool, when set, is the connection pool to use (shared with the
+	// Metagraph, say) instead of one of MaxConns made for the Dendrite; the
+	// Dendrite does not close it.
+	Pool *ConnPool
 	// Now is the clock nonces and backoffs are drawn from; nil means time.Now.
 	Now func() time.Time
 }
@@ -81,10 +83,12 @@ func DefaultDendriteConfig() DendriteConfig {
 // input gradients into the caller's graph. Connections are pooled per
 // endpoint, at most MaxConns of them, and closed by Close.
 type Dendrite struct {
-	key    *Key
-	cfg    DendriteConfig
-	pool   *connpool.Pool
-	nonces *nonceBook
+	key       *Key
+	cfg       DendriteConfig
+	pool      *ConnPool
+	ownsPool  bool
+	callSizes []grpc.CallOption // the message size limits of every call
+	nonces    *nonceBook
 	// life bounds the Backward calls, which run from the caller's backward
 	// pass after the Forward's context is gone; Close cancels it.
 	life   context.Context
@@ -146,29 +150,31 @@ func NewDendrite(key *Key, cfg DendriteConfig) (*Dendrite, error) {
 	case cfg.MaxConns <= 0 || cfg.IdleTimeout <= 0:
 		return nil, fmt.Errorf("dendrite: MaxConns %d and IdleTimeout %v, want > 0", cfg.MaxConns, cfg.IdleTimeout)
 	}
-	pool := connpool.New(connpool.Config{
-		MaxConns:    cfg.MaxConns,
-		IdleTimeout: cfg.IdleTimeout,
-		DialOptions: []grpc.DialOption{
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxMessageBytes), grpc.MaxCallSendMsgSize(cfg.MaxMessageBytes)),
-		},
-	})
+	pool, owned := cfg.Pool, cfg.Pool == nil
+	if owned {
+		pool = NewConnPool(cfg.MaxConns, cfg.IdleTimeout)
+	}
 	life, cancel := context.WithCancel(context.Background())
 	return &Dendrite{
-		key:    key,
-		cfg:    cfg,
-		pool:   pool,
-		nonces: newNonceBook(cfg.MaxConns, cfg.Now),
-		life:   life,
-		cancel: cancel,
-		peers:  newPeerBook(cfg.Backoff, cfg.Now, cfg.MaxPeers, uint64(time.Now().UnixNano())),
+		key:       key,
+		cfg:       cfg,
+		pool:      pool,
+		ownsPool:  owned,
+		callSizes: messageSizes(cfg.MaxMessageBytes),
+		nonces:    newNonceBook(cfg.MaxConns, cfg.Now),
+		life:      life,
+		cancel:    cancel,
+		peers:     newPeerBook(cfg.Backoff, cfg.Now, cfg.MaxPeers, uint64(time.Now().UnixNano())),
 	}, nil
 }
 
-// Close cancels the calls in flight and closes every pooled connection.
+// Close cancels the calls in flight and closes the pooled connections,
+// unless the pool was given in the configuration.
 func (d *Dendrite) Close() error {
 	d.cancel()
+	if !d.ownsPool {
+		return nil
+	}
 	if err := d.pool.Close(); err != nil {
 		return fmt.Errorf("dendrite: close: %w", err)
 	}
@@ -275,7 +281,7 @@ func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward 
 	if err != nil {
 		return nil, err
 	}
-	conn, err := d.pool.Get(endpoint)
+	conn, err := d.pool.pool.Get(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: %s: %w", endpoint, err)
 	}
@@ -287,9 +293,9 @@ func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward 
 	client := bittensorpb.NewBittensorClient(conn)
 	var resp *bittensorpb.TensorMessage
 	if backward {
-		resp, err = client.Backward(ctx, req)
+		resp, err = client.Backward(ctx, req, d.callSizes...)
 	} else {
-		resp, err = client.Forward(ctx, req)
+		resp, err = client.Forward(ctx, req, d.callSizes...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: %s: %w", endpoint, err)

@@ -34,6 +34,7 @@ type Metagraph struct {
 	key       *Key
 	now       func() time.Time
 	transport MetagraphTransport
+	pool      *ConnPool // for the gRPC transport; nil makes its own
 	onError   func(error)
 
 	// round serializes gossip rounds and subscriptions, so that the proof of
@@ -58,6 +59,12 @@ type MetagraphOption func(*Metagraph)
 // WithTransport replaces the gRPC transport (e.g. with a MemoryNetwork's).
 func WithTransport(t MetagraphTransport) MetagraphOption {
 	return func(m *Metagraph) { m.transport = t }
+}
+
+// WithConnPool makes the gRPC transport dial through pool, shared with
+// others (a neuron's Dendrite); its owner closes it after the Metagraph stops.
+func WithConnPool(pool *ConnPool) MetagraphOption {
+	return func(m *Metagraph) { m.pool = pool }
 }
 
 // WithClock replaces time.Now for every rule that reads the time (tests pass a
@@ -92,7 +99,7 @@ func NewMetagraph(cfg MetagraphConfig, key *Key, opts ...MetagraphOption) (*Meta
 		o(m)
 	}
 	if m.transport == nil {
-		m.transport = newGRPCTransport(cfg)
+		m.transport = newGRPCTransport(cfg, m.pool)
 	}
 	if m.rng == nil {
 		m.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))

@@ -11,7 +11,6 @@ import (
 
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/opentensor/bittensor-go/neuron/internal/connpool"
 )
@@ -24,8 +23,10 @@ const maxGossipStreams = 4
 // pool of connections to peers, every call under the caller's deadline, every
 // message within MaxMessageBytes in both directions.
 type grpcTransport struct {
-	cfg  MetagraphConfig
-	pool *connpool.Pool
+	cfg       MetagraphConfig
+	pool      *ConnPool
+	ownsPool  bool
+	callSizes []grpc.CallOption
 
 	mu     sync.Mutex
 	server *grpc.Server
@@ -33,20 +34,15 @@ type grpcTransport struct {
 	closed bool
 }
 
-// newGRPCTransport returns the gRPC transport for cfg; nothing listens or
-// dials until Listen or Exchange.
-func newGRPCTransport(cfg MetagraphConfig) *grpcTransport {
-	pool := connpool.New(connpool.Config{
-		MaxConns: cfg.MaxPeers,
-		DialOptions: []grpc.DialOption{
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(
-				grpc.MaxCallRecvMsgSize(cfg.MaxMessageBytes),
-				grpc.MaxCallSendMsgSize(cfg.MaxMessageBytes),
-			),
-		},
-	})
-	return &grpcTransport{cfg: cfg, pool: pool}
+// newGRPCTransport returns the gRPC transport for cfg, dialing through pool
+// (one of MaxPeers connections, owned and closed by the transport, when nil);
+// nothing listens or dials until Listen or Exchange.
+func newGRPCTransport(cfg MetagraphConfig, pool *ConnPool) *grpcTransport {
+	owned := pool == nil
+	if owned {
+		pool = NewConnPool(cfg.MaxPeers, 0)
+	}
+	return &grpcTransport{cfg: cfg, pool: pool, ownsPool: owned, callSizes: messageSizes(cfg.MaxMessageBytes)}
 }
 
 // Listen binds cfg's host and port and serves Metagraph.Gossip on it. The
@@ -93,14 +89,14 @@ func (t *grpcTransport) Exchange(ctx context.Context, addr string, batch *bitten
 	if err := validateHostPort(addr); err != nil {
 		return nil, fmt.Errorf("metagraph: gossip: %w", err)
 	}
-	conn, err := t.pool.Get(addr)
+	conn, err := t.pool.pool.Get(addr)
 	if errors.Is(err, connpool.ErrClosed) {
 		return nil, fmt.Errorf("metagraph: gossip %s: transport closed", addr)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("metagraph: gossip %s: %w", addr, err)
 	}
-	out, err := bittensorpb.NewMetagraphClient(conn).Gossip(ctx, batch)
+	out, err := bittensorpb.NewMetagraphClient(conn).Gossip(ctx, batch, t.callSizes...)
 	if err != nil {
 		conn.Discard()
 		return nil, fmt.Errorf("metagraph: gossip %s: %w", addr, err)
@@ -110,7 +106,7 @@ func (t *grpcTransport) Exchange(ctx context.Context, addr string, batch *bitten
 }
 
 // Close stops the server (gracefully, for at most GossipTimeout) and closes
-// every pooled connection.
+// every pooled connection, unless the pool is shared.
 func (t *grpcTransport) Close() error {
 	t.mu.Lock()
 	if t.closed {
@@ -121,8 +117,10 @@ func (t *grpcTransport) Close() error {
 	srv, served := t.server, t.served
 	t.mu.Unlock()
 	var poolErr error
-	if err := t.pool.Close(); err != nil {
-		poolErr = fmt.Errorf("metagraph: gossip connections: %w", err)
+	if t.ownsPool {
+		if err := t.pool.Close(); err != nil {
+			poolErr = fmt.Errorf("metagraph: gossip connections: %w", err)
+		}
 	}
 	if srv == nil {
 		return poolErr

@@ -23,6 +23,9 @@ type Neuron struct {
 	Axon      *Axon
 	Metagraph *Metagraph
 	Dendrite  *Dendrite
+	// Conns is the one connection pool the Dendrite and the Metagraph's
+	// gossip dial through.
+	Conns *ConnPool
 }
 
 // StartNeuron brings a neuron up from cfg: it loads (or creates) the neuron
@@ -42,6 +45,8 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 	if n.Key, err = loadNeuronKey(cfg.NeuronKey); err != nil {
 		return nil, err
 	}
+	dcfg := DefaultDendriteConfig()
+	n.Conns = NewConnPool(dcfg.MaxConns, dcfg.IdleTimeout)
 	if err := n.startAxon(cfg, synapses); err != nil {
 		n.Close()
 		return nil, err
@@ -50,8 +55,7 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 		n.Close()
 		return nil, err
 	}
-	dcfg := DefaultDendriteConfig()
-	dcfg.OutputDim, dcfg.Device = outputDim, device
+	dcfg.OutputDim, dcfg.Device, dcfg.Pool = outputDim, device, n.Conns
 	if n.Dendrite, err = NewDendrite(n.Key, dcfg); err != nil {
 		n.Close()
 		return nil, err
@@ -134,7 +138,7 @@ func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, synapses []Syna
 		mcfg.Bootstrap = []string{cfg.Bootstrap}
 	}
 	var err error
-	n.Metagraph, err = NewMetagraph(mcfg, n.Key, WithGossipErrors(func(err error) {
+	n.Metagraph, err = NewMetagraph(mcfg, n.Key, WithConnPool(n.Conns), WithGossipErrors(func(err error) {
 		cfg.Log.Debug().Err(err).Msg("gossip round failed")
 	}))
 	if err != nil {
@@ -161,8 +165,9 @@ func portError(flag string, port int, err error) error {
 	return err
 }
 
-// Close stops gossiping, cancels the Dendrite's calls, and stops the Axon
-// (waiting up to stopTimeout for the requests in flight).
+// Close stops gossiping, cancels the Dendrite's calls, closes their
+// connections, and stops the Axon (waiting up to stopTimeout for the requests
+// in flight).
 func (n *Neuron) Close() error {
 	var errs []error
 	if n.Metagraph != nil {
@@ -170,6 +175,9 @@ func (n *Neuron) Close() error {
 	}
 	if n.Dendrite != nil {
 		errs = append(errs, n.Dendrite.Close())
+	}
+	if n.Conns != nil {
+		errs = append(errs, n.Conns.Close())
 	}
 	if n.Axon != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)

@@ -188,3 +188,25 @@ func TestTrainerSkipsAStepWhoseLossIsNotFinite(t *testing.T) {
 		t.Fatalf("the step after a skipped one: %+v, %v", res, err)
 	}
 }
+
+// A neuron's Dendrite and its gossip dial through one bounded pool, which
+// the neuron closes.
+func TestNeuronSharesOneConnectionPool(t *testing.T) {
+	tr, n := newTestTrainer(t, "")
+	gossip, ok := n.Metagraph.transport.(*grpcTransport)
+	if !ok || n.Dendrite.pool != n.Conns || gossip.pool != n.Conns || n.Dendrite.ownsPool || gossip.ownsPool {
+		t.Fatal("the Dendrite and the gossip transport do not share the neuron's pool")
+	}
+	if _, err := tr.Step(context.Background(), tinyBatch()); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Conns.Len(); got != 1 {
+		t.Errorf("after a lone step the pool holds %d connections, want 1 (to the neuron's own Axon)", got)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Conns.Len(); got != 0 {
+		t.Errorf("after Close the pool holds %d connections", got)
+	}
+}
