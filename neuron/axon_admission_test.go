@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
@@ -125,34 +123,6 @@ func TestAdmissionTurns(t *testing.T) {
 	}
 }
 
-// startAdmitted serves srv with an Axon's server options and returns a
-// client connection and the admission.
-func startAdmitted(t *testing.T, cfg AxonConfig, srv bittensorpb.BittensorServer) (*grpc.ClientConn, *admission) {
-	t.Helper()
-	adm := newAdmission(cfg.MaxConcurrent, cfg.MaxQueued)
-	s := grpc.NewServer(cfg.serverOptions(new(axonMetrics), adm, func(string) error { return nil }, NewReplayGuard(cfg.ReplayWindow, nil))...)
-	bittensorpb.RegisterBittensorServer(s, srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Serve(lis)
-	}()
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cc.Close()
-		s.Stop()
-		<-done
-	})
-	return cc, adm
-}
-
 // TestAdmissionOverTheWire checks, with real streams, that every way an RPC
 // can end gives its admission back: an answer, a caller that cancels while
 // its request runs or waits for a turn, and a method the server does not have.
@@ -160,8 +130,8 @@ func TestAdmissionOverTheWire(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxConcurrent, cfg.MaxQueued = 1, 1
 	srv := &gatedEcho{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	cc, adm := startAdmitted(t, cfg, srv)
-	client := bittensorpb.NewBittensorClient(cc)
+	p := startPlumbing(t, cfg, srv)
+	cc, client, adm := p.conn, p.client, p.admission
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	key := testKey(t, 1)

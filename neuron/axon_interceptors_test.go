@@ -38,20 +38,32 @@ func (e *gatedEcho) Forward(ctx context.Context, req *bittensorpb.TensorMessage)
 // plumbingSynapse is the only synapse key the plumbing serves.
 const plumbingSynapse = "s"
 
+// plumbing is an Axon's gRPC server options serving a test's server, and a
+// client connection to it.
+type plumbing struct {
+	conn      *grpc.ClientConn
+	client    bittensorpb.BittensorClient
+	metrics   *axonMetrics
+	admission *admission
+	guard     *ReplayGuard
+}
+
 // startPlumbing serves srv with an Axon's interceptors and limits on a free
-// local port, as if it served the synapse plumbingSynapse, and returns a
-// client, the metrics and the replay guard.
-func startPlumbing(t *testing.T, cfg AxonConfig, srv bittensorpb.BittensorServer) (bittensorpb.BittensorClient, *axonMetrics, *ReplayGuard) {
+// local port, as if it served the synapse plumbingSynapse.
+func startPlumbing(t *testing.T, cfg AxonConfig, srv bittensorpb.BittensorServer) *plumbing {
 	t.Helper()
-	m := new(axonMetrics)
-	guard := NewReplayGuard(cfg.ReplayWindow, cfg.Now)
+	p := &plumbing{
+		metrics:   new(axonMetrics),
+		admission: newAdmission(cfg.MaxConcurrent, cfg.MaxQueued),
+		guard:     NewReplayGuard(cfg.ReplayWindow, cfg.Now),
+	}
 	served := func(key string) error {
 		if key != plumbingSynapse {
 			return status.Errorf(codes.NotFound, "axon: unknown synapse %q", shortKey(key))
 		}
 		return nil
 	}
-	s := grpc.NewServer(cfg.serverOptions(m, newAdmission(cfg.MaxConcurrent, cfg.MaxQueued), served, guard)...)
+	s := grpc.NewServer(cfg.serverOptions(p.metrics, p.admission, served, p.guard)...)
 	bittensorpb.RegisterBittensorServer(s, srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,16 +74,16 @@ func startPlumbing(t *testing.T, cfg AxonConfig, srv bittensorpb.BittensorServer
 		defer close(done)
 		_ = s.Serve(lis)
 	}()
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
+	if p.conn, err = grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 		t.Fatal(err)
 	}
+	p.client = bittensorpb.NewBittensorClient(p.conn)
 	t.Cleanup(func() {
-		cc.Close()
+		p.conn.Close()
 		s.Stop()
 		<-done
 	})
-	return bittensorpb.NewBittensorClient(cc), m, guard
+	return p
 }
 
 func testConfig() AxonConfig {
@@ -104,7 +116,8 @@ func wantStatus(t *testing.T, err error, code codes.Code, msg string) {
 }
 
 func TestAuthInterceptor(t *testing.T) {
-	client, m, _ := startPlumbing(t, testConfig(), &gatedEcho{})
+	p := startPlumbing(t, testConfig(), &gatedEcho{})
+	client, m := p.client, p.metrics
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	key := testKey(t, 1)
@@ -135,7 +148,8 @@ func TestAuthInterceptor(t *testing.T) {
 }
 
 func TestAuthInterceptorUnknownSynapseSpendsNothing(t *testing.T) {
-	client, m, guard := startPlumbing(t, testConfig(), &gatedEcho{})
+	p := startPlumbing(t, testConfig(), &gatedEcho{})
+	client, m, guard := p.client, p.metrics, p.guard
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	key := testKey(t, 1)
@@ -180,7 +194,8 @@ func TestAuthInterceptorFloodOfThrowawayKeys(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	cfg := testConfig()
 	cfg.Now = clock.now
-	client, _, guard := startPlumbing(t, cfg, &gatedEcho{})
+	p := startPlumbing(t, cfg, &gatedEcho{})
+	client, guard := p.client, p.guard
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w := cfg.ReplayWindow
@@ -244,7 +259,8 @@ func TestAdmissionRefusesPastTheQueue(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxConcurrent, cfg.MaxQueued = 1, 0
 	srv := &gatedEcho{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	client, m, _ := startPlumbing(t, cfg, srv)
+	p := startPlumbing(t, cfg, srv)
+	client, m := p.client, p.metrics
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	key := testKey(t, 1)

@@ -37,8 +37,7 @@ type DendriteConfig struct {
 	MaxPeers int
 	// MaxConns bounds the pooled connections to Axons; the least recently
 	// used one is evicted to make room (closed once no call uses it), and
-	// one unused for IdleTimeout is closed. The Dendrite also keeps a nonce
-	// source for at most MaxConns endpoints.
+	// one unused for IdleTimeout is closed.
 	MaxConns    int
 	IdleTimeout time.Duration
 	// Pool, when set, is the connection pool to use (shared with the
@@ -88,7 +87,7 @@ type Dendrite struct {
 	pool      *ConnPool
 	ownsPool  bool
 	callSizes []grpc.CallOption // the message size limits of every call
-	nonces    *nonceBook
+	nonces    *Nonces           // one source for every request: each nonce is used once
 	// life bounds the Backward calls, which run from the caller's backward
 	// pass after the Forward's context is gone; Close cancels it.
 	life   context.Context
@@ -161,7 +160,7 @@ func NewDendrite(key *Key, cfg DendriteConfig) (*Dendrite, error) {
 		pool:      pool,
 		ownsPool:  owned,
 		callSizes: messageSizes(cfg.MaxMessageBytes),
-		nonces:    newNonceBook(cfg.MaxConns, cfg.Now),
+		nonces:    NewNonces(cfg.Now),
 		life:      life,
 		cancel:    cancel,
 		peers:     newPeerBook(cfg.Backoff, cfg.Now, cfg.MaxPeers, uint64(time.Now().UnixNano())),
@@ -289,7 +288,7 @@ func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req := &bittensorpb.TensorMessage{Version: ProtocolVersion, SynapseKey: syn.GetSynapseKey(), Tensors: tensors}
-	SignMessage(req, d.key, d.nonces.next(endpoint))
+	SignMessage(req, d.key, d.nonces.Next())
 	client := bittensorpb.NewBittensorClient(conn)
 	var resp *bittensorpb.TensorMessage
 	if backward {

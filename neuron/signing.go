@@ -128,7 +128,7 @@ func VerifyMessage(m *bittensorpb.TensorMessage) error {
 	return nil
 }
 
-// Nonces issues the nonces of one caller toward one server. Each nonce is the
+// Nonces issues the nonces of one caller (to any number of servers). Each nonce is the
 // larger of the previous one plus one and the current time in Unix
 // nanoseconds, so nonces strictly increase, also across restarts of the caller,
 // and stay close to the clock the server's ReplayGuard compares them with.

@@ -1,0 +1,26 @@
+package neuron
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/opentensor/bittensor-go/proto"
+)
+
+// endpointOf returns the host:port of a synapse definition after checking that
+// it names a host and a port number.
+func endpointOf(s *bittensorpb.Synapse) (string, error) {
+	if s == nil {
+		return "", errors.New("dendrite: nil synapse")
+	}
+	if s.GetAddress() == "" {
+		return "", fmt.Errorf("dendrite: synapse %s has no address", shortKey(s.GetSynapseKey()))
+	}
+	port, err := strconv.ParseUint(s.GetPort(), 10, 16)
+	if err != nil || port == 0 {
+		return "", fmt.Errorf("dendrite: synapse %s has port %q, want 1-65535", shortKey(s.GetSynapseKey()), s.GetPort())
+	}
+	return net.JoinHostPort(s.GetAddress(), s.GetPort()), nil
+}
