@@ -30,6 +30,17 @@ func rawClient(t *testing.T, a *Axon) bittensorpb.BittensorClient {
 	return bittensorpb.NewBittensorClient(cc)
 }
 
+// send sends m to the Axon's Backward or Forward and returns the error.
+func send(ctx context.Context, client bittensorpb.BittensorClient, backward bool, m *bittensorpb.TensorMessage) error {
+	var err error
+	if backward {
+		_, err = client.Backward(ctx, m)
+	} else {
+		_, err = client.Forward(ctx, m)
+	}
+	return err
+}
+
 func floatTensor(t *testing.T, x *torch.Tensor) *bittensorpb.Tensor {
 	t.Helper()
 	w, err := SerializeTensor(x, bittensorpb.Modality_TENSOR)
@@ -129,13 +140,7 @@ func TestAxonRefusesMalformedRequestsAndKeepsServing(t *testing.T) {
 			codes.InvalidArgument, "axon: output gradient has dtype UTF8, want FLOAT32 or FLOAT64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var err error
-			if tc.backward {
-				_, err = client.Backward(ctx, tc.m)
-			} else {
-				_, err = client.Forward(ctx, tc.m)
-			}
-			wantStatus(t, err, tc.code, tc.msg)
+			wantStatus(t, send(ctx, client, tc.backward, tc.m), tc.code, tc.msg)
 		})
 	}
 

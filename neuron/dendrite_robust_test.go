@@ -171,12 +171,7 @@ func TestAxonRefusesBadNumbersAndUndeclaredInputs(t *testing.T) {
 		{"wrong dtype", false, msg(doubles), "inputs are FLOAT64 [2 6], want FLOAT32 [batch 6]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var err error
-			if tc.backward {
-				_, err = client.Backward(ctx, tc.m)
-			} else {
-				_, err = client.Forward(ctx, tc.m)
-			}
+			err := send(ctx, client, tc.backward, tc.m)
 			if c := status.Code(err); c != codes.InvalidArgument || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("%s: %v, want INVALID_ARGUMENT containing %q", tc.name, err, tc.msg)
 			}
