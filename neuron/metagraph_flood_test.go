@@ -35,18 +35,8 @@ func TestMetagraphFloodThenNewcomer(t *testing.T) {
 	net := NewMemoryNetwork(1 << 20)
 	cfg := LocalMetagraphConfig()
 	cfg.MaxCandidates = candidates
-	mk := func(name string, seed uint64, bootstrap ...string) *Metagraph {
-		c := cfg
-		c.Bootstrap = bootstrap
-		mg, err := NewMetagraph(c, labelKey(t, name), WithTransport(net.Transport(name)), WithClock(clock.Now), WithRandSeed(seed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := mg.Listen(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { mg.Stop() })
-		return mg
+	mk := func(addr string, seed uint64, bootstrap ...string) *Metagraph {
+		return memoryMember(t, net, cfg, clock, addr, seed, bootstrap...)
 	}
 	friend := mk("friend.test:8092", 1)
 	me := mk("me.test:8092", 2, "friend.test:8092")

@@ -86,3 +86,20 @@ func synapseKeys(defs []*bittensorpb.Synapse) map[synapseID]int64 {
 	}
 	return out
 }
+
+// memoryMember starts a metagraph listening at addr on net, keyed by addr,
+// with cfg, the fake clock and a seeded choice of partners; it stops when the
+// test ends.
+func memoryMember(t *testing.T, net *MemoryNetwork, cfg MetagraphConfig, clock *manualClock, addr string, seed uint64, bootstrap ...string) *Metagraph {
+	t.Helper()
+	cfg.Bootstrap = bootstrap
+	mg, err := NewMetagraph(cfg, labelKey(t, addr), WithTransport(net.Transport(addr)), WithClock(clock.Now), WithRandSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mg.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mg.Stop() })
+	return mg
+}

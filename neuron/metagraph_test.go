@@ -18,21 +18,8 @@ func pair(t *testing.T) (a, b *Metagraph, clock *manualClock) {
 	clock = newManualClock()
 	net := NewMemoryNetwork(1 << 20)
 	cfg := LocalMetagraphConfig()
-	mk := func(name string, bootstrap ...string) *Metagraph {
-		c := cfg
-		c.Bootstrap = bootstrap
-		mg, err := NewMetagraph(c, labelKey(t, name), WithTransport(net.Transport(name+".test:8092")), WithClock(clock.Now), WithRandSeed(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := mg.Listen(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { mg.Stop() })
-		return mg
-	}
-	a = mk("a")
-	b = mk("b", "a.test:8092")
+	a = memoryMember(t, net, cfg, clock, "a.test:8092", 1)
+	b = memoryMember(t, net, cfg, clock, "b.test:8092", 1, "a.test:8092")
 	return a, b, clock
 }
 
