@@ -9,7 +9,7 @@ export CGO_CPPFLAGS := -I$(LIBTORCH)/include -I$(LIBTORCH)/include/torch/csrc/ap
 export CGO_LDFLAGS := -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib $(CGO_LDFLAGS)
 CMAKE_PREFIX := -DCMAKE_PREFIX_PATH=$(LIBTORCH)
 endif
-FUZZTIME ?= 5s
+FUZZTIME ?= 4000x
 BUILD := build
 
 .PHONY: setup deps build test unit race ctest fuzz proto proto-check bench run vet clean

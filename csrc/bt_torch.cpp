@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
@@ -24,6 +25,10 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace {
 
@@ -158,6 +163,20 @@ char *bt_set_num_threads(int n) {
     torch::set_num_threads(n);
   })
 }
+char *bt_set_malloc_thresholds(int64_t mmap_threshold, int64_t trim_threshold) {
+  BT_TRY({
+    if (mmap_threshold <= 0 || trim_threshold <= 0 || mmap_threshold > INT32_MAX || trim_threshold > INT32_MAX) {
+      throw std::invalid_argument("malloc thresholds must be in (0, 2^31), got " + std::to_string(mmap_threshold) +
+                                  " and " + std::to_string(trim_threshold));
+    }
+#if defined(__GLIBC__)
+    if (mallopt(M_MMAP_THRESHOLD, static_cast<int>(mmap_threshold)) != 1 ||
+        mallopt(M_TRIM_THRESHOLD, static_cast<int>(trim_threshold)) != 1) {
+      throw std::runtime_error("mallopt refused the thresholds");
+    }
+#endif
+  })
+}
 char *bt_get_num_threads(int *out) { BT_TRY(*need(out, "out") = torch::get_num_threads()) }
 // Grad mode is a thread-local flag: reading and setting it cannot throw.
 int bt_grad_enabled(void) noexcept { return torch::GradMode::is_enabled() ? 1 : 0; }
@@ -288,6 +307,16 @@ char *bt_copy_(bt_tensor dst, bt_tensor src) {
   BT_TRY({
     torch::NoGradGuard guard;
     T(dst).copy_(T(src));
+  })
+}
+
+char *bt_add_(bt_tensor dst, bt_tensor src, double alpha) {
+  BT_TRY({
+    torch::NoGradGuard guard;
+    auto &d = T(dst);
+    const auto &s = T(src);
+    if (d.is_same(s)) throw std::invalid_argument("add_: the destination is the source");
+    d.add_(s, alpha);
   })
 }
 
@@ -650,6 +679,25 @@ char *bt_autograd_grad(const bt_tensor *outputs, int nout, const bt_tensor *inpu
     auto grads = torch::autograd::grad(outs, ins, gouts, retain, create_graph != 0,
                                        /*allow_unused=*/true);
     for (int i = 0; i < nin; ++i) results[i] = grads[i].defined() ? wrap(grads[i]) : nullptr;
+  })
+}
+
+char *bt_accumulate_grad(bt_tensor t, bt_tensor g, double alpha) {
+  BT_TRY({
+    torch::NoGradGuard guard;
+    auto &p = T(t);
+    const auto &v = T(g);
+    if (!v.sizes().equals(p.sizes())) {
+      std::ostringstream msg;
+      msg << "gradient of shape " << v.sizes() << " for a tensor of shape " << p.sizes();
+      throw std::invalid_argument(msg.str());
+    }
+    auto &grad = p.mutable_grad();
+    if (grad.defined()) {
+      grad.add_(v.to(grad.options()), alpha);
+    } else {
+      grad = v.to(p.options()).mul(alpha);
+    }
   })
 }
 

@@ -55,6 +55,10 @@ int bt_cuda_is_available(void) BT_NOEXCEPT;
 int bt_cuda_device_count(void) BT_NOEXCEPT;
 /* n must be at least 1. */
 char *bt_set_num_threads(int n);
+/* Sets glibc malloc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (bytes, > 0):
+ * blocks below the first come from the heap, which is handed back to the
+ * kernel only past the second. */
+char *bt_set_malloc_thresholds(int64_t mmap_threshold, int64_t trim_threshold);
 char *bt_get_num_threads(int *out);
 /* Grad mode is per OS thread in libtorch; the Go side pins the goroutine. */
 int bt_grad_enabled(void) BT_NOEXCEPT;
@@ -96,6 +100,8 @@ char *bt_to(bt_tensor t, int dtype, int device_type, int device_index, bt_tensor
 char *bt_assign(bt_tensor dst, bt_tensor src);
 /* Copies src's values into dst in place (no autograd history). */
 char *bt_copy_(bt_tensor dst, bt_tensor src);
+/* Adds alpha·src into dst in place (no autograd history); src broadcasts. */
+char *bt_add_(bt_tensor dst, bt_tensor src, double alpha);
 
 /* Element-wise and shape-preserving ops on one tensor. */
 enum bt_unary_op {
@@ -191,6 +197,8 @@ char *bt_backward(bt_tensor t, bt_tensor grad, int retain_graph);
 char *bt_autograd_grad(const bt_tensor *outputs, int nout, const bt_tensor *inputs,
                        int nin, const bt_tensor *grad_outputs, int retain_graph,
                        int create_graph, bt_tensor *results);
+/* Adds alpha·g into t's gradient, which is created (as alpha·g) when t has none. */
+char *bt_accumulate_grad(bt_tensor t, bt_tensor g, double alpha);
 char *bt_clip_grad_norm(const bt_tensor *params, int n, double max_norm, double *total);
 
 /*

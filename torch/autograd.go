@@ -150,6 +150,17 @@ func Grad(outputs, inputs, gradOutputs []*Tensor, retainGraph bool) ([]*Tensor, 
 	return grads, nil
 }
 
+// AccumulateGrad adds alpha·g into t's gradient, as Backward would add g,
+// creating the gradient when t has none. g must have t's shape.
+func (t *Tensor) AccumulateGrad(g *Tensor, alpha float64) error {
+	if err := check(t, g); err != nil {
+		return err
+	}
+	defer runtime.KeepAlive(g)
+	defer runtime.KeepAlive(t)
+	return takeError("accumulate_grad", C.bt_accumulate_grad(t.h, g.h, C.double(alpha)))
+}
+
 // ClipGradNorm scales the gradients of params so that their joint 2-norm is at
 // most maxNorm, and returns the norm before clipping.
 func ClipGradNorm(params []*Tensor, maxNorm float64) (float64, error) {

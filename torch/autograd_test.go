@@ -1,6 +1,7 @@
 package torch_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -269,3 +270,69 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { gradCheck(t, c.name, c.x, c.f) })
 	}
 }
+
+// AccumulateGrad creates a missing gradient as alpha·g and adds alpha·g into
+// an existing one, exactly as a second Backward would; a gradient of another
+// shape is an error that leaves the gradient alone.
+func TestAccumulateGrad(t *testing.T) {
+	w := torch.FromFloat32([]float32{1, 2, 3}, 3).SetRequiresGrad(true)
+	g := torch.FromFloat32([]float32{1, -1, 2}, 3)
+	if err := w.AccumulateGrad(g, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := w.Grad().Float32s(); !slices.Equal(got, []float32{0.5, -0.5, 1}) {
+		t.Fatalf("created gradient %v, want [0.5 -0.5 1]", got)
+	}
+	if err := w.MulScalar(2).Sum().Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AccumulateGrad(g, 1); err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{3.5, 0.5, 5}
+	if got, _ := w.Grad().Float32s(); !slices.Equal(got, want) {
+		t.Fatalf("accumulated gradient %v, want %v", got, want)
+	}
+	if err := w.AccumulateGrad(torch.Zeros([]int64{2}), 1); err == nil || !strings.Contains(err.Error(), "shape") {
+		t.Fatalf("AccumulateGrad of a [2] gradient into a [3] tensor: %v, want a shape error", err)
+	}
+	if got, _ := w.Grad().Float32s(); !slices.Equal(got, want) {
+		t.Fatalf("a refused gradient changed the gradient to %v", got)
+	}
+}
+
+// AddInPlace adds into the tensor's own storage, so every handle to it sees
+// the sum, and refuses to add a tensor into itself.
+func TestAddInPlace(t *testing.T) {
+	buf := torch.Zeros([]int64{2, 2})
+	alias := buf.Alias()
+	if err := buf.AddInPlace(torch.FromFloat32([]float32{1, 2, 3, 4}, 2, 2), 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := buf.AddInPlace(torch.FromFloat32([]float32{1, 1}, 2), -1); err != nil { // broadcast
+		t.Fatal(err)
+	}
+	if got, _ := alias.Float32s(); !slices.Equal(got, []float32{1, 3, 5, 7}) {
+		t.Fatalf("after two adds the buffer holds %v, want [1 3 5 7]", got)
+	}
+	if err := buf.AddInPlace(buf, 1); err == nil {
+		t.Fatal("adding a tensor into itself succeeded")
+	}
+	if err := torch.Zeros([]int64{2}).AddInPlace(buf, 1); err == nil {
+		t.Fatal("adding a [2 2] tensor into a [2] one succeeded")
+	}
+}
+
+// SetMallocThresholds accepts the thresholds the neuron sets and refuses
+// values glibc cannot take.
+func TestSetMallocThresholds(t *testing.T) {
+	if err := torch.SetMallocThresholds(torch.MallocMmapThreshold, torch.MallocTrimThreshold); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][2]int64{{0, 1 << 20}, {1 << 20, -1}, {1 << 40, 1 << 20}} {
+		if err := torch.SetMallocThresholds(bad[0], bad[1]); err == nil {
+			t.Errorf("SetMallocThresholds(%d, %d) succeeded", bad[0], bad[1])
+		}
+	}
+}
+

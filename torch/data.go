@@ -109,6 +109,17 @@ func (t *Tensor) CopyFrom(src *Tensor) error {
 	return takeError("copy", C.bt_copy_(t.h, src.h))
 }
 
+// AddInPlace adds alpha·src into t in place, outside autograd (accumulating
+// into a buffer); src broadcasts to t's shape and may not be t itself.
+func (t *Tensor) AddInPlace(src *Tensor, alpha float64) error {
+	if err := check(t, src); err != nil {
+		return err
+	}
+	defer runtime.KeepAlive(src)
+	defer runtime.KeepAlive(t)
+	return takeError("add_", C.bt_add_(t.h, src.h, C.double(alpha)))
+}
+
 // MoveTo moves a leaf tensor (a parameter, say) to device d in place: t keeps
 // its identity and its requires-grad flag, and drops its gradient. Create
 // optimizers after moving their parameters.

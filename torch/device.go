@@ -64,6 +64,27 @@ func ManualSeed(seed int64) error {
 	return takeError("manual seed", C.bt_manual_seed(C.int64_t(seed)))
 }
 
+// Malloc thresholds that keep a training step's tensors in the process's
+// heap: blocks up to MallocMmapThreshold come from the heap instead of fresh
+// mmap'd (zeroed) pages, and the heap is handed back to the kernel only when
+// MallocTrimThreshold bytes at its top are free.
+const (
+	MallocMmapThreshold = 32 << 20
+	MallocTrimThreshold = 256 << 20
+)
+
+// SetMallocThresholds sets glibc malloc's mmap and trim thresholds in bytes
+// (mallopt's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD; the first at most 32
+// MiB). By default glibc maps each large tensor afresh and returns it to the
+// kernel on free, so every training step faults in zeroed pages again;
+// SetMallocThresholds(MallocMmapThreshold, MallocTrimThreshold) makes steps
+// reuse their memory. It is the same as starting the process with
+// MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ set, and does nothing on
+// a C library other than glibc.
+func SetMallocThresholds(mmap, trim int64) error {
+	return takeError("set malloc thresholds", C.bt_set_malloc_thresholds(C.int64_t(mmap), C.int64_t(trim)))
+}
+
 // SetNumThreads sets the size of libtorch's intra-op thread pool; n must be
 // at least 1.
 func SetNumThreads(n int) error {

@@ -20,6 +20,9 @@ void checkEveryEntryPoint(bt_tensor a, bt_tensor idx) {
   // Runtime.
   FAILS(bt_set_num_threads(0));
   FAILS(bt_set_num_threads(-4));
+  FAILS(bt_set_malloc_thresholds(0, 1 << 20));
+  FAILS(bt_set_malloc_thresholds(1 << 20, -1));
+  FAILS(bt_set_malloc_thresholds(int64_t(1) << 40, 1 << 20));
   int threads = 0;
   OK(bt_get_num_threads(&threads));
   CHECK(threads >= 1);  // the failed calls changed nothing
@@ -86,6 +89,10 @@ void checkEveryEntryPoint(bt_tensor a, bt_tensor idx) {
   FAILS(bt_assign(a, nullptr));
   FAILS(bt_copy_(a, idx));  // 2×3 from 2: no broadcast
   FAILS(bt_copy_(nullptr, a));
+  FAILS(bt_add_(idx, a, 1.0));  // 2 from 2×3: no broadcast into a smaller tensor
+  FAILS(bt_add_(a, a, 1.0));    // the destination is the source
+  FAILS(bt_add_(nullptr, a, 1.0));
+  FAILS(bt_add_(a, nullptr, 1.0));
 
   // Element-wise, binary, scalar ops.
   FAILS(bt_unary(BT_RELU, nullptr, &out));
@@ -206,6 +213,9 @@ void checkEveryEntryPoint(bt_tensor a, bt_tensor idx) {
   CHECK(results[0] == nullptr);
   double total = 0;
   FAILS(bt_clip_grad_norm(nullptr, 1, 1.0, &total));
+  FAILS(bt_accumulate_grad(a, idx, 1.0));  // shapes differ
+  FAILS(bt_accumulate_grad(nullptr, a, 1.0));
+  FAILS(bt_accumulate_grad(a, nullptr, 1.0));
   FAILS(bt_clip_grad_norm(&a, -1, 1.0, &total));
   FAILS(bt_clip_grad_norm(&a, 1, 1.0, nullptr));
   FAILS(bt_clip_grad_norm(&none, 1, 1.0, &total));
