@@ -206,8 +206,9 @@ func (s axonService) Forward(_ context.Context, req *bittensorpb.TensorMessage) 
 
 // Backward implements the Bittensor service: tensors = [inputs, gradient of
 // the outputs]. The answer holds the gradient of the inputs when the inputs
-// are float and marked requires_grad, and nothing otherwise. A Trainable
-// synapse also applies the gradient to its parameters.
+// are float and marked requires_grad, and nothing otherwise. A
+// NetworkLearner synapse learns from the gradient (its owner applies it at
+// its next step); a Trainable one applies it to its parameters at once.
 func (s axonService) Backward(_ context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
 	syn, err := s.a.synapse(req.GetSynapseKey())
 	if err != nil {
@@ -241,65 +242,132 @@ func (s axonService) Backward(_ context.Context, req *bittensorpb.TensorMessage)
 
 	x, _ := inputs.(*torch.Tensor)
 	wantGrad := x != nil && x.DType().IsFloat() && req.GetTensors()[0].GetRequiresGrad()
-	trainable, train := syn.(Trainable)
-	if !wantGrad && !train {
-		// Nothing to compute: no input gradient asked for, no learning allowed.
-		return s.a.reply(req, nil, modality)
-	}
 	if wantGrad {
 		if err := x.SetRequiresGrad(true).Err(); err != nil {
 			return nil, status.Errorf(codes.Internal, "axon: inputs: %v", err)
 		}
 	}
 	var inGrad *torch.Tensor
-	pass := func() error {
-		var out *torch.Tensor
-		var err error
-		torch.EnableGrad(func() { out, err = CallForward(syn, inputs, modality) })
+	if trainable, ok := syn.(Trainable); ok {
+		inGrad, err = trainStep(trainable, inputs, modality, x, grad, wantGrad)
+	} else {
+		inGrad, err = backwardPass(syn, req.GetNeuronKey(), inputs, modality, x, grad, wantGrad)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !wantGrad {
+		return s.a.reply(req, nil, modality)
+	}
+	scope.Track(inGrad)
+	return s.a.reply(req, inGrad, modality)
+}
+
+// backwardPass answers a Backward for syn from caller: inside syn's Guard, it
+// recomputes the forward on inputs with autograd on and back-propagates grad,
+// the caller's output gradient, returning the gradient of the inputs x (a
+// leaf that requires grad) when wantGrad, and handing a NetworkLearner the
+// gradients of its parameters. With neither to compute it does nothing. Its
+// errors are gRPC statuses.
+func backwardPass(syn Synapse, caller string, inputs any, modality bittensorpb.Modality, x, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
+	learner, _ := syn.(NetworkLearner)
+	var params []*torch.Tensor
+	if learner != nil {
+		params = learner.LearnParameters()
+	}
+	if !wantGrad && len(params) == 0 {
+		return nil, nil // no input gradient asked for, no learning allowed
+	}
+	var inGrad *torch.Tensor
+	err := guard(syn, func() error {
+		out, g, err := recompute(syn, inputs, modality, grad)
 		if err != nil {
-			return synapseStatus(err)
+			return err
 		}
-		if !slices.Equal(out.Shape(), grad.Shape()) {
-			return status.Errorf(codes.InvalidArgument, "axon: output gradient has shape %v, the output %v", grad.Shape(), out.Shape())
+		wrt := params
+		if wantGrad {
+			wrt = append(slices.Clip(params), x)
 		}
-		g := grad
-		if g.DType() != out.DType() {
-			g = g.ToDType(out.DType())
-		}
-		if train {
-			if err := out.BackwardWith(g, false); err != nil {
-				return status.Errorf(codes.Internal, "axon: backward: %v", err)
-			}
-			if wantGrad {
-				inGrad = x.Grad()
-			}
-			return nil
-		}
-		grads, err := torch.Grad([]*torch.Tensor{out}, []*torch.Tensor{x}, []*torch.Tensor{g}, false)
+		grads, err := torch.Grad([]*torch.Tensor{out}, wrt, []*torch.Tensor{g}, false)
 		if err != nil {
 			return status.Errorf(codes.Internal, "axon: backward: %v", err)
 		}
-		inGrad = grads[0]
+		if wantGrad {
+			inGrad = grads[len(params)]
+			if inGrad == nil { // the output does not depend on the inputs
+				inGrad = x.ZerosLike()
+			}
+		}
+		if len(params) == 0 {
+			return nil
+		}
+		defer freeAll(grads[:len(params)])
+		if err := learner.Learn(caller, grads[:len(params)]); err != nil {
+			if errors.Is(err, ErrGradientNotFinite) {
+				return status.Errorf(codes.InvalidArgument, "axon: %v", err)
+			}
+			return status.Errorf(codes.Internal, "axon: learn: %v", err)
+		}
 		return nil
-	}
-	if train {
-		err = trainable.TrainStep(pass)
-	} else {
-		err = guard(syn, pass)
-	}
+	})
+	return inGrad, err
+}
+
+// trainStep answers a Backward for a Trainable synapse: it back-propagates
+// grad into the synapse's parameters and steps inside the synapse's
+// TrainStep, returning the gradient of the inputs x when wantGrad.
+func trainStep(syn Trainable, inputs any, modality bittensorpb.Modality, x, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
+	var inGrad *torch.Tensor
+	err := syn.TrainStep(func() error {
+		out, g, err := recompute(syn, inputs, modality, grad)
+		if err != nil {
+			return err
+		}
+		if err := out.BackwardWith(g, false); err != nil {
+			return status.Errorf(codes.Internal, "axon: backward: %v", err)
+		}
+		if wantGrad {
+			inGrad = x.Grad()
+		}
+		return nil
+	})
 	if err != nil {
 		if _, ok := status.FromError(err); ok {
 			return nil, err
 		}
 		return nil, status.Errorf(codes.Internal, "axon: train step: %v", err)
 	}
-	if !wantGrad {
-		return s.a.reply(req, nil, modality)
-	}
-	if inGrad == nil { // the output does not depend on the inputs
+	if wantGrad && inGrad == nil { // the output does not depend on the inputs
 		inGrad = x.ZerosLike()
 	}
-	return s.a.reply(req, inGrad, modality)
+	return inGrad, nil
+}
+
+// recompute runs syn's forward on inputs with autograd on and checks grad,
+// the caller's output gradient, against the output: it returns the output
+// and the gradient in the output's dtype.
+func recompute(syn Synapse, inputs any, modality bittensorpb.Modality, grad *torch.Tensor) (out, g *torch.Tensor, err error) {
+	torch.EnableGrad(func() { out, err = CallForward(syn, inputs, modality) })
+	if err != nil {
+		return nil, nil, synapseStatus(err)
+	}
+	if !slices.Equal(out.Shape(), grad.Shape()) {
+		return nil, nil, status.Errorf(codes.InvalidArgument, "axon: output gradient has shape %v, the output %v", grad.Shape(), out.Shape())
+	}
+	g = grad
+	if g.DType() != out.DType() {
+		g = g.ToDType(out.DType())
+	}
+	return out, g, nil
+}
+
+// freeAll frees every tensor of ts that is not nil.
+func freeAll(ts []*torch.Tensor) {
+	for _, t := range ts {
+		if t != nil {
+			t.Free()
+		}
+	}
 }
 
 // validate checks a request's tensors and their count, or returns INVALID_ARGUMENT.

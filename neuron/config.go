@@ -2,6 +2,7 @@ package neuron
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -54,6 +55,16 @@ type Config struct {
 	MetagraphPeriod time.Duration
 	// MetagraphTTL is how long a synapse definition lives without a refresh.
 	MetagraphTTL time.Duration
+	// RemoteGrads lets the served model learn from the gradients callers
+	// send with Backward; RemoteGradWeight scales their mean against the
+	// neuron's own gradient, and RemoteGradMaxAge drops those that waited
+	// longer for a step (see RemoteGradConfig).
+	RemoteGrads      bool
+	RemoteGradWeight float64
+	RemoteGradMaxAge time.Duration
+	// ServeOnly serves the synapse without training data: the model learns
+	// only from its callers' gradients.
+	ServeOnly bool
 	// Seed seeds the model's initialisation and the data order; 0 draws one
 	// at random, so that neurons started alike still differ.
 	Seed uint64
@@ -67,16 +78,19 @@ type Config struct {
 // DefaultConfig returns the settings of a single neuron on this machine.
 func DefaultConfig() Config {
 	return Config{
-		MetagraphSize:   10000,
-		RemoteIP:        "127.0.0.1",
-		LogDir:          "runs",
-		Epochs:          10,
-		BatchSize:       64,
-		Device:          "cpu",
-		LogInterval:     10,
-		MetagraphPeriod: 10 * time.Second,
-		MetagraphTTL:    300 * time.Second,
-		Log:             zerolog.Nop(),
+		MetagraphSize:    10000,
+		RemoteIP:         "127.0.0.1",
+		LogDir:           "runs",
+		Epochs:           10,
+		BatchSize:        64,
+		Device:           "cpu",
+		LogInterval:      10,
+		MetagraphPeriod:  10 * time.Second,
+		MetagraphTTL:     300 * time.Second,
+		RemoteGrads:      true,
+		RemoteGradWeight: DefaultRemoteGradConfig().Weight,
+		RemoteGradMaxAge: DefaultRemoteGradConfig().MaxAge,
+		Log:              zerolog.Nop(),
 	}
 }
 
@@ -152,7 +166,23 @@ func (c *Config) Validate() error {
 	if c.MetagraphTTL < 2*c.MetagraphPeriod {
 		return usageErrorf("metagraph_ttl", "%v, want at least two gossip periods (2×%v)", c.MetagraphTTL, c.MetagraphPeriod)
 	}
+	if !(c.RemoteGradWeight >= 0) || math.IsInf(c.RemoteGradWeight, 0) {
+		return usageErrorf("remote_grad_weight", "%v, want a finite value >= 0", c.RemoteGradWeight)
+	}
+	if c.RemoteGradMaxAge <= 0 {
+		return usageErrorf("remote_grad_max_age", "%v, want a positive duration", c.RemoteGradMaxAge)
+	}
+	if c.ServeOnly && !c.RemoteGrads {
+		return usageErrorf("serve_only", "a neuron that only serves learns from its callers alone; drop --remote_grads=false")
+	}
 	return nil
+}
+
+// remoteGradConfig returns the RemoteGradConfig the settings select.
+func (c *Config) remoteGradConfig() RemoteGradConfig {
+	r := DefaultRemoteGradConfig()
+	r.Enabled, r.Weight, r.MaxAge = c.RemoteGrads, c.RemoteGradWeight, c.RemoteGradMaxAge
+	return r
 }
 
 // maxBatchSize bounds --batch_size.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
 )
 
 // LocalSynapse serves a Model on the Axon while a Trainer trains the very
@@ -14,30 +15,55 @@ import (
 // computed from it) inside Guard, under a read lock, so requests run
 // concurrently; the Trainer changes the parameters (optimizer step,
 // checkpoint load) only through Update, which waits for the requests in
-// progress. Serving never writes parameters or gradients: the Axon's Backward
-// computes input gradients with torch.Grad, which leaves every parameter's
-// Grad alone, so it can run while the Trainer back-propagates.
+// progress.
+//
+// The network trains the model: a LocalSynapse is a NetworkLearner. The
+// Axon's Backward computes the parameter gradients of each caller's loss
+// with torch.Grad, which leaves the parameters' own Grad alone, and the
+// synapse collects them (clipped per caller, see RemoteGradConfig) in its
+// RemoteGrads; the Trainer applies them at its next step, inside Update. So a
+// Backward never waits for the Trainer's step, and can run while the Trainer
+// back-propagates, as it must: a neuron calls its own synapse from inside its
+// own training step.
 //
 // A model that implements InputModel declares the inputs it accepts, and the
 // synapse passes the declaration on to the Axon (InputDeclarer).
-//
-// A LocalSynapse is deliberately not Trainable: a neuron calls its own Axon
-// (with no peers it calls nothing else), and the Axon's Backward for that call
-// arrives while the Trainer is inside its own backward pass, so a TrainStep
-// that waited for the Trainer's lock would never run.
 type LocalSynapse struct {
 	SynapseBase
 	model    Model
 	modality bittensorpb.Modality
+	remote   *RemoteGrads
 	mu       sync.RWMutex
 }
 
-// NewLocalSynapse serves model under key for modality (IMAGE or TENSOR).
+// NewLocalSynapse serves model under key for modality (IMAGE or TENSOR),
+// learning from its callers with DefaultRemoteGradConfig.
 func NewLocalSynapse(key *Key, model Model, modality bittensorpb.Modality) (*LocalSynapse, error) {
 	if modality != bittensorpb.Modality_IMAGE && modality != bittensorpb.Modality_TENSOR {
 		return nil, fmt.Errorf("local synapse: modality %v: %w", modality, ErrModalityNotSupported)
 	}
-	return &LocalSynapse{SynapseBase: NewSynapseBase(key), model: model, modality: modality}, nil
+	remote, err := NewRemoteGrads(nn.Parameters(model), DefaultRemoteGradConfig())
+	if err != nil {
+		return nil, fmt.Errorf("local synapse: %w", err)
+	}
+	return &LocalSynapse{SynapseBase: NewSynapseBase(key), model: model, modality: modality, remote: remote}, nil
+}
+
+// RemoteGrads returns the collector of the gradients callers send: its
+// owner configures it, and applies it at each optimizer step.
+func (s *LocalSynapse) RemoteGrads() *RemoteGrads { return s.remote }
+
+// LearnParameters returns the model's parameters while the synapse learns
+// from its callers, and nil otherwise.
+func (s *LocalSynapse) LearnParameters() []*torch.Tensor { return s.remote.Parameters() }
+
+// Learn adds a caller's parameter gradients to those the owner applies at
+// its next step.
+func (s *LocalSynapse) Learn(caller string, grads []*torch.Tensor) error {
+	if err := s.remote.Add(caller, grads); err != nil {
+		return fmt.Errorf("local synapse: %w", err)
+	}
+	return nil
 }
 
 // InputModel is a Model that declares the inputs its Encode accepts.

@@ -62,6 +62,23 @@ type Guarded interface {
 	Guard(fn func() error) error
 }
 
+// NetworkLearner is a Guarded synapse that learns from the gradients its
+// callers send with Backward without stepping while it serves: inside Guard,
+// the Axon computes the gradient of the caller's loss with respect to
+// LearnParameters and hands it to Learn, and the synapse's owner applies what
+// was learnt at its next optimizer step (a LocalSynapse collects them in a
+// RemoteGrads, which its Trainer applies).
+type NetworkLearner interface {
+	Guarded
+	// LearnParameters returns the parameters callers' gradients train, or
+	// nil while the synapse does not learn from its callers.
+	LearnParameters() []*torch.Tensor
+	// Learn takes the gradients of caller's loss, grads[i] for
+	// LearnParameters()[i] (nil where one got none). A gradient that is not
+	// finite is refused with an error wrapping ErrGradientNotFinite.
+	Learn(caller string, grads []*torch.Tensor) error
+}
+
 // InputSpec declares the inputs a synapse accepts for one modality: their
 // wire dtype and shape. A dimension of -1 accepts any size; the first (the
 // batch) always does.

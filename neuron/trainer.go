@@ -105,6 +105,9 @@ func NewTrainer(cfg Config, n *Neuron, synapse *LocalSynapse, router *Router, di
 		cfg: cfg, neuron: n, synapse: synapse, model: synapse.Model(), router: router,
 		dir: dir, device: device, bestLoss: math.Inf(1),
 	}
+	if err := synapse.RemoteGrads().Configure(cfg.remoteGradConfig()); err != nil {
+		return nil, &UsageError{Err: err}
+	}
 	params := append(nn.Parameters(t.model), nn.Parameters(router)...)
 	var err error
 	if t.opt, err = optim.NewSGD(params, optim.SGDOptions{LR: learningRate, Momentum: momentum}); err != nil {
@@ -263,13 +266,54 @@ func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
 		res.Skipped = true
 		return res, t.opt.ZeroGrad()
 	}
-	if err := t.synapse.Update(t.opt.Step); err != nil {
+	if err := t.synapse.Update(t.applyAndStep); err != nil {
 		return StepResult{}, fmt.Errorf("trainer: step: %w", err)
 	}
 	if err := t.updateWeights(known, synapses, q); err != nil {
 		return StepResult{}, err
 	}
 	return res, nil
+}
+
+// applyAndStep adds the callers' gradients to the model's and steps the
+// optimizer; it runs inside the synapse's Update.
+func (t *Trainer) applyAndStep() error {
+	if _, err := t.synapse.RemoteGrads().Apply(); err != nil {
+		return err
+	}
+	return t.opt.Step()
+}
+
+// Serve trains the served model from the network alone until ctx ends, for
+// a neuron with no training data of its own: each time callers' gradients
+// wait, it applies them with the optimizer. When ctx ends it saves
+// LastCheckpoint and returns nil.
+func (t *Trainer) Serve(ctx context.Context) error {
+	remote := t.synapse.RemoteGrads()
+	t.cfg.Log.Info().Msg("serving only: the model learns from its callers' gradients")
+	for {
+		select {
+		case <-ctx.Done():
+			return t.stop()
+		case <-remote.Pending():
+		}
+		err := t.synapse.Update(func() error {
+			if err := t.opt.ZeroGrad(); err != nil {
+				return err
+			}
+			n, err := remote.Apply()
+			if err != nil || n == 0 {
+				return err
+			}
+			if err := t.opt.Step(); err != nil {
+				return err
+			}
+			return t.opt.ZeroGrad()
+		})
+		if err != nil {
+			return fmt.Errorf("trainer: serve: %w", err)
+		}
+	}
 }
 
 // finite reports whether every v is finite.

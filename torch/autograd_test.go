@@ -335,4 +335,3 @@ func TestSetMallocThresholds(t *testing.T) {
 		}
 	}
 }
-

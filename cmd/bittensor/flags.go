@@ -48,6 +48,14 @@ func neuronFlags() []cli.Flag {
 			Usage: "time between two gossip rounds of the Metagraph"},
 		&cli.DurationFlag{Name: "metagraph_ttl", Value: d.MetagraphTTL, EnvVars: envVars("metagraph_ttl"),
 			Usage: "how long a synapse definition lives without its owner's refresh"},
+		&cli.BoolFlag{Name: "remote_grads", Value: d.RemoteGrads, EnvVars: envVars("remote_grads"),
+			Usage: "let the served model learn from the gradients callers send with Backward (--remote_grads=false turns it off)"},
+		&cli.Float64Flag{Name: "remote_grad_weight", Value: d.RemoteGradWeight, EnvVars: envVars("remote_grad_weight"),
+			Usage: "weight of the callers' mean gradient (each clipped to norm 1 per step) against the neuron's own"},
+		&cli.DurationFlag{Name: "remote_grad_max_age", Value: d.RemoteGradMaxAge, EnvVars: envVars("remote_grad_max_age"),
+			Usage: "callers' gradients that waited longer than this for a training step are dropped"},
+		&cli.BoolFlag{Name: "serve_only", Value: d.ServeOnly, EnvVars: envVars("serve_only"),
+			Usage: "serve without training data: the model learns only from its callers' gradients"},
 		&cli.Uint64Flag{Name: "seed", Value: d.Seed, EnvVars: envVars("seed"),
 			Usage: "seed of the model's initialisation and the data order (0: random)", Hidden: true},
 	}
@@ -72,6 +80,10 @@ func configFromFlags(cCtx *cli.Context) neuron.Config {
 	c.LogInterval = cCtx.Int("log_interval")
 	c.MetagraphPeriod = cCtx.Duration("metagraph_period")
 	c.MetagraphTTL = cCtx.Duration("metagraph_ttl")
+	c.RemoteGrads = cCtx.Bool("remote_grads")
+	c.RemoteGradWeight = cCtx.Float64("remote_grad_weight")
+	c.RemoteGradMaxAge = cCtx.Duration("remote_grad_max_age")
+	c.ServeOnly = cCtx.Bool("serve_only")
 	c.Seed = cCtx.Uint64("seed")
 	return c
 }

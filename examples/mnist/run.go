@@ -74,6 +74,10 @@ func Run(ctx context.Context, cfg neuron.Config) error {
 		return err
 	}
 	defer trainer.Close()
+	if cfg.ServeOnly {
+		cfg.Log.Info().Str("checkpoints", runDir).Str("device", device.String()).Msg("serving")
+		return trainer.Serve(ctx)
+	}
 
 	train, test, err := loaders(ctx, cfg, seed)
 	if err != nil {
