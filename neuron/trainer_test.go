@@ -56,14 +56,35 @@ func (m *tinyModel) Forward(x, network, targets *torch.Tensor) *Output {
 func newTestTrainer(t *testing.T, modelPath string) (*Trainer, *Neuron) {
 	t.Helper()
 	torch.ManualSeed(5)
+	cfg := testNeuronConfig()
+	cfg.ModelPath = modelPath
+	tr, n, _ := startTinyNeuron(t, cfg)
+	return tr, n
+}
+
+// testNeuronConfig returns the settings of a test neuron: fast gossip.
+func testNeuronConfig() Config {
 	cfg := DefaultConfig()
 	cfg.MetagraphPeriod, cfg.MetagraphTTL = 50*time.Millisecond, time.Second
-	cfg.ModelPath = modelPath
+	return cfg
+}
+
+// startTinyNeuron starts a neuron on 127.0.0.1 serving a tinyModel drawn
+// from the torch generator and returns its trainer, the neuron and the
+// synapse; all end with the test.
+func startTinyNeuron(t *testing.T, cfg Config) (*Trainer, *Neuron, *LocalSynapse) {
+	t.Helper()
+	return startNeuronServing(t, cfg, newTinyModel())
+}
+
+// startNeuronServing is startTinyNeuron for a model with tinyModel's sizes.
+func startNeuronServing(t *testing.T, cfg Config, model Model) (*Trainer, *Neuron, *LocalSynapse) {
+	t.Helper()
 	key, err := NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	syn, err := NewLocalSynapse(key, newTinyModel(), bittensorpb.Modality_TENSOR)
+	syn, err := NewLocalSynapse(key, model, bittensorpb.Modality_TENSOR)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +102,7 @@ func newTestTrainer(t *testing.T, modelPath string) (*Trainer, *Neuron) {
 		t.Fatal(err)
 	}
 	t.Cleanup(tr.Close)
-	return tr, n
+	return tr, n, syn
 }
 
 // tinyBatch returns 8 random examples whose class is whether their first

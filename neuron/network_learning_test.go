@@ -1,0 +1,263 @@
+package neuron
+
+import (
+	"context"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
+)
+
+// learningSynapse is a linearSynapse that learns from its callers the way a
+// LocalSynapse does: a NetworkLearner collecting into a RemoteGrads.
+type learningSynapse struct {
+	*linearSynapse
+	remote *RemoteGrads
+	mu     sync.RWMutex
+}
+
+func newLearningSynapse(t *testing.T, seed byte, cfg RemoteGradConfig) *learningSynapse {
+	t.Helper()
+	s := newLinearSynapse(t, seed)
+	remote, err := NewRemoteGrads([]*torch.Tensor{s.w, s.b}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &learningSynapse{linearSynapse: s, remote: remote}
+}
+
+func (s *learningSynapse) Guard(fn func() error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return fn()
+}
+
+func (s *learningSynapse) LearnParameters() []*torch.Tensor { return s.remote.Parameters() }
+
+func (s *learningSynapse) Learn(caller string, grads []*torch.Tensor) error {
+	return s.remote.Add(caller, grads)
+}
+
+// localParamGrads returns the gradients of weightedSum(forward()) with
+// respect to s's parameters, computed in this process.
+func localParamGrads(t *testing.T, s *learningSynapse, forward func() (*torch.Tensor, error)) []*torch.Tensor {
+	t.Helper()
+	y, err := forward()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := torch.Grad([]*torch.Tensor{weightedSum(t, y)}, []*torch.Tensor{s.w, s.b}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// A served synapse's parameters learn only from Backward, in every
+// modality, including those whose inputs need no gradient (images, text):
+// Forward calls leave nothing to apply, a Backward leaves the caller's
+// gradient, clipped to MaxNorm, and the owner's Apply adds it to the
+// parameters' gradients, without touching the parameters themselves.
+func TestServedSynapseLearnsOnlyFromBackward(t *testing.T) {
+	cases := []struct {
+		name string
+		call func(d *Dendrite, defs []*bittensorpb.Synapse) (Responses, error)
+		// local computes the synapse's output on the same inputs here.
+		local func(s *learningSynapse) (*torch.Tensor, error)
+	}{
+		{"tensor", func(d *Dendrite, defs []*bittensorpb.Synapse) (Responses, error) {
+			return d.ForwardTensor(context.Background(), defs, []*torch.Tensor{torch.FromFloat32(pseudoRandom(3, 4*testIn), 4, testIn)})
+		}, func(s *learningSynapse) (*torch.Tensor, error) {
+			return s.ForwardTensor(torch.FromFloat32(pseudoRandom(3, 4*testIn), 4, testIn))
+		}},
+		{"image", func(d *Dendrite, defs []*bittensorpb.Synapse) (Responses, error) {
+			return d.ForwardImage(context.Background(), defs, []*torch.Tensor{torch.FromFloat32(pseudoRandom(4, 4*testIn), 4, 1, 2, 3)})
+		}, func(s *learningSynapse) (*torch.Tensor, error) {
+			return s.ForwardImage(torch.FromFloat32(pseudoRandom(4, 4*testIn), 4, 1, 2, 3))
+		}},
+		{"text", func(d *Dendrite, defs []*bittensorpb.Synapse) (Responses, error) {
+			return d.ForwardText(context.Background(), defs, [][]string{{"a", "bb", "ccc", "dddd"}})
+		}, func(s *learningSynapse) (*torch.Tensor, error) {
+			return s.ForwardText([]string{"a", "bb", "ccc", "dddd"})
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := DefaultRemoteGradConfig()
+			cfg.MaxNorm = 0.5
+			syn := newLearningSynapse(t, 9, cfg)
+			_, defs := startAxon(t, testConfig(), syn)
+			d := newTestDendrite(t, 10*time.Second)
+			w0 := values(t, syn.w)
+
+			for range 3 { // forwards, with and without a graph, and no backward
+				if _, err := c.call(d, defs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			torch.NoGrad(func() {
+				if _, err := c.call(d, defs); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if n, err := syn.remote.Apply(); n != 0 || err != nil || syn.w.Grad() != nil {
+				t.Fatalf("after forwards alone Apply = %d, %v and the weight has a gradient", n, err)
+			}
+
+			res, err := c.call(d, defs)
+			if err != nil || res.Errs[0] != nil {
+				t.Fatalf("forward: %v %v", err, res.Errs)
+			}
+			if err := weightedSum(t, res.Outputs[0]).Backward(); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := syn.remote.Apply(); n != 1 || err != nil {
+				t.Fatalf("after a Backward Apply = %d, %v; want 1 caller", n, err)
+			}
+			want := localParamGrads(t, syn, func() (*torch.Tensor, error) { return c.local(syn) })
+			norm, err := jointNorm(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scale := min(1, cfg.MaxNorm/norm)
+			assertClose(t, "applied weight gradient", syn.w.Grad(), want[0].MulScalar(scale), 1e-5)
+			assertClose(t, "applied bias gradient", syn.b.Grad(), want[1].MulScalar(scale), 1e-5)
+			if got := values(t, syn.w); !near(got, w0) {
+				t.Fatal("the parameters changed before the owner's step")
+			}
+		})
+	}
+}
+
+// A caller's gradient that is not finite (a synapse that overflows on it)
+// is refused with INVALID_ARGUMENT and trains nothing.
+func TestBackwardRefusesNonFiniteParameterGradient(t *testing.T) {
+	syn := newLearningSynapse(t, 10, DefaultRemoteGradConfig())
+	_, defs := startAxon(t, testConfig(), syn)
+	d := newTestDendrite(t, 10*time.Second)
+	// An output gradient of 3e38 per element is finite, but the bias
+	// gradient, its sum over the batch, overflows float32.
+	x := torch.FromFloat32(pseudoRandom(12, 4*testIn), 4, testIn)
+	res, err := d.ForwardTensor(context.Background(), defs, []*torch.Tensor{x})
+	if err != nil || res.Errs[0] != nil {
+		t.Fatalf("forward: %v %v", err, res.Errs)
+	}
+	if err := res.Outputs[0].MulScalar(3e38).Sum().Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if st := syn.remote.Stats(); st.Refused != 1 || st.Accepted != 0 {
+		t.Fatalf("stats %+v, want one refused gradient", st)
+	}
+	if n, _ := syn.remote.Apply(); n != 0 {
+		t.Fatalf("a refused gradient was applied (%d callers)", n)
+	}
+	if st := d.Stats()[syn.Key()]; st.BackwardFailures != 1 {
+		t.Fatalf("dendrite stats %+v, want the Backward failed", st)
+	}
+}
+
+// contextModel is a tinyModel whose network path classifies from the
+// network's context alone, so that what the network serves decides its
+// network loss.
+type contextModel struct{ *tinyModel }
+
+func (m contextModel) Forward(x, network, targets *torch.Tensor) *Output {
+	out := m.tinyModel.Forward(x, network, targets)
+	out.NetworkOutput = network
+	out.NetworkTarget = m.classifier.Forward(network).LogSoftmax(1)
+	out.NetworkTargetLoss = torch.NLLLoss(out.NetworkTarget, targets, torch.ReduceMean)
+	out.Loss = out.LocalTargetLoss.Add(out.NetworkTargetLoss).Add(out.DistillationLoss)
+	return out
+}
+
+// A neuron that only serves, with no training data of its own, learns from
+// the gradients of the neuron that calls it: after A trained with it, A's
+// network path through B alone does far better with B's synapse as it now is
+// than with B's synapse as it started. B's parameters changed only by A's
+// Backward calls.
+func TestServeOnlyNeuronLearnsFromItsCaller(t *testing.T) {
+	torch.ManualSeed(7)
+	cfgB := testNeuronConfig()
+	cfgB.ServeOnly = true
+	trB, nB, synB := startNeuronServing(t, cfgB, contextModel{newTinyModel()})
+	initialB := make(map[string]*torch.Tensor)
+	for name, p := range nn.StateDict(synB.Model()) {
+		initialB[name] = p.Detach().Clone()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- trB.Serve(ctx) }()
+	stopB := func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("B's Serve: %v", err)
+		}
+	}
+	defer func() {
+		if ctx.Err() == nil {
+			stopB()
+		}
+	}()
+
+	torch.ManualSeed(5)
+	cfgA := testNeuronConfig()
+	cfgA.Bootstrap = nB.Metagraph.Addr()
+	trA, nA, _ := startNeuronServing(t, cfgA, contextModel{newTinyModel()})
+	awaitSynapse(t, trA, nA, synB.Key(), 10*time.Second)
+	for i := range 300 {
+		if _, err := trA.Step(context.Background(), tinyBatch()); err != nil {
+			t.Fatalf("A's step %d: %v", i, err)
+		}
+	}
+	stopB()
+	st := synB.RemoteGrads().Stats()
+	if st.Steps < 100 || st.Refused != 0 {
+		t.Fatalf("B's remote gradient stats %+v: want at least 100 steps from A's gradients", st)
+	}
+
+	torch.ManualSeed(11)
+	eval := make([]Batch, 8)
+	for i := range eval {
+		eval[i] = tinyBatch()
+	}
+	// The network path through B alone: B's answer is the context.
+	onlyB := []*bittensorpb.Synapse{synapseWithKey(nA, synB.Key())}
+	networkLoss := func() float64 {
+		var sum float64
+		for _, b := range eval {
+			torch.NoGrad(func() {
+				s := torch.NewScope()
+				defer s.Close()
+				x, y := s.Track(b.Inputs.Clone()), s.Track(b.Targets.Clone())
+				q, err := trA.query(context.Background(), s, onlyB, trA.model.Encode(x), x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer q.dispatch.Close()
+				if q.res.Failed() != 0 {
+					t.Fatalf("evaluation calls failed: %v", q.res.Errs)
+				}
+				l, err := trA.model.Forward(x, q.network, y).NetworkTargetLoss.Item()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum += l
+			})
+		}
+		return sum / float64(len(eval))
+	}
+	trained := networkLoss()
+	if err := synB.Update(func() error { return nn.LoadStateDict(synB.Model(), initialB) }); err != nil {
+		t.Fatal(err)
+	}
+	untrained := networkLoss()
+	t.Logf("A's network target loss with B trained by A: %.4f; with B as it started: %.4f", trained, untrained)
+	if math.IsNaN(trained) || !(trained < 0.5*untrained) {
+		t.Fatalf("A's network loss is %.4f with B's trained synapse and %.4f with its initial one: B did not learn from A",
+			trained, untrained)
+	}
+}
