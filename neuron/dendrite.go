@@ -94,6 +94,9 @@ type Dendrite struct {
 	cancel context.CancelFunc
 
 	peers *peerBook
+
+	localMu sync.RWMutex
+	local   map[string]Synapse // synapses called in-process, by key
 }
 
 // Responses are the answers to one Dendrite call: per synapse, in the order
@@ -180,6 +183,29 @@ func (d *Dendrite) Close() error {
 	return nil
 }
 
+// CallInProcess makes the Dendrite call s, a synapse this process serves,
+// in-process whenever a call names its key: no serialization, signature or
+// socket. The answers and gradients are the ones the Axon would give: the
+// forward runs inside s's Guard without a graph, the backward recomputes it
+// with autograd and lets a NetworkLearner learn from the caller's gradient,
+// with the Dendrite's key as the caller, and answers are checked as a peer's
+// are.
+func (d *Dendrite) CallInProcess(s Synapse) {
+	d.localMu.Lock()
+	defer d.localMu.Unlock()
+	if d.local == nil {
+		d.local = make(map[string]Synapse)
+	}
+	d.local[s.Key()] = s
+}
+
+// inProcess returns the synapse called in-process for key, nil if none.
+func (d *Dendrite) inProcess(key string) Synapse {
+	d.localMu.RLock()
+	defer d.localMu.RUnlock()
+	return d.local[key]
+}
+
 // Stats returns a copy of the per-synapse counters, keyed by synapse key.
 func (d *Dendrite) Stats() map[string]PeerStats { return d.peers.snapshot() }
 
@@ -199,7 +225,8 @@ func (d *Dendrite) ForwardText(ctx context.Context, synapses []*bittensorpb.Syna
 		if err != nil {
 			return Responses{}, fmt.Errorf("dendrite: input %d: %w", i, err)
 		}
-		calls[i] = remoteCall{synapse: synapses[i], modality: bittensorpb.Modality_TEXT, wire: w, batch: int64(len(batch))}
+		calls[i] = remoteCall{synapse: synapses[i], modality: bittensorpb.Modality_TEXT, wire: w, batch: int64(len(batch)),
+			text: batch, local: d.inProcess(synapses[i].GetSynapseKey())}
 	}
 	return d.forward(ctx, calls), nil
 }
@@ -233,7 +260,8 @@ func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*bittensorpb.S
 			return Responses{}, fmt.Errorf("dendrite: input %d: %w", i, err)
 		}
 		// Serialized by the call's own goroutine, in parallel with the others.
-		calls[i] = remoteCall{synapse: synapses[i], modality: modality, batch: x.Shape()[0], input: x}
+		calls[i] = remoteCall{synapse: synapses[i], modality: modality, batch: x.Shape()[0], input: x,
+			local: d.inProcess(synapses[i].GetSynapseKey())}
 	}
 	return d.forward(ctx, calls), nil
 }
@@ -249,7 +277,11 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 		key := calls[i].synapse.GetSynapseKey()
 		wg.Go(func() {
 			start := time.Now()
-			res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])
+			if calls[i].local != nil {
+				res.Outputs[i], res.Errs[i] = d.localForward(&calls[i])
+			} else {
+				res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])
+			}
 			d.peers.record(key, false, time.Since(start), res.Errs[i])
 		})
 	}

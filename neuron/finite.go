@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
 )
 
 // ErrBadNumbers is wrapped by the error of a tensor from the network whose
@@ -51,4 +52,26 @@ func badValue(i int, v, maxAbs float64) error {
 		return fmt.Errorf("%w: element %d is %v", ErrBadNumbers, i, v)
 	}
 	return fmt.Errorf("%w: element %d is %g, beyond the bound %g", ErrBadNumbers, i, v, maxAbs)
+}
+
+// checkTensorValues is CheckValues for a tensor in this process: it reports,
+// wrapping ErrBadNumbers, a float tensor t holding a NaN, an infinity, or a
+// value larger than maxAbs in magnitude.
+func checkTensorValues(t *torch.Tensor, maxAbs float64) error {
+	if !t.DType().IsFloat() || t.Numel() == 0 {
+		return nil
+	}
+	m := t.Abs().Max()
+	v, err := m.Item()
+	m.Free()
+	if err != nil {
+		return fmt.Errorf("check values: %w", err)
+	}
+	if !(v <= maxAbs) { // NaN fails every comparison
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%w: a value is %v", ErrBadNumbers, v)
+		}
+		return fmt.Errorf("%w: a value is %g in magnitude, beyond the bound %g", ErrBadNumbers, v, maxAbs)
+	}
+	return nil
 }

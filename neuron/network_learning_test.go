@@ -2,6 +2,7 @@ package neuron
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sync"
 	"testing"
@@ -259,5 +260,60 @@ func TestServeOnlyNeuronLearnsFromItsCaller(t *testing.T) {
 	if math.IsNaN(trained) || !(trained < 0.5*untrained) {
 		t.Fatalf("A's network loss is %.4f with B's trained synapse and %.4f with its initial one: B did not learn from A",
 			trained, untrained)
+	}
+}
+
+// A synapse this process serves, called in-process, gives the outputs, the
+// input gradients and the parameter gradients it learns that the same call
+// over the wire gives, and sends nothing to the Axon.
+func TestInProcessCallEqualsWire(t *testing.T) {
+	syn := newLearningSynapse(t, 13, DefaultRemoteGradConfig())
+	a, defs := startAxon(t, testConfig(), syn)
+	wire := newTestDendrite(t, 10*time.Second)
+	inProcess := newTestDendrite(t, 10*time.Second)
+	inProcess.CallInProcess(syn)
+
+	type result struct{ out, xGrad, wGrad, synW, synB []float32 }
+	run := func(d *Dendrite) result {
+		x, w := twoLayer(t, 21)
+		res, err := d.ForwardTensor(context.Background(), defs, []*torch.Tensor{x.Matmul(w)})
+		if err != nil || res.Errs[0] != nil {
+			t.Fatalf("forward: %v %v", err, res.Errs)
+		}
+		if err := weightedSum(t, res.Outputs[0]).Backward(); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := syn.remote.Apply(); n != 1 || err != nil {
+			t.Fatalf("Apply = %d, %v; want the caller's gradient", n, err)
+		}
+		r := result{values(t, res.Outputs[0]), values(t, x.Grad()), values(t, w.Grad()),
+			values(t, syn.w.Grad()), values(t, syn.b.Grad())}
+		if err := errors.Join(syn.w.ZeroGrad(), syn.b.ZeroGrad()); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	overWire := run(wire)
+	requests := a.Stats().Requests
+	local := run(inProcess)
+	if got := a.Stats().Requests; got != requests {
+		t.Fatalf("the in-process call sent %d requests to the Axon", got-requests)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want []float32
+	}{
+		{"outputs", local.out, overWire.out},
+		{"input gradient", local.xGrad, overWire.xGrad},
+		{"caller's weight gradient", local.wGrad, overWire.wGrad},
+		{"synapse's weight gradient", local.synW, overWire.synW},
+		{"synapse's bias gradient", local.synB, overWire.synB},
+	} {
+		if !near(c.got, c.want) {
+			t.Errorf("%s: in-process %v, over the wire %v", c.name, c.got, c.want)
+		}
+	}
+	if st := inProcess.Stats()[syn.Key()]; st.Forwards != 1 || st.Backwards != 1 || st.ForwardFailures+st.BackwardFailures != 0 {
+		t.Errorf("in-process stats %+v, want one Forward and one Backward, neither failed", st)
 	}
 }

@@ -60,6 +60,9 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 		n.Close()
 		return nil, err
 	}
+	for _, s := range synapses {
+		n.Dendrite.CallInProcess(s)
+	}
 	cfg.Log.Info().Str("neuron_key", n.Key.PublicHex()).Str("axon", n.Axon.Addr().String()).
 		Str("metagraph", n.Metagraph.Addr()).Str("bootstrap", cfg.Bootstrap).Msg("neuron started")
 	return n, nil

@@ -3,6 +3,7 @@ package neuron
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -14,13 +15,16 @@ import (
 // remoteCall is one synapse's share of a Dendrite call: the seed's
 // RemoteSynapse and _RemoteModuleCall. Its forward sends the serialized
 // inputs; its backward sends the output gradient with the inputs to the
-// peer's Backward and returns the peer's input gradient.
+// peer's Backward and returns the peer's input gradient. A call of a synapse
+// this process serves runs both in-process instead.
 type remoteCall struct {
 	synapse  *bittensorpb.Synapse
 	modality bittensorpb.Modality
 	wire     *bittensorpb.Tensor // the serialized inputs, sent again by backward
 	batch    int64               // the first dimension of the expected output
 	input    *torch.Tensor       // the caller's input tensor; nil for TEXT
+	text     []string            // the caller's inputs for TEXT
+	local    Synapse             // the synapse called in-process; nil for a peer's
 }
 
 // attach makes outs[i], the answers of calls[i] for every i in answered, one
@@ -65,7 +69,13 @@ func (d *Dendrite) attach(calls []remoteCall, answered []int, outs []*torch.Tens
 			}
 			wg.Go(func() {
 				start := time.Now()
-				g, err := d.remoteBackward(c, gradOutputs[j], inputOf[j] > 0)
+				var g *torch.Tensor
+				var err error
+				if c.local != nil {
+					g, err = d.localBackward(c, gradOutputs[j], inputOf[j] > 0)
+				} else {
+					g, err = d.remoteBackward(c, gradOutputs[j], inputOf[j] > 0)
+				}
 				d.peers.record(key, true, time.Since(start), err)
 				if err == nil {
 					inGrads[j] = g
@@ -160,6 +170,67 @@ func (d *Dendrite) remoteBackward(c *remoteCall, grad *torch.Tensor, wantGrad bo
 	}
 	g = g.To(c.input.Device()).ToDType(c.input.DType())
 	return g, g.Err()
+}
+
+// localForward runs an in-process call's forward as the Axon's Forward
+// would, and checks its output as a peer's.
+func (d *Dendrite) localForward(c *remoteCall) (*torch.Tensor, error) {
+	inputs := c.localInputs(false)
+	var out *torch.Tensor
+	err := guard(c.local, func() error {
+		var err error
+		torch.NoGrad(func() { out, err = CallForward(c.local, inputs, c.modality) })
+		return err
+	})
+	peer := shortKey(c.synapse.GetSynapseKey())
+	if err != nil {
+		return nil, fmt.Errorf("dendrite: in-process %s: %w", peer, err)
+	}
+	want := []int64{c.batch, d.cfg.OutputDim}
+	if out.DType() != torch.Float32 || !slices.Equal(out.Shape(), want) {
+		return nil, fmt.Errorf("dendrite: in-process %s answered a %v %v tensor, want float32 %v: %w",
+			peer, out.DType(), out.Shape(), want, errBadAnswer)
+	}
+	if err := checkTensorValues(out, d.cfg.MaxAbsValue); err != nil {
+		return nil, fmt.Errorf("dendrite: in-process %s: output: %w", peer, err)
+	}
+	out = out.To(d.cfg.Device)
+	return out, out.Err()
+}
+
+// localBackward runs an in-process call's backward as the Axon's Backward
+// would (the synapse learns from grad), and returns the input gradient when
+// wantGrad.
+func (d *Dendrite) localBackward(c *remoteCall, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
+	peer := shortKey(c.synapse.GetSynapseKey())
+	if err := checkTensorValues(grad, math.Inf(1)); err != nil {
+		return nil, fmt.Errorf("dendrite: in-process %s: output gradient: %w", peer, err)
+	}
+	inputs := c.localInputs(wantGrad)
+	x, _ := inputs.(*torch.Tensor)
+	g, err := backwardPass(c.local, d.key.PublicHex(), inputs, c.modality, x, grad.Detach(), wantGrad)
+	if err != nil || !wantGrad {
+		return nil, err
+	}
+	if err := checkTensorValues(g, d.cfg.MaxAbsValue); err != nil {
+		return nil, fmt.Errorf("dendrite: in-process %s: input gradient: %w", peer, err)
+	}
+	g = g.To(c.input.Device()).ToDType(c.input.DType())
+	return g, g.Err()
+}
+
+// localInputs returns the inputs of an in-process call as the synapse's
+// forward takes them: the strings, or the input detached from the caller's
+// graph (a leaf that requires grad when leaf is set).
+func (c *remoteCall) localInputs(leaf bool) any {
+	if c.modality == bittensorpb.Modality_TEXT {
+		return c.text
+	}
+	x := c.input.Detach()
+	if leaf {
+		x = x.SetRequiresGrad(true)
+	}
+	return x
 }
 
 // checkAnswer validates a peer's answer w and checks that its values are

@@ -221,8 +221,20 @@ func TestNeuronSharesOneConnectionPool(t *testing.T) {
 	if _, err := tr.Step(context.Background(), tinyBatch()); err != nil {
 		t.Fatal(err)
 	}
+	if got := n.Conns.Len(); got != 0 {
+		t.Errorf("after a lone step the pool holds %d connections, want none (the own synapse is called in-process)", got)
+	}
+	// A call over the wire to the neuron's own Axon dials through the pool.
+	own := n.Metagraph.GetSynapses(1)[0]
+	in, err := SerializeTensor(torch.Zeros([]int64{1, tinyIn}), bittensorpb.Modality_TENSOR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Dendrite.call(context.Background(), own, false, 5*time.Second, in); err != nil {
+		t.Fatal(err)
+	}
 	if got := n.Conns.Len(); got != 1 {
-		t.Errorf("after a lone step the pool holds %d connections, want 1 (to the neuron's own Axon)", got)
+		t.Errorf("after a call over the wire the pool holds %d connections, want 1 (to the neuron's own Axon)", got)
 	}
 	if err := n.Close(); err != nil {
 		t.Fatal(err)

@@ -3,12 +3,24 @@
 // join, forward, backward, step, weights) with 0, 1 and 3 peers, and prints
 //
 //	neuron-step: peers=0,1,3 samples/s=<s0>,<s1>,<s3>
+//	neuron-solo: go=<samples/s> pytorch-twin=<samples/s> ratio=<go/twin>
+//	neuron-overhead: step=<samples/s> model=<samples/s> ratio=<step/model>
+//	neuron-leak: steps=<n> batch=<b> rss_start=<KiB> rss_end=<KiB> growth=<percent>%
+//
+// neuron-solo compares a lone neuron's step with its PyTorch twin
+// (bench/python/neuron_step.py: the same model work, nothing else),
+// neuron-overhead with the same model work written out in Go, and
+// neuron-leak runs the real loop for -leak-steps steps. Every case runs with
+// one libtorch intra-op thread, the Go side with
+// torch.SetMallocThresholds(MallocMmapThreshold, MallocTrimThreshold) as
+// `bittensor run` sets it, and the twin under the same malloc settings
+// (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_).
 //
 // The peers are real neurons (Axon, Metagraph, their own MNIST model) in this
 // process, joined through the measured neuron's Metagraph, so they share the
 // machine's cores with it: on one machine, more peers cost the step their
 // forward passes. Routing sends each example to its top 10 synapses, i.e. to
-// every synapse here. With no peers the neuron calls its own Axon. Each peer
+// every synapse here. The neuron calls its own synapse in-process. Each peer
 // count is measured -rounds times, interleaved, and the best rate reported.
 //
 // reference_accuracy.py, next to this file, is the PyTorch twin of a single
@@ -39,15 +51,59 @@ func main() {
 	warmup := flag.Int("warmup", 5, "untimed steps before timing")
 	batch := flag.Int("batch_size", 64, "examples per step")
 	rounds := flag.Int("rounds", 2, "measurements of each peer count, interleaved; the best is reported")
+	python := flag.String("python", "/usr/bin/python3", "Python with Debian's python3-torch")
+	script := flag.String("script", "bench/python/neuron_step.py", "the PyTorch twin of a lone neuron's step")
+	leakSteps := flag.Int("leak-steps", 10000, "training steps of the neuron-leak case")
+	leakBatch := flag.Int("leak-batch", 16, "examples per step of the neuron-leak case")
+	cases := flag.String("cases", "step,solo,leak", "comma-separated cases to run")
 	flag.Parse()
-	if err := run(*peers, *steps, *warmup, *batch, *rounds); err != nil {
-		fmt.Fprintf(os.Stderr, "bench neuron: %v\n", err)
-		os.Exit(1)
+	if err := torch.SetNumThreads(1); err != nil {
+		fail(err)
+	}
+	if err := torch.SetMallocThresholds(torch.MallocMmapThreshold, torch.MallocTrimThreshold); err != nil {
+		fail(err)
+	}
+	ctx := context.Background()
+	for _, c := range strings.Split(*cases, ",") {
+		var err error
+		switch c {
+		case "step":
+			err = run(ctx, *peers, *steps, *warmup, *batch, *rounds)
+		case "solo":
+			var loader *mnist.Loader
+			if loader, err = trainLoader(ctx, *batch); err == nil {
+				err = soloCases(ctx, loader, *python, *script, *steps, *warmup, *rounds)
+			}
+		case "leak":
+			err = leakCase(ctx, *leakBatch, *leakSteps, 50)
+		default:
+			err = fmt.Errorf("unknown case %q", c)
+		}
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", c, err))
+		}
 	}
 }
 
-func run(peerList string, steps, warmup, batch, rounds int) error {
-	ctx := context.Background()
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "bench neuron: %v\n", err)
+	os.Exit(1)
+}
+
+// trainLoader returns a shuffled loader of MNIST's training set.
+func trainLoader(ctx context.Context, batch int) (*mnist.Loader, error) {
+	dir, err := mnist.FindData(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	train, _, err := mnist.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	return mnist.NewLoader(train, batch, true, 1)
+}
+
+func run(ctx context.Context, peerList string, steps, warmup, batch, rounds int) error {
 	var counts []int
 	for _, f := range strings.Split(peerList, ",") {
 		p, err := strconv.Atoi(strings.TrimSpace(f))
@@ -59,15 +115,7 @@ func run(peerList string, steps, warmup, batch, rounds int) error {
 	if steps < 1 || warmup < 0 || rounds < 1 {
 		return fmt.Errorf("steps %d, warmup %d, rounds %d: want steps and rounds ≥ 1, warmup ≥ 0", steps, warmup, rounds)
 	}
-	dir, err := mnist.FindData(ctx, "")
-	if err != nil {
-		return err
-	}
-	train, _, err := mnist.Load(dir)
-	if err != nil {
-		return err
-	}
-	loader, err := mnist.NewLoader(train, batch, true, 1)
+	loader, err := trainLoader(ctx, batch)
 	if err != nil {
 		return err
 	}
@@ -111,11 +159,41 @@ func startMember(ctx context.Context, cfg neuron.Config) (*member, error) {
 	return &member{neuron: n, synapse: syn}, nil
 }
 
-// measure returns the training samples per second of a neuron with p peers.
-func measure(ctx context.Context, loader *mnist.Loader, p, steps, warmup int) (float64, error) {
+// benchConfig is the configuration of the measured neurons.
+func benchConfig() neuron.Config {
 	cfg := neuron.DefaultConfig()
 	cfg.MetagraphPeriod, cfg.MetagraphTTL = 100*time.Millisecond, 30*time.Second
 	cfg.LogDir = os.TempDir()
+	return cfg
+}
+
+// startLone starts a neuron with no peers and its trainer.
+func startLone(ctx context.Context) (*neuron.Trainer, *member, error) {
+	cfg := benchConfig()
+	self, err := startMember(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	tr, err := newTrainer(cfg, self)
+	if err != nil {
+		self.neuron.Close()
+		return nil, nil, err
+	}
+	return tr, self, nil
+}
+
+// newTrainer returns the trainer of m with the MNIST example's router.
+func newTrainer(cfg neuron.Config, m *member) (*neuron.Trainer, error) {
+	router, err := neuron.NewRouter(mnist.ContextDim, 100, 10)
+	if err != nil {
+		return nil, err
+	}
+	return neuron.NewTrainer(cfg, m.neuron, m.synapse, router, os.TempDir(), torch.CPU)
+}
+
+// measure returns the training samples per second of a neuron with p peers.
+func measure(ctx context.Context, loader *mnist.Loader, p, steps, warmup int) (float64, error) {
+	cfg := benchConfig()
 	self, err := startMember(ctx, cfg)
 	if err != nil {
 		return 0, err
@@ -137,11 +215,7 @@ func measure(ctx context.Context, loader *mnist.Loader, p, steps, warmup int) (f
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	router, err := neuron.NewRouter(mnist.ContextDim, 100, 10)
-	if err != nil {
-		return 0, err
-	}
-	trainer, err := neuron.NewTrainer(cfg, self.neuron, self.synapse, router, os.TempDir(), torch.CPU)
+	trainer, err := newTrainer(cfg, self)
 	if err != nil {
 		return 0, err
 	}

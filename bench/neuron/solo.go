@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opentensor/bittensor-go/examples/mnist"
+	"github.com/opentensor/bittensor-go/internal/procmem"
+	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
+	"github.com/opentensor/bittensor-go/torch/optim"
+)
+
+// mallocEnv is the environment that gives a reference process the malloc
+// settings bench/neuron gives itself (torch.SetMallocThresholds).
+func mallocEnv() []string {
+	return append(os.Environ(),
+		"MALLOC_MMAP_THRESHOLD_="+strconv.Itoa(torch.MallocMmapThreshold),
+		"MALLOC_TRIM_THRESHOLD_="+strconv.Itoa(torch.MallocTrimThreshold))
+}
+
+// soloCases measures a lone neuron's training step (Trainer.Step, calling
+// its own synapse in-process), the same model work in Go with no framework
+// around it, and the PyTorch twin of that work, interleaved -rounds times,
+// and prints the best of each:
+//
+//	neuron-solo: go=<samples/s> pytorch-twin=<samples/s> ratio=<go/twin>
+//	neuron-overhead: step=<samples/s> model=<samples/s> ratio=<step/model>
+func soloCases(ctx context.Context, loader *mnist.Loader, python, script string, steps, warmup, rounds int) error {
+	var step, model, twin float64
+	for range rounds {
+		s, err := measure(ctx, loader, 0, steps, warmup)
+		if err != nil {
+			return fmt.Errorf("neuron step: %w", err)
+		}
+		m, err := modelStep(steps, warmup)
+		if err != nil {
+			return fmt.Errorf("model step: %w", err)
+		}
+		p, err := runSamplesPerSec(python, script, strconv.Itoa(steps), strconv.Itoa(warmup), "1")
+		if err != nil {
+			return fmt.Errorf("pytorch twin: %w", err)
+		}
+		step, model, twin = max(step, s), max(model, m), max(twin, p)
+	}
+	fmt.Printf("neuron-solo: go=%.1f pytorch-twin=%.1f ratio=%.3f\n", step, twin, step/twin)
+	fmt.Printf("neuron-overhead: step=%.1f model=%.1f ratio=%.3f\n", step, model, step/model)
+	return nil
+}
+
+// modelStep returns the samples per second of the model work of a lone
+// neuron's step, written out in Go with no framework: the routing context
+// through a linear gate, the self-query without autograd, the seed's
+// forward and losses, backward, the self-query's backward into the model,
+// and an SGD step. bench/python/neuron_step.py is its PyTorch twin.
+func modelStep(steps, warmup int) (float64, error) {
+	const batch = 64
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	torch.ManualSeed(0)
+	m := mnist.NewModel()
+	gate := nn.NewLinear(mnist.ContextDim, 1, true)
+	opt, err := optim.NewSGD(append(nn.Parameters(m), nn.Parameters(gate)...), optim.SGDOptions{LR: 0.01, Momentum: 0.9})
+	if err != nil {
+		return 0, err
+	}
+	defer opt.Close()
+	images := torch.Rand([]int64{batch, 1, 28, 28})
+	labels := torch.Randint(0, 10, []int64{batch})
+	one := func() error {
+		s := torch.NewScope()
+		defer s.Close()
+		x := s.Track(images.Alias())
+		if err := opt.ZeroGrad(); err != nil {
+			return err
+		}
+		g := gate.Forward(m.Encode(x)).Sigmoid()
+		var served *torch.Tensor
+		torch.NoGrad(func() { served = m.Encode(x) })
+		served = served.SetRequiresGrad(true)
+		out := m.Forward(x, served.Mul(g), labels)
+		if err := out.Loss.Backward(); err != nil {
+			return err
+		}
+		if err := m.Encode(x).BackwardWith(served.Grad(), false); err != nil {
+			return err
+		}
+		return opt.Step()
+	}
+	for range warmup {
+		if err := one(); err != nil {
+			return 0, err
+		}
+	}
+	start := time.Now()
+	for range steps {
+		if err := one(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(steps*batch) / time.Since(start).Seconds(), nil
+}
+
+// runSamplesPerSec runs a reference under mallocEnv and parses its
+// "samples/s=<v>" line.
+func runSamplesPerSec(name string, args ...string) (float64, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = mallocEnv()
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(errOut.String()))
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "samples/s="); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no samples/s line in %q", name, out.String())
+}
+
+// leakCase runs a lone neuron's real training loop (Trainer.Step: routing,
+// the in-process call of its own synapse, join, backward, the remote
+// gradients, step, weights) for steps steps after warmup ones, and prints
+//
+//	neuron-leak: steps=<n> batch=<b> rss_start=<KiB> rss_end=<KiB> growth=<percent>%
+func leakCase(ctx context.Context, batch, steps, warmup int) error {
+	dir, err := mnist.FindData(ctx, "")
+	if err != nil {
+		return err
+	}
+	train, _, err := mnist.Load(dir)
+	if err != nil {
+		return err
+	}
+	loader, err := mnist.NewLoader(train, batch, true, 2)
+	if err != nil {
+		return err
+	}
+	tr, self, err := startLone(ctx)
+	if err != nil {
+		return err
+	}
+	defer self.neuron.Close()
+	defer tr.Close()
+	var start int64
+	done := 0
+	for epoch := 0; done < warmup+steps; epoch++ {
+		for b := range loader.Tensors().Epoch(ctx, epoch) {
+			if done == warmup {
+				runtime.GC()
+				if start, err = procmem.Resident(); err != nil {
+					return err
+				}
+			}
+			if _, err := tr.Step(ctx, b); err != nil {
+				return err
+			}
+			if done++; done == warmup+steps {
+				break
+			}
+		}
+	}
+	runtime.GC()
+	end, err := procmem.Resident()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("neuron-leak: steps=%d batch=%d rss_start=%d rss_end=%d growth=%.2f%%\n",
+		steps, batch, start, end, 100*float64(end-start)/float64(start))
+	return nil
+}
