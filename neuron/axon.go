@@ -20,8 +20,9 @@ import (
 // Axon serves a neuron's local synapses to the network over gRPC: the seed's
 // Axon class. Forward runs a synapse on the caller's inputs without building a
 // graph; Backward recomputes the forward with autograd, returns the gradient of
-// the caller's loss with respect to its float inputs, and lets a Trainable
-// synapse learn from that gradient.
+// the caller's loss with respect to its float inputs, and lets the synapse
+// learn from that gradient: a NetworkLearner collects its parameter gradient
+// for its owner's next step, a Trainable one steps at once.
 //
 // Every request passes, in order: admission (bounded concurrency,
 // RESOURCE_EXHAUSTED past the queue), the synapse lookup (NOT_FOUND),

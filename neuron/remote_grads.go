@@ -86,6 +86,7 @@ type RemoteGrads struct {
 	mu      sync.Mutex
 	cfg     RemoteGradConfig
 	sum     []*torch.Tensor    // per parameter, the clipped gradients since the last step; nil until one arrives
+	held    *torch.Scope       // owns the sums (out of the scopes of the requests they came from)
 	used    map[string]float64 // per caller, the norm it added since the last step
 	since   time.Time          // when the oldest gradient in sum arrived
 	stats   RemoteGradStats
@@ -103,7 +104,7 @@ func NewRemoteGrads(params []*torch.Tensor, cfg RemoteGradConfig) (*RemoteGrads,
 	}
 	return &RemoteGrads{
 		params: params, now: now, cfg: cfg,
-		sum: make([]*torch.Tensor, len(params)), used: make(map[string]float64),
+		sum: make([]*torch.Tensor, len(params)), used: make(map[string]float64), held: torch.NewScope(),
 		pending: make(chan struct{}, 1),
 	}, nil
 }
@@ -147,7 +148,9 @@ func (r *RemoteGrads) Stats() RemoteGradStats {
 // parameter got none). It clips them to what is left of the caller's budget
 // and adds them to the sum the next Apply applies. A gradient that is not
 // finite is refused with ErrGradientNotFinite; one from a caller out of
-// budget, or from a caller past MaxCallers, is dropped without an error.
+// budget, or from a caller past MaxCallers, is dropped without an error. Add
+// may keep a gradient's storage (the first since a step), so the caller must
+// not change grads afterwards.
 func (r *RemoteGrads) Add(caller string, grads []*torch.Tensor) error {
 	if len(grads) != len(r.params) {
 		return fmt.Errorf("remote gradients: %d gradients for %d parameters", len(grads), len(r.params))
@@ -180,8 +183,16 @@ func (r *RemoteGrads) Add(caller string, grads []*torch.Tensor) error {
 		if g == nil {
 			continue
 		}
-		if r.sum[i] == nil {
-			r.sum[i] = r.params[i].Detach().ZerosLike()
+		if r.sum[i] == nil { // the first gradient since the step: keep it, no copy
+			if scale == 1 {
+				r.sum[i] = r.held.Track(g.Detach())
+			} else {
+				r.sum[i] = r.held.Track(g.Detach().MulScalar(scale))
+			}
+			if err := r.sum[i].Err(); err != nil {
+				return fmt.Errorf("remote gradients: parameter %d: %w", i, err)
+			}
+			continue
 		}
 		if err := r.sum[i].AddInPlace(g, scale); err != nil {
 			return fmt.Errorf("remote gradients: parameter %d: %w", i, err)
@@ -234,16 +245,11 @@ func (r *RemoteGrads) Apply() (int, error) {
 	return callers, nil
 }
 
-// reset empties the sums and the callers' budgets, keeping the buffers.
+// reset empties the sums and the callers' budgets.
 func (r *RemoteGrads) reset() {
-	zero := torch.Scalar(0)
-	defer zero.Free()
-	for i, s := range r.sum {
-		if s != nil && s.CopyFrom(zero) != nil {
-			s.Free()
-			r.sum[i] = nil
-		}
-	}
+	r.held.Close()
+	r.held = torch.NewScope()
+	clear(r.sum)
 	clear(r.used)
 }
 

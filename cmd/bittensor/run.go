@@ -10,6 +10,7 @@ import (
 
 	"github.com/opentensor/bittensor-go/examples/mnist"
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/torch"
 )
 
 // neuronKind is a neuron that `bittensor run` can start.
@@ -72,6 +73,11 @@ func runCommand(stderr *os.File) *cli.Command {
 				}
 				if err := cfg.Validate(); err != nil {
 					return err
+				}
+				// A training step's tensors come from the heap, not fresh
+				// mmap'd pages each step (see torch.SetMallocThresholds).
+				if err := torch.SetMallocThresholds(torch.MallocMmapThreshold, torch.MallocTrimThreshold); err != nil {
+					cfg.Log.Warn().Err(err).Msg("malloc thresholds not set")
 				}
 				return k.run(cCtx.Context, cfg)
 			},
