@@ -3,17 +3,22 @@
 //
 //   - Synapse (synapse.go): the interface a model implements to be served:
 //     ForwardText, ForwardImage, ForwardTensor (embed SynapseBase and
-//     implement any subset). A Trainable synapse lets the network train it.
+//     implement any subset). A NetworkLearner (LocalSynapse is one) or a
+//     Trainable synapse lets the network train it.
 //   - Axon (axon.go): the gRPC server of local synapses. Forward runs a
 //     synapse under no-grad; Backward recomputes it with grad, returns the
-//     gradient of its inputs and, for a Trainable synapse, applies the
-//     gradient to its parameters. Requests are signed (signing.go), checked
+//     gradient of its inputs and hands a NetworkLearner the gradient of its
+//     parameters, which its owner applies at its next step (remote_grads.go:
+//     clipped per caller, averaged, weighted); a Trainable synapse steps at
+//     once. Requests are signed (signing.go), checked
 //     against replay (replay.go) and validated before any allocation
 //     (serializer.go); concurrency and message sizes are bounded.
 //   - Dendrite (dendrite.go): calls remote synapses in parallel with a
 //     deadline each. A remote output is a node of the caller's autograd graph:
 //     its backward sends the output gradient to the peer and feeds the input
-//     gradient it returns back into the graph. A failed peer answers zeros.
+//     gradient it returns back into the graph; one call's Backward RPCs go
+//     out at once. A failed peer answers zeros. A synapse the process serves
+//     itself is called in-process, with the same semantics.
 //   - Metagraph (metagraph*.go): the gossip cache of signed, proof-of-work
 //     synapse definitions. The rules (metagraph_state.go) are plain Go over
 //     values and a clock; the transport (gRPC or in memory) is a thin shell.

@@ -112,7 +112,7 @@ func tinyBatch() Batch {
 	return Batch{Inputs: x, Targets: x.Narrow(1, 0, 1).GtScalar(0).Reshape(-1).ToDType(torch.Int64)}
 }
 
-// A lone neuron's step calls its own Axon (nP|nS 0|1), learns, and moves its
+// A lone neuron's step calls its own synapse (nP|nS 0|1), learns, and moves its
 // synapse's weight toward the router's mean gate: w = 0.99·w + 0.01·1.
 func TestTrainerStepAlone(t *testing.T) {
 	tr, n := newTestTrainer(t, "")

@@ -93,7 +93,7 @@ func field(e map[string]any, name string) float64 {
 	return v
 }
 
-// A single neuron (calling its own Axon) learns: its loss falls over two
+// A single neuron (calling its own synapse in-process) learns: its loss falls over two
 // short epochs, it writes checkpoints, and a run resumed from one carries on
 // from the trained state at the next epoch.
 func TestSingleNeuronLearnsAndResumes(t *testing.T) {
