@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/opentensor/bittensor-go/examples/mnist"
+	"github.com/opentensor/bittensor-go/internal/benchref"
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
@@ -60,7 +61,7 @@ func main() {
 	if err := torch.SetNumThreads(1); err != nil {
 		fail(err)
 	}
-	if err := torch.SetMallocThresholds(torch.MallocMmapThreshold, torch.MallocTrimThreshold); err != nil {
+	if err := benchref.SetMalloc(); err != nil {
 		fail(err)
 	}
 	ctx := context.Background()

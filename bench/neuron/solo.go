@@ -1,30 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/opentensor/bittensor-go/examples/mnist"
+	"github.com/opentensor/bittensor-go/internal/benchref"
 	"github.com/opentensor/bittensor-go/internal/procmem"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
 )
-
-// mallocEnv is the environment that gives a reference process the malloc
-// settings bench/neuron gives itself (torch.SetMallocThresholds).
-func mallocEnv() []string {
-	return append(os.Environ(),
-		"MALLOC_MMAP_THRESHOLD_="+strconv.Itoa(torch.MallocMmapThreshold),
-		"MALLOC_TRIM_THRESHOLD_="+strconv.Itoa(torch.MallocTrimThreshold))
-}
 
 // soloCases measures a lone neuron's training step (Trainer.Step, calling
 // its own synapse in-process), the same model work in Go with no framework
@@ -44,7 +33,7 @@ func soloCases(ctx context.Context, loader *mnist.Loader, python, script string,
 		if err != nil {
 			return fmt.Errorf("model step: %w", err)
 		}
-		p, err := runSamplesPerSec(python, script, strconv.Itoa(steps), strconv.Itoa(warmup), "1")
+		p, err := benchref.SamplesPerSec(python, script, strconv.Itoa(steps), strconv.Itoa(warmup), "1")
 		if err != nil {
 			return fmt.Errorf("pytorch twin: %w", err)
 		}
@@ -106,24 +95,6 @@ func modelStep(steps, warmup int) (float64, error) {
 		}
 	}
 	return float64(steps*batch) / time.Since(start).Seconds(), nil
-}
-
-// runSamplesPerSec runs a reference under mallocEnv and parses its
-// "samples/s=<v>" line.
-func runSamplesPerSec(name string, args ...string) (float64, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Env = mallocEnv()
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(errOut.String()))
-	}
-	for _, line := range strings.Split(out.String(), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "samples/s="); ok {
-			return strconv.ParseFloat(v, 64)
-		}
-	}
-	return 0, fmt.Errorf("%s: no samples/s line in %q", name, out.String())
 }
 
 // leakCase runs a lone neuron's real training loop (Trainer.Step: routing,

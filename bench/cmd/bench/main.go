@@ -6,13 +6,13 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/opentensor/bittensor-go/internal/benchref"
 )
 
 func main() {
@@ -29,6 +29,11 @@ func main() {
 	leakSteps := flag.Int("leak-steps", 10000, "training steps of the leak case")
 	cases := flag.String("cases", "mnist-step,leak", "comma-separated cases to run")
 	flag.Parse()
+	// The Go side and its references run under the same malloc thresholds.
+	if err := benchref.SetMalloc(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
 
 	for _, c := range strings.Split(*cases, ",") {
 		var err error
@@ -55,11 +60,11 @@ func mnistStep(cxx, python, script string, steps, warmup, rounds, threads int) e
 		if err != nil {
 			return err
 		}
-		c, err := runSamplesPerSec(cxx, args...)
+		c, err := benchref.SamplesPerSec(cxx, args...)
 		if err != nil {
 			return err
 		}
-		p, err := runSamplesPerSec(python, append([]string{script}, args...)...)
+		p, err := benchref.SamplesPerSec(python, append([]string{script}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -70,22 +75,6 @@ func mnistStep(cxx, python, script string, steps, warmup, rounds, threads int) e
 	fmt.Printf("mnist-step: go=%.1f cxx=%.1f torch-python=%.1f go/cxx=%.3f go/python=%.3f\n",
 		best[0], best[1], best[2], best[0]/best[1], best[0]/best[2])
 	return nil
-}
-
-// runSamplesPerSec runs a reference implementation and parses its "samples/s=<v>" line.
-func runSamplesPerSec(name string, args ...string) (float64, error) {
-	cmd := exec.Command(name, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(errOut.String()))
-	}
-	for _, line := range strings.Split(out.String(), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "samples/s="); ok {
-			return strconv.ParseFloat(v, 64)
-		}
-	}
-	return 0, fmt.Errorf("%s: no samples/s line in %q", name, out.String())
 }
 
 func leakCase(steps int) error {
