@@ -5,7 +5,12 @@
 //	neuron-step: peers=0,1,3 samples/s=<s0>,<s1>,<s3>
 //	neuron-solo: go=<samples/s> pytorch-twin=<samples/s> ratio=<go/twin>
 //	neuron-overhead: step=<samples/s> model=<samples/s> ratio=<step/model>
+//	neuron-pair: solo=<samples/s> pair=<samples/s>
 //	neuron-leak: steps=<n> batch=<b> rss_start=<KiB> rss_end=<KiB> growth=<percent>%
+//
+// neuron-pair trains the neuron alone and with one peer in a process of its
+// own: a real `bittensor run mnist --serve_only`, which learns from this
+// neuron's gradients.
 //
 // neuron-solo compares a lone neuron's step with its PyTorch twin
 // (bench/python/neuron_step.py: the same model work, nothing else),
@@ -31,10 +36,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -56,8 +61,22 @@ func main() {
 	script := flag.String("script", "bench/python/neuron_step.py", "the PyTorch twin of a lone neuron's step")
 	leakSteps := flag.Int("leak-steps", 10000, "training steps of the neuron-leak case")
 	leakBatch := flag.Int("leak-batch", 16, "examples per step of the neuron-leak case")
-	cases := flag.String("cases", "step,solo,leak", "comma-separated cases to run")
+	cases := flag.String("cases", "step,solo,pair,leak", "comma-separated cases to run")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (cgo time shows under its Go callers)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	if err := torch.SetNumThreads(1); err != nil {
 		fail(err)
 	}
@@ -74,6 +93,11 @@ func main() {
 			var loader *mnist.Loader
 			if loader, err = trainLoader(ctx, *batch); err == nil {
 				err = soloCases(ctx, loader, *python, *script, *steps, *warmup, *rounds)
+			}
+		case "pair":
+			var loader *mnist.Loader
+			if loader, err = trainLoader(ctx, *batch); err == nil {
+				err = pairCase(ctx, loader, *steps, *warmup, *rounds)
 			}
 		case "leak":
 			err = leakCase(ctx, *leakBatch, *leakSteps, 50)
@@ -209,10 +233,18 @@ func measure(ctx context.Context, loader *mnist.Loader, p, steps, warmup int) (f
 		}
 		defer m.neuron.Close()
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(self.neuron.Metagraph.GetSynapses(1000)) < p+1 {
+	return timeSteps(ctx, loader, cfg, self, p+1, steps, warmup)
+}
+
+// timeSteps waits, at most 60 s, until self's Metagraph lists synapses
+// synapses, then trains self for warmup and then steps steps, each of which
+// must route to every synapse with no failed call, and returns the samples
+// per second of the timed steps.
+func timeSteps(ctx context.Context, loader *mnist.Loader, cfg neuron.Config, self *member, synapses, steps, warmup int) (float64, error) {
+	deadline := time.Now().Add(60 * time.Second)
+	for len(self.neuron.Metagraph.GetSynapses(1000)) < synapses {
 		if time.Now().After(deadline) {
-			return 0, errors.New("peers did not join within 30s")
+			return 0, fmt.Errorf("%d synapses did not join within 60s", synapses)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -232,8 +264,8 @@ func measure(ctx context.Context, loader *mnist.Loader, p, steps, warmup int) (f
 		if err != nil {
 			return 0, err
 		}
-		if res.Synapses != p+1 || res.Failed > 0 {
-			return 0, fmt.Errorf("step routed to %d synapses with %d failed calls, want %d and none", res.Synapses, res.Failed, p+1)
+		if res.Synapses != synapses || res.Failed > 0 {
+			return 0, fmt.Errorf("step routed to %d synapses with %d failed calls, want %d and none", res.Synapses, res.Failed, synapses)
 		}
 		if done++; done > warmup {
 			samples += n

@@ -10,11 +10,12 @@
 // grpc-go server that echoes them back; calls to the two alternate so that
 // both see the same load. MB/s counts the payload once per call.
 //
-// dendrite-fanout times one Dendrite call that fans out to 1, 4 and 16 Axons
-// (each its own server and port) with a [64,784] float32 input per peer. Each
-// peer's synapse answers after a fixed model latency (-peer-latency): the peers
-// share this machine's cores with the caller, so real model compute would
-// measure the CPU rather than whether the calls overlap. The ratio of the
+// dendrite-fanout times one Dendrite call that fans out to 1, 4 and 16 Axons,
+// each in a process of its own (this program run with -serve-peer), with a
+// [64,784] float32 input per peer. Each peer's synapse answers after a fixed
+// model latency (-peer-latency): the peers share this machine's cores with
+// the caller, so real model compute would measure the CPU rather than whether
+// the calls overlap. The ratio of the
 // median wall times, 16 peers over 1, stays near 1 when they do.
 package main
 
@@ -41,7 +42,15 @@ func main() {
 	duration := flag.Duration("duration", 2*time.Second, "time spent measuring each payload, per server")
 	peerLatency := flag.Duration("peer-latency", 20*time.Millisecond, "model latency of each fan-out peer")
 	rounds := flag.Int("rounds", 20, "fan-out calls timed per peer count")
+	serve := flag.Bool("serve-peer", false, "serve one fan-out peer until standard input closes (used by dendrite-fanout)")
 	flag.Parse()
+	if *serve {
+		if err := servePeer(*peerLatency); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/wire: peer:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*duration, *peerLatency, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/wire:", err)
 		os.Exit(1)
@@ -276,16 +285,12 @@ func fanout(peerCounts []int, latency time.Duration, rounds int) (string, error)
 	most := slices.Max(peerCounts)
 	defs := make([]*bittensorpb.Synapse, most)
 	for i := range defs {
-		syn, err := newIdentity(latency)
+		p, err := startPeerProcess(latency)
 		if err != nil {
 			return "", err
 		}
-		def, stop, err := startAxon(syn)
-		if err != nil {
-			return "", err
-		}
-		defer stop()
-		defs[i] = def
+		defer p.stop()
+		defs[i] = p.def
 	}
 	d, err := newDendrite(784)
 	if err != nil {
