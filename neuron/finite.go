@@ -24,22 +24,47 @@ var ErrBadNumbers = errors.New("bad numbers")
 // ValidateTensor, so that its buffer holds exactly its elements.
 func CheckValues(w *bittensorpb.Tensor, maxAbs float64) error {
 	buf := w.GetBuffer()
+	// |v| <= limit compares as integers on the bits without the sign: IEEE
+	// 754 orders non-negative floats as their bit patterns, and every
+	// infinity and NaN lies above the largest finite value.
 	switch w.GetDtype() {
 	case bittensorpb.DataType_FLOAT32:
 		limit := math.Min(maxAbs, math.MaxFloat32)
-		for i := 0; i+4 <= len(buf); i += 4 {
-			v := float64(math.Float32frombits(binary.LittleEndian.Uint32(buf[i:])))
-			// NaN fails every comparison, so it lands here too.
-			if !(v <= limit && v >= -limit) {
-				return badValue(i/4, v, maxAbs)
+		if !(limit >= 0) { // a NaN or negative bound: every value is out
+			if len(buf) >= 4 {
+				return badValue(0, float64(math.Float32frombits(binary.LittleEndian.Uint32(buf))), maxAbs)
+			}
+			return nil
+		}
+		f := float32(limit)
+		if float64(f) > limit { // the largest float32 within the bound
+			f = math.Nextafter32(f, 0)
+		}
+		lim := math.Float32bits(f)
+		i := 0
+		for ; i+8 <= len(buf); i += 8 { // two values at a time
+			x := binary.LittleEndian.Uint64(buf[i:])
+			if uint32(x)&0x7fffffff > lim || uint32(x>>32)&0x7fffffff > lim {
+				break
+			}
+		}
+		for ; i+4 <= len(buf); i += 4 { // the last value, or the pair holding a bad one
+			if bits := binary.LittleEndian.Uint32(buf[i:]); bits&0x7fffffff > lim {
+				return badValue(i/4, float64(math.Float32frombits(bits)), maxAbs)
 			}
 		}
 	case bittensorpb.DataType_FLOAT64:
 		limit := math.Min(maxAbs, math.MaxFloat64)
+		if !(limit >= 0) {
+			if len(buf) >= 8 {
+				return badValue(0, math.Float64frombits(binary.LittleEndian.Uint64(buf)), maxAbs)
+			}
+			return nil
+		}
+		lim := math.Float64bits(limit)
 		for i := 0; i+8 <= len(buf); i += 8 {
-			v := math.Float64frombits(binary.LittleEndian.Uint64(buf[i:]))
-			if !(v <= limit && v >= -limit) {
-				return badValue(i/8, v, maxAbs)
+			if bits := binary.LittleEndian.Uint64(buf[i:]); bits&(1<<63-1) > lim {
+				return badValue(i/8, math.Float64frombits(bits), maxAbs)
 			}
 		}
 	}

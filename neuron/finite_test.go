@@ -76,3 +76,19 @@ func FuzzCheckValues(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckValues checks 16 MiB of finite float32 values, the
+// largest payload bench/wire sends.
+func BenchmarkCheckValues(b *testing.B) {
+	buf := make([]byte, 16<<20)
+	for i := 0; i+4 <= len(buf); i += 4 {
+		binary.LittleEndian.PutUint32(buf[i:], math.Float32bits(float32(i%1000)-500))
+	}
+	w := &bittensorpb.Tensor{Buffer: buf, Shape: []int64{int64(len(buf) / 4)}, Dtype: bittensorpb.DataType_FLOAT32}
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if err := CheckValues(w, 1e6); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

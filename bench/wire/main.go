@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -43,7 +44,22 @@ func main() {
 	peerLatency := flag.Duration("peer-latency", 20*time.Millisecond, "model latency of each fan-out peer")
 	rounds := flag.Int("rounds", 20, "fan-out calls timed per peer count")
 	serve := flag.Bool("serve-peer", false, "serve one fan-out peer until standard input closes (used by dendrite-fanout)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (cgo time shows under its Go callers)")
 	flag.Parse()
+	if *cpuProfile != "" && !*serve {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench/wire:", err)
+			os.Exit(1)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	if *serve {
 		if err := servePeer(*peerLatency); err != nil {
 			fmt.Fprintln(os.Stderr, "bench/wire: peer:", err)
