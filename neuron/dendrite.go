@@ -2,6 +2,7 @@ package neuron
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -306,8 +307,10 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 }
 
 // call signs and sends one request to a synapse with a deadline of timeout.
+// The signature takes each tensor's buffer digest from bufDigest (nil:
+// computed afresh).
 func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward bool, timeout time.Duration,
-	tensors ...*bittensorpb.Tensor) (*bittensorpb.TensorMessage, error) {
+	bufDigest func(*bittensorpb.Tensor) [sha256.Size]byte, tensors ...*bittensorpb.Tensor) (*bittensorpb.TensorMessage, error) {
 	endpoint, err := endpointOf(syn)
 	if err != nil {
 		return nil, err
@@ -320,7 +323,10 @@ func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req := &bittensorpb.TensorMessage{Version: ProtocolVersion, SynapseKey: syn.GetSynapseKey(), Tensors: tensors}
-	SignMessage(req, d.key, d.nonces.Next())
+	if bufDigest == nil {
+		bufDigest = tensorBufferDigest
+	}
+	signMessage(req, d.key, d.nonces.Next(), bufDigest)
 	client := bittensorpb.NewBittensorClient(conn)
 	var resp *bittensorpb.TensorMessage
 	if backward {

@@ -2,6 +2,7 @@ package neuron
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"math"
 	"slices"
@@ -25,6 +26,22 @@ type remoteCall struct {
 	input    *torch.Tensor       // the caller's input tensor; nil for TEXT
 	text     []string            // the caller's inputs for TEXT
 	local    Synapse             // the synapse called in-process; nil for a peer's
+
+	wireDigest    [sha256.Size]byte // the buffer digest of wire, once computed
+	hasWireDigest bool
+}
+
+// bufDigest returns the buffer digest of w for a signature, computing the
+// one of the call's inputs only once: Forward and Backward both send them.
+// Forward and Backward of one call never run at the same time.
+func (c *remoteCall) bufDigest(w *bittensorpb.Tensor) [sha256.Size]byte {
+	if w != c.wire {
+		return tensorBufferDigest(w)
+	}
+	if !c.hasWireDigest {
+		c.wireDigest, c.hasWireDigest = tensorBufferDigest(w), true
+	}
+	return c.wireDigest
 }
 
 // attach makes outs[i], the answers of calls[i] for every i in answered, one
@@ -113,7 +130,7 @@ func (d *Dendrite) remoteForward(ctx context.Context, c *remoteCall) (*torch.Ten
 		}
 		c.wire = w
 	}
-	resp, err := d.call(ctx, c.synapse, false, d.cfg.Timeout, c.wire)
+	resp, err := d.call(ctx, c.synapse, false, d.cfg.Timeout, c.bufDigest, c.wire)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +162,7 @@ func (d *Dendrite) remoteBackward(c *remoteCall, grad *torch.Tensor, wantGrad bo
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: output gradient: %w", err)
 	}
-	resp, err := d.call(d.life, c.synapse, true, d.cfg.BackwardTimeout, c.wire, gw)
+	resp, err := d.call(d.life, c.synapse, true, d.cfg.BackwardTimeout, c.bufDigest, c.wire, gw)
 	if err != nil || !wantGrad {
 		return nil, err
 	}

@@ -28,6 +28,15 @@ var ErrBadSignature = errors.New("bad signature")
 // bufferDigest, so that two different tensor lists never share an encoding.
 // The version field is not covered.
 func TensorsDigest(ts []*bittensorpb.Tensor) [sha256.Size]byte {
+	return tensorsDigest(ts, tensorBufferDigest)
+}
+
+// tensorBufferDigest is the bufferDigest of t's buffer.
+func tensorBufferDigest(t *bittensorpb.Tensor) [sha256.Size]byte { return bufferDigest(t.GetBuffer()) }
+
+// tensorsDigest is TensorsDigest with the buffers' digests from bufDigest
+// (which may remember those it computed before).
+func tensorsDigest(ts []*bittensorpb.Tensor, bufDigest func(*bittensorpb.Tensor) [sha256.Size]byte) [sha256.Size]byte {
 	h := sha256.New()
 	var hdr [8]byte
 	put := func(v uint64) {
@@ -48,7 +57,7 @@ func TensorsDigest(ts []*bittensorpb.Tensor) [sha256.Size]byte {
 			put(uint64(d))
 		}
 		put(uint64(len(t.GetBuffer())))
-		sum := bufferDigest(t.GetBuffer())
+		sum := bufDigest(t)
 		h.Write(sum[:])
 	}
 	var sum [sha256.Size]byte
@@ -100,7 +109,12 @@ func bufferDigest(buf []byte) [sha256.Size]byte {
 // then neuron_key, synapse_key (each preceded by its length), the nonce and
 // TensorsDigest of the tensors.
 func SigningBytes(m *bittensorpb.TensorMessage) []byte {
-	digest := TensorsDigest(m.GetTensors())
+	return signingBytes(m, tensorBufferDigest)
+}
+
+// signingBytes is SigningBytes with the buffers' digests from bufDigest.
+func signingBytes(m *bittensorpb.TensorMessage, bufDigest func(*bittensorpb.Tensor) [sha256.Size]byte) []byte {
+	digest := tensorsDigest(m.GetTensors(), bufDigest)
 	nk, sk := m.GetNeuronKey(), m.GetSynapseKey()
 	b := make([]byte, 0, len(signingDomain)+8+len(nk)+8+len(sk)+8+len(digest))
 	b = append(b, signingDomain...)
@@ -116,9 +130,14 @@ func SigningBytes(m *bittensorpb.TensorMessage) []byte {
 // to the key's hex public key, the nonce, and the signature over SigningBytes.
 // Tensors and synapse_key must already be in place.
 func SignMessage(m *bittensorpb.TensorMessage, key *Key, nonce int64) {
+	signMessage(m, key, nonce, tensorBufferDigest)
+}
+
+// signMessage is SignMessage with the buffers' digests from bufDigest.
+func signMessage(m *bittensorpb.TensorMessage, key *Key, nonce int64, bufDigest func(*bittensorpb.Tensor) [sha256.Size]byte) {
 	m.NeuronKey = key.PublicHex()
 	m.Nonce = nonce
-	m.Signature = key.Sign(SigningBytes(m))
+	m.Signature = key.Sign(signingBytes(m, bufDigest))
 }
 
 // VerifyMessage checks that m's signature is neuron_key's signature over

@@ -230,7 +230,7 @@ func TestNeuronSharesOneConnectionPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.Dendrite.call(context.Background(), own, false, 5*time.Second, in); err != nil {
+	if _, err := n.Dendrite.call(context.Background(), own, false, 5*time.Second, nil, in); err != nil {
 		t.Fatal(err)
 	}
 	if got := n.Conns.Len(); got != 1 {
