@@ -245,3 +245,28 @@ func TestPortInUseExits2(t *testing.T) {
 		}
 	}
 }
+
+// A neuron started with --serve_only loads no data and serves: a training
+// neuron routes to it, and it stops cleanly on SIGTERM.
+func TestServeOnlyNeuronServesATrainingOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two neuron processes")
+	}
+	bin := buildBinary(t)
+	b := startNeuron(t, bin, "neuron B", "--serve_only")
+	addr := b.await(t, "its metagraph address", 60*time.Second, func(l logLine) bool { return l.Metagraph != "" }).Metagraph
+	b.await(t, "the serving line", 30*time.Second, func(l logLine) bool {
+		if strings.Contains(l.Message, "MNIST loaded") || strings.HasPrefix(l.Message, "Train Epoch:") {
+			t.Fatalf("a serve-only neuron loaded data or trained: %s", l.raw)
+		}
+		return strings.HasPrefix(l.Message, "serving only")
+	})
+	a := startNeuron(t, bin, "neuron A", "--bootstrap", addr)
+	a.awaitCounts(t, 1, 2, 60*time.Second)
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := b.wait(60 * time.Second); err != nil || code != 0 {
+		t.Fatalf("serve-only neuron after SIGTERM: exit status %d, %v; want 0", code, err)
+	}
+}
