@@ -177,6 +177,14 @@ char *bt_set_malloc_thresholds(int64_t mmap_threshold, int64_t trim_threshold) {
 #endif
   })
 }
+char *bt_set_malloc_arena_max(int n) {
+  BT_TRY({
+    if (n <= 0) throw std::invalid_argument("malloc arena max must be positive, got " + std::to_string(n));
+#if defined(__GLIBC__)
+    if (mallopt(M_ARENA_MAX, n) != 1) throw std::runtime_error("mallopt refused the arena max");
+#endif
+  })
+}
 char *bt_get_num_threads(int *out) { BT_TRY(*need(out, "out") = torch::get_num_threads()) }
 // Grad mode is a thread-local flag: reading and setting it cannot throw.
 int bt_grad_enabled(void) noexcept { return torch::GradMode::is_enabled() ? 1 : 0; }

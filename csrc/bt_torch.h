@@ -59,6 +59,8 @@ char *bt_set_num_threads(int n);
  * blocks below the first come from the heap, which is handed back to the
  * kernel only past the second. */
 char *bt_set_malloc_thresholds(int64_t mmap_threshold, int64_t trim_threshold);
+/* Sets glibc malloc's M_ARENA_MAX (> 0): the most heaps threads allocate from. */
+char *bt_set_malloc_arena_max(int n);
 char *bt_get_num_threads(int *out);
 /* Grad mode is per OS thread in libtorch; the Go side pins the goroutine. */
 int bt_grad_enabled(void) BT_NOEXCEPT;

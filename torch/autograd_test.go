@@ -329,6 +329,12 @@ func TestSetMallocThresholds(t *testing.T) {
 	if err := torch.SetMallocThresholds(torch.MallocMmapThreshold, torch.MallocTrimThreshold); err != nil {
 		t.Fatal(err)
 	}
+	if err := torch.SetMallocArenaMax(torch.MallocArenaMax); err != nil {
+		t.Fatal(err)
+	}
+	if err := torch.SetMallocArenaMax(0); err == nil {
+		t.Error("SetMallocArenaMax(0) succeeded")
+	}
 	for _, bad := range [][2]int64{{0, 1 << 20}, {1 << 20, -1}, {1 << 40, 1 << 20}} {
 		if err := torch.SetMallocThresholds(bad[0], bad[1]); err == nil {
 			t.Errorf("SetMallocThresholds(%d, %d) succeeded", bad[0], bad[1])

@@ -64,13 +64,17 @@ func ManualSeed(seed int64) error {
 	return takeError("manual seed", C.bt_manual_seed(C.int64_t(seed)))
 }
 
-// Malloc thresholds that keep a training step's tensors in the process's
+// Malloc settings that keep a training step's tensors in the process's
 // heap: blocks up to MallocMmapThreshold come from the heap instead of fresh
 // mmap'd (zeroed) pages, and the heap is handed back to the kernel only when
-// MallocTrimThreshold bytes at its top are free.
+// MallocTrimThreshold bytes at its top are free. Since each heap keeps that
+// much, MallocArenaMax bounds their number: glibc's default (8 per core)
+// lets resident memory climb for thousands of steps as goroutines move to
+// new threads that get heaps of their own.
 const (
 	MallocMmapThreshold = 32 << 20
 	MallocTrimThreshold = 256 << 20
+	MallocArenaMax      = 2
 )
 
 // SetMallocThresholds sets glibc malloc's mmap and trim thresholds in bytes
@@ -83,6 +87,25 @@ const (
 // a C library other than glibc.
 func SetMallocThresholds(mmap, trim int64) error {
 	return takeError("set malloc thresholds", C.bt_set_malloc_thresholds(C.int64_t(mmap), C.int64_t(trim)))
+}
+
+// TuneMalloc applies the Malloc settings above (SetMallocThresholds and
+// SetMallocArenaMax), as a training process should at its start.
+func TuneMalloc() error {
+	if err := SetMallocThresholds(MallocMmapThreshold, MallocTrimThreshold); err != nil {
+		return err
+	}
+	return SetMallocArenaMax(MallocArenaMax)
+}
+
+// SetMallocArenaMax sets glibc malloc's M_ARENA_MAX, the most heaps the
+// process's threads allocate from (n > 0; the same as MALLOC_ARENA_MAX). It
+// does nothing on a C library other than glibc.
+func SetMallocArenaMax(n int) error {
+	if n > math.MaxInt32 {
+		return fmt.Errorf("torch: set malloc arena max: %d is too many", n)
+	}
+	return takeError("set malloc arena max", C.bt_set_malloc_arena_max(C.int(n)))
 }
 
 // SetNumThreads sets the size of libtorch's intra-op thread pool; n must be

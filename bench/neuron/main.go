@@ -17,9 +17,9 @@
 // neuron-overhead with the same model work written out in Go, and
 // neuron-leak runs the real loop for -leak-steps steps. Every case runs with
 // one libtorch intra-op thread, the Go side with
-// torch.SetMallocThresholds(MallocMmapThreshold, MallocTrimThreshold) as
-// `bittensor run` sets it, and the twin under the same malloc settings
-// (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_).
+// torch.TuneMalloc as `bittensor run` sets it, and the twin under the same
+// malloc settings (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
+// MALLOC_ARENA_MAX).
 //
 // The peers are real neurons (Axon, Metagraph, their own MNIST model) in this
 // process, joined through the measured neuron's Metagraph, so they share the
@@ -100,7 +100,7 @@ func main() {
 				err = pairCase(ctx, loader, *steps, *warmup, *rounds)
 			}
 		case "leak":
-			err = leakCase(ctx, *leakBatch, *leakSteps, 50)
+			err = leakCase(ctx, *leakBatch, *leakSteps, 200)
 		default:
 			err = fmt.Errorf("unknown case %q", c)
 		}

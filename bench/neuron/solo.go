@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 	"time"
@@ -137,6 +138,11 @@ func leakCase(ctx context.Context, batch, steps, warmup int) error {
 			if done++; done == warmup+steps {
 				break
 			}
+			if done%1000 == 0 {
+				if rss, err := procmem.Resident(); err == nil {
+					fmt.Fprintf(os.Stderr, "neuron-leak: step %d rss=%d KiB\n", done, rss>>10)
+				}
+			}
 		}
 	}
 	runtime.GC()
@@ -145,6 +151,6 @@ func leakCase(ctx context.Context, batch, steps, warmup int) error {
 		return err
 	}
 	fmt.Printf("neuron-leak: steps=%d batch=%d rss_start=%d rss_end=%d growth=%.2f%%\n",
-		steps, batch, start, end, 100*float64(end-start)/float64(start))
+		steps, batch, start>>10, end>>10, 100*float64(end-start)/float64(start))
 	return nil
 }

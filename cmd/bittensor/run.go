@@ -74,10 +74,10 @@ func runCommand(stderr *os.File) *cli.Command {
 				if err := cfg.Validate(); err != nil {
 					return err
 				}
-				// A training step's tensors come from the heap, not fresh
-				// mmap'd pages each step (see torch.SetMallocThresholds).
-				if err := torch.SetMallocThresholds(torch.MallocMmapThreshold, torch.MallocTrimThreshold); err != nil {
-					cfg.Log.Warn().Err(err).Msg("malloc thresholds not set")
+				// A training step's tensors come from a bounded heap, not
+				// fresh mmap'd pages each step (see torch.TuneMalloc).
+				if err := torch.TuneMalloc(); err != nil {
+					cfg.Log.Warn().Err(err).Msg("malloc settings not applied")
 				}
 				return k.run(cCtx.Context, cfg)
 			},

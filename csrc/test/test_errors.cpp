@@ -23,6 +23,7 @@ void checkEveryEntryPoint(bt_tensor a, bt_tensor idx) {
   FAILS(bt_set_malloc_thresholds(0, 1 << 20));
   FAILS(bt_set_malloc_thresholds(1 << 20, -1));
   FAILS(bt_set_malloc_thresholds(int64_t(1) << 40, 1 << 20));
+  FAILS(bt_set_malloc_arena_max(0));
   int threads = 0;
   OK(bt_get_num_threads(&threads));
   CHECK(threads >= 1);  // the failed calls changed nothing

@@ -14,17 +14,17 @@ import (
 	"github.com/opentensor/bittensor-go/torch"
 )
 
-// SetMalloc gives this process the malloc thresholds `bittensor run` sets.
-func SetMalloc() error {
-	return torch.SetMallocThresholds(torch.MallocMmapThreshold, torch.MallocTrimThreshold)
-}
+// SetMalloc gives this process the malloc settings `bittensor run` sets
+// (torch.TuneMalloc).
+func SetMalloc() error { return torch.TuneMalloc() }
 
 // MallocEnv is the environment that gives a reference process the same
-// malloc thresholds as SetMalloc.
+// malloc settings as SetMalloc.
 func MallocEnv() []string {
 	return append(os.Environ(),
 		"MALLOC_MMAP_THRESHOLD_="+strconv.Itoa(torch.MallocMmapThreshold),
-		"MALLOC_TRIM_THRESHOLD_="+strconv.Itoa(torch.MallocTrimThreshold))
+		"MALLOC_TRIM_THRESHOLD_="+strconv.Itoa(torch.MallocTrimThreshold),
+		"MALLOC_ARENA_MAX="+strconv.Itoa(torch.MallocArenaMax))
 }
 
 // SamplesPerSec runs a reference under MallocEnv and parses the

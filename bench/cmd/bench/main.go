@@ -29,7 +29,7 @@ func main() {
 	leakSteps := flag.Int("leak-steps", 10000, "training steps of the leak case")
 	cases := flag.String("cases", "mnist-step,leak", "comma-separated cases to run")
 	flag.Parse()
-	// The Go side and its references run under the same malloc thresholds.
+	// The Go side and its references run under the same malloc settings.
 	if err := benchref.SetMalloc(); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
