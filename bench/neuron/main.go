@@ -52,6 +52,11 @@ import (
 )
 
 func main() {
+	// The Go side runs under the same malloc environment as its references.
+	if err := benchref.Reexec(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	peers := flag.String("peers", "0,1,3", "comma-separated peer counts to measure")
 	steps := flag.Int("steps", 40, "timed training steps per peer count")
 	warmup := flag.Int("warmup", 5, "untimed steps before timing")
@@ -77,10 +82,11 @@ func main() {
 			f.Close()
 		}()
 	}
-	if err := torch.SetNumThreads(1); err != nil {
+	// Before any other libtorch call: arenas made before it are not undone.
+	if err := benchref.SetMalloc(); err != nil {
 		fail(err)
 	}
-	if err := benchref.SetMalloc(); err != nil {
+	if err := torch.SetNumThreads(1); err != nil {
 		fail(err)
 	}
 	ctx := context.Background()

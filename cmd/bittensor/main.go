@@ -19,10 +19,17 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/opentensor/bittensor-go/internal/mallocenv"
 	"github.com/opentensor/bittensor-go/neuron"
 )
 
 func main() {
+	// A neuron's training step runs faster under these malloc settings
+	// given before libtorch loads (see internal/mallocenv); run.go applies
+	// them again with mallopt in case the exec fails.
+	if err := mallocenv.Reexec(); err != nil {
+		fmt.Fprintf(os.Stderr, "bittensor: %v (running with the default malloc settings)\n", err)
+	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 

@@ -6,11 +6,11 @@ package benchref
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 
+	"github.com/opentensor/bittensor-go/internal/mallocenv"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -19,13 +19,8 @@ import (
 func SetMalloc() error { return torch.TuneMalloc() }
 
 // MallocEnv is the environment that gives a reference process the same
-// malloc settings as SetMalloc.
-func MallocEnv() []string {
-	return append(os.Environ(),
-		"MALLOC_MMAP_THRESHOLD_="+strconv.Itoa(torch.MallocMmapThreshold),
-		"MALLOC_TRIM_THRESHOLD_="+strconv.Itoa(torch.MallocTrimThreshold),
-		"MALLOC_ARENA_MAX="+strconv.Itoa(torch.MallocArenaMax))
-}
+// malloc settings as this one (mallocenv.Env).
+func MallocEnv() []string { return mallocenv.Env() }
 
 // SamplesPerSec runs a reference under MallocEnv and parses the
 // "samples/s=<v>" line it prints.
@@ -44,3 +39,8 @@ func SamplesPerSec(name string, args ...string) (float64, error) {
 	}
 	return 0, fmt.Errorf("%s: no samples/s line in %q", name, out.String())
 }
+
+// Reexec runs this benchmark under MallocEnv too (mallocenv.Reexec), so that
+// the Go side and its references see the same malloc settings applied the
+// same way.
+func Reexec() error { return mallocenv.Reexec() }

@@ -16,6 +16,11 @@ import (
 )
 
 func main() {
+	// The Go side runs under the same malloc environment as its references.
+	if err := benchref.Reexec(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	cxx := flag.String("cxx", "build/bench_mnist_step", "the C++ mnist-step binary (built by CMake)")
 	python := flag.String("python", "/usr/bin/python3", "Python with Debian's python3-torch")
 	script := flag.String("script", "bench/python/mnist_step.py", "the PyTorch mnist-step script")
