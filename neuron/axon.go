@@ -285,33 +285,43 @@ func backwardPass(syn Synapse, caller string, inputs any, modality bittensorpb.M
 		if err != nil {
 			return err
 		}
-		wrt := params
-		if wantGrad {
-			wrt = append(slices.Clip(params), x)
-		}
-		grads, err := torch.Grad([]*torch.Tensor{out}, wrt, []*torch.Tensor{g}, false)
-		if err != nil {
-			return status.Errorf(codes.Internal, "axon: backward: %v", err)
-		}
-		if wantGrad {
-			inGrad = grads[len(params)]
-			if inGrad == nil { // the output does not depend on the inputs
-				inGrad = x.ZerosLike()
-			}
-		}
-		if len(params) == 0 {
-			return nil
-		}
-		defer freeAll(grads[:len(params)])
-		if err := learner.Learn(caller, grads[:len(params)]); err != nil {
-			if errors.Is(err, ErrGradientNotFinite) {
-				return status.Errorf(codes.InvalidArgument, "axon: %v", err)
-			}
-			return status.Errorf(codes.Internal, "axon: learn: %v", err)
-		}
-		return nil
+		inGrad, err = learnFrom(learner, params, caller, out, x, g, wantGrad)
+		return err
 	})
 	return inGrad, err
+}
+
+// learnFrom back-propagates g from out, a forward of the synapse with its
+// graph: it hands learner (when params is not empty) the gradients of params
+// from caller, and returns the gradient of the inputs x when wantGrad. It
+// runs inside the synapse's Guard; its errors are gRPC statuses.
+func learnFrom(learner NetworkLearner, params []*torch.Tensor, caller string, out, x, g *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
+	wrt := params
+	if wantGrad {
+		wrt = append(slices.Clip(params), x)
+	}
+	grads, err := torch.Grad([]*torch.Tensor{out}, wrt, []*torch.Tensor{g}, false)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "axon: backward: %v", err)
+	}
+	var inGrad *torch.Tensor
+	if wantGrad {
+		inGrad = grads[len(params)]
+		if inGrad == nil { // the output does not depend on the inputs
+			inGrad = x.ZerosLike()
+		}
+	}
+	if len(params) == 0 {
+		return inGrad, nil
+	}
+	defer freeAll(grads[:len(params)])
+	if err := learner.Learn(caller, grads[:len(params)]); err != nil {
+		if errors.Is(err, ErrGradientNotFinite) {
+			return nil, status.Errorf(codes.InvalidArgument, "axon: %v", err)
+		}
+		return nil, status.Errorf(codes.Internal, "axon: learn: %v", err)
+	}
+	return inGrad, nil
 }
 
 // trainStep answers a Backward for a Trainable synapse: it back-propagates

@@ -168,6 +168,7 @@ func NewDendrite(key *Key, cfg DendriteConfig) (*Dendrite, error) {
 		life:      life,
 		cancel:    cancel,
 		peers:     newPeerBook(cfg.Backoff, cfg.Now, cfg.MaxPeers, uint64(time.Now().UnixNano())),
+		local:     make(map[string]Synapse),
 	}, nil
 }
 
@@ -194,9 +195,6 @@ func (d *Dendrite) Close() error {
 func (d *Dendrite) CallInProcess(s Synapse) {
 	d.localMu.Lock()
 	defer d.localMu.Unlock()
-	if d.local == nil {
-		d.local = make(map[string]Synapse)
-	}
 	d.local[s.Key()] = s
 }
 
@@ -273,13 +271,14 @@ func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*bittensorpb.S
 // goroutine, so that a caller inside torch.NoGrad gets detached outputs.
 func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 	res := Responses{Outputs: make([]*torch.Tensor, len(calls)), Errs: make([]error, len(calls))}
+	withGraph := torch.GradEnabled() // of the caller's thread; the calls run on others
 	var wg sync.WaitGroup
 	for i := range calls {
 		key := calls[i].synapse.GetSynapseKey()
 		wg.Go(func() {
 			start := time.Now()
 			if calls[i].local != nil {
-				res.Outputs[i], res.Errs[i] = d.localForward(&calls[i])
+				res.Outputs[i], res.Errs[i] = d.localForward(&calls[i], withGraph)
 			} else {
 				res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])
 			}

@@ -26,6 +26,10 @@ type remoteCall struct {
 	input    *torch.Tensor       // the caller's input tensor; nil for TEXT
 	text     []string            // the caller's inputs for TEXT
 	local    Synapse             // the synapse called in-process; nil for a peer's
+	// graph and leaf are an in-process forward's output with its autograd
+	// graph and its input leaf (nil unless the input requires grad), which
+	// the backward differentiates instead of running the forward again.
+	graph, leaf *torch.Tensor
 
 	wireDigest    [sha256.Size]byte // the buffer digest of wire, once computed
 	hasWireDigest bool
@@ -190,13 +194,23 @@ func (d *Dendrite) remoteBackward(c *remoteCall, grad *torch.Tensor, wantGrad bo
 }
 
 // localForward runs an in-process call's forward as the Axon's Forward
-// would, and checks its output as a peer's.
-func (d *Dendrite) localForward(c *remoteCall) (*torch.Tensor, error) {
-	inputs := c.localInputs(false)
+// would, and checks its output as a peer's. With withGraph (the caller
+// records autograd) and something for the backward to compute (an input
+// gradient, or a NetworkLearner's parameter gradients), the forward keeps
+// its graph for localBackward; the answer is detached either way.
+func (d *Dendrite) localForward(c *remoteCall, withGraph bool) (*torch.Tensor, error) {
+	learner, _ := c.local.(NetworkLearner)
+	leaf := withGraph && c.input != nil && c.input.RequiresGrad()
+	keep := leaf || (withGraph && learner != nil && len(learner.LearnParameters()) > 0)
+	inputs := c.localInputs(leaf)
 	var out *torch.Tensor
 	err := guard(c.local, func() error {
 		var err error
-		torch.NoGrad(func() { out, err = CallForward(c.local, inputs, c.modality) })
+		mode := torch.NoGrad
+		if keep {
+			mode = torch.EnableGrad
+		}
+		mode(func() { out, err = CallForward(c.local, inputs, c.modality) })
 		return err
 	})
 	peer := shortKey(c.synapse.GetSynapseKey())
@@ -211,23 +225,48 @@ func (d *Dendrite) localForward(c *remoteCall) (*torch.Tensor, error) {
 	if err := checkTensorValues(out, d.cfg.MaxAbsValue); err != nil {
 		return nil, fmt.Errorf("dendrite: in-process %s: output: %w", peer, err)
 	}
+	if keep {
+		c.graph = out
+		if leaf {
+			c.leaf = inputs.(*torch.Tensor)
+		}
+		out = out.Detach()
+	}
 	out = out.To(d.cfg.Device)
 	return out, out.Err()
 }
 
 // localBackward runs an in-process call's backward as the Axon's Backward
-// would (the synapse learns from grad), and returns the input gradient when
-// wantGrad.
+// would (the synapse learns from grad), differentiating the graph its
+// forward kept, and returns the input gradient when wantGrad.
 func (d *Dendrite) localBackward(c *remoteCall, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
+	if c.graph == nil {
+		return nil, nil // the forward found nothing for a backward to compute
+	}
 	peer := shortKey(c.synapse.GetSynapseKey())
 	if err := checkTensorValues(grad, math.Inf(1)); err != nil {
 		return nil, fmt.Errorf("dendrite: in-process %s: output gradient: %w", peer, err)
 	}
-	inputs := c.localInputs(wantGrad)
-	x, _ := inputs.(*torch.Tensor)
-	g, err := backwardPass(c.local, d.key.PublicHex(), inputs, c.modality, x, grad.Detach(), wantGrad)
-	if err != nil || !wantGrad {
-		return nil, err
+	learner, _ := c.local.(NetworkLearner)
+	var params []*torch.Tensor
+	if learner != nil {
+		params = learner.LearnParameters()
+	}
+	wantGrad = wantGrad && c.leaf != nil
+	if !wantGrad && len(params) == 0 {
+		return nil, nil
+	}
+	var g *torch.Tensor
+	err := guard(c.local, func() error {
+		var err error
+		g, err = learnFrom(learner, params, d.key.PublicHex(), c.graph, c.leaf, grad.Detach().To(c.graph.Device()), wantGrad)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dendrite: in-process %s: %w", peer, err)
+	}
+	if !wantGrad {
+		return nil, nil
 	}
 	if err := checkTensorValues(g, d.cfg.MaxAbsValue); err != nil {
 		return nil, fmt.Errorf("dendrite: in-process %s: input gradient: %w", peer, err)
