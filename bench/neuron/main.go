@@ -16,10 +16,9 @@
 // (bench/python/neuron_step.py: the same model work, nothing else),
 // neuron-overhead with the same model work written out in Go, and
 // neuron-leak runs the real loop for -leak-steps steps. Every case runs with
-// one libtorch intra-op thread, the Go side with
-// torch.TuneMalloc as `bittensor run` sets it, and the twin under the same
-// malloc settings (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
-// MALLOC_ARENA_MAX).
+// one libtorch intra-op thread, and the Go side and the twin both under the
+// malloc environment `bittensor` runs under (internal/mallocenv:
+// MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_ARENA_MAX).
 //
 // The peers are real neurons (Axon, Metagraph, their own MNIST model) in this
 // process, joined through the measured neuron's Metagraph, so they share the
@@ -45,7 +44,7 @@ import (
 	"time"
 
 	"github.com/opentensor/bittensor-go/examples/mnist"
-	"github.com/opentensor/bittensor-go/internal/benchref"
+	"github.com/opentensor/bittensor-go/internal/mallocenv"
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
@@ -53,7 +52,7 @@ import (
 
 func main() {
 	// The Go side runs under the same malloc environment as its references.
-	if err := benchref.Reexec(); err != nil {
+	if err := mallocenv.Reexec(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -81,10 +80,6 @@ func main() {
 			pprof.StopCPUProfile()
 			f.Close()
 		}()
-	}
-	// Before any other libtorch call: arenas made before it are not undone.
-	if err := benchref.SetMalloc(); err != nil {
-		fail(err)
 	}
 	if err := torch.SetNumThreads(1); err != nil {
 		fail(err)

@@ -21,14 +21,18 @@ import (
 
 	"github.com/opentensor/bittensor-go/internal/mallocenv"
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/torch"
 )
 
 func main() {
 	// A neuron's training step runs faster under these malloc settings
-	// given before libtorch loads (see internal/mallocenv); run.go applies
-	// them again with mallopt in case the exec fails.
+	// given before libtorch loads (see internal/mallocenv); should the exec
+	// fail, mallopt applies them, later and less well.
 	if err := mallocenv.Reexec(); err != nil {
-		fmt.Fprintf(os.Stderr, "bittensor: %v (running with the default malloc settings)\n", err)
+		fmt.Fprintf(os.Stderr, "bittensor: %v; setting malloc options in-process instead\n", err)
+		if err := torch.TuneMalloc(); err != nil {
+			fmt.Fprintf(os.Stderr, "bittensor: %v\n", err)
+		}
 	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }

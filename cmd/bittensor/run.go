@@ -10,7 +10,6 @@ import (
 
 	"github.com/opentensor/bittensor-go/examples/mnist"
 	"github.com/opentensor/bittensor-go/neuron"
-	"github.com/opentensor/bittensor-go/torch"
 )
 
 // neuronKind is a neuron that `bittensor run` can start.
@@ -73,11 +72,6 @@ func runCommand(stderr *os.File) *cli.Command {
 				}
 				if err := cfg.Validate(); err != nil {
 					return err
-				}
-				// A training step's tensors come from a bounded heap, not
-				// fresh mmap'd pages each step (see torch.TuneMalloc).
-				if err := torch.TuneMalloc(); err != nil {
-					cfg.Log.Warn().Err(err).Msg("malloc settings not applied")
 				}
 				return k.run(cCtx.Context, cfg)
 			},

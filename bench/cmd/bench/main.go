@@ -13,11 +13,12 @@ import (
 	"strings"
 
 	"github.com/opentensor/bittensor-go/internal/benchref"
+	"github.com/opentensor/bittensor-go/internal/mallocenv"
 )
 
 func main() {
 	// The Go side runs under the same malloc environment as its references.
-	if err := benchref.Reexec(); err != nil {
+	if err := mallocenv.Reexec(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -34,11 +35,6 @@ func main() {
 	leakSteps := flag.Int("leak-steps", 10000, "training steps of the leak case")
 	cases := flag.String("cases", "mnist-step,leak", "comma-separated cases to run")
 	flag.Parse()
-	// The Go side and its references run under the same malloc settings.
-	if err := benchref.SetMalloc(); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
-		os.Exit(1)
-	}
 
 	for _, c := range strings.Split(*cases, ",") {
 		var err error
