@@ -1,4 +1,4 @@
-package neuron
+package keys
 
 import (
 	"bytes"
@@ -76,7 +76,10 @@ func TestLoadKeyErrors(t *testing.T) {
 }
 
 func TestParsePublicKey(t *testing.T) {
-	k := testKey(t, 5)
+	k, err := KeyFromSeed(bytes.Repeat([]byte{5}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if pub, err := ParsePublicKey(k.PublicHex()); err != nil || string(pub) != string(k.Public()) {
 		t.Fatalf("ParsePublicKey(own key) = %x, %v", pub, err)
 	}
