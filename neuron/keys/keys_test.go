@@ -127,48 +127,6 @@ func FuzzParseKey(f *testing.F) {
 	})
 }
 
-// Two runs with the same --neuron_key file get the same neuron key and the
-// same synapse key; a different file gives different keys.
-func TestIdentityStableAcrossRuns(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "keys", "neuron.key")
-	first, err := LoadIdentityFlag(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := LoadIdentityFlag(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first.Neuron.PublicHex() != second.Neuron.PublicHex() || first.Synapse.PublicHex() != second.Synapse.PublicHex() {
-		t.Fatal("a second run with the same key file got other keys")
-	}
-	if first.Neuron.PublicHex() == first.Synapse.PublicHex() {
-		t.Fatal("the synapse key is the neuron key")
-	}
-	if k, err := loadNeuronKey(path); err != nil || k.PublicHex() != first.Neuron.PublicHex() {
-		t.Fatalf("StartNeuron's key %v, %v; want the file's neuron key", k, err)
-	}
-	other, err := LoadIdentityFlag(filepath.Join(dir, "other.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if other.Synapse.PublicHex() == first.Synapse.PublicHex() {
-		t.Fatal("two key files share a synapse key")
-	}
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mode := info.Mode().Perm(); mode != 0o600 {
-		t.Fatalf("key file mode %o, want 600", mode)
-	}
-	fresh, err := LoadIdentityFlag("")
-	if err != nil || fresh.Synapse == nil {
-		t.Fatalf("no key file: %v, %v", fresh, err)
-	}
-}
-
 // An old key file holding only the neuron key keeps its neuron key and gets
 // a synapse key, written to the file so that the next run reads it back.
 func TestIdentityUpgradesOldKeyFile(t *testing.T) {
@@ -234,10 +192,6 @@ func TestIdentityCorruptFile(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s: %v, want an error naming the file and containing %q", name, err, c.want)
 		}
-		var usage *UsageError
-		if _, err := LoadIdentityFlag(path); !errors.As(err, &usage) || usage.Flag != "neuron_key" {
-			t.Errorf("%s: LoadIdentityFlag = %v, want a --neuron_key usage error", name, err)
-		}
 		if data, _ := os.ReadFile(path); !bytes.Equal(data, c.data) {
 			t.Errorf("%s: the bad file was changed", name)
 		}
@@ -292,4 +246,13 @@ func onlyEntry(t *testing.T, dir, name string) {
 	if len(entries) != 1 || entries[0].Name() != name {
 		t.Fatalf("%s holds %v, want only %s", dir, entries, name)
 	}
+}
+
+func testKey(t testing.TB, b byte) *Key {
+	t.Helper()
+	k, err := KeyFromSeed(bytes.Repeat([]byte{b}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
