@@ -19,9 +19,10 @@
 //     gradient it returns back into the graph; one call's Backward RPCs go
 //     out at once. A failed peer answers zeros. A synapse the process serves
 //     itself is called in-process, with the same semantics.
-//   - Metagraph (metagraph*.go): the gossip cache of signed, proof-of-work
-//     synapse definitions. The rules (metagraph_state.go) are plain Go over
-//     values and a clock; the transport (gRPC or in memory) is a thin shell.
+//   - Metagraph (package neuron/metagraph): the cache of signed,
+//     proof-of-work synapse definitions, kept by gossip (the default) or in
+//     etcd (--chain_endpoint etcd://…). The rules are plain Go over values
+//     and a clock; each backend is a thin shell around them.
 //   - Router (router.go): learned top-k gating over the synapses.
 //   - Trainer (trainer.go): the seed's training step and epochs, checkpoints.
 //
@@ -35,5 +36,6 @@
 //	responses, err := n.Dendrite.ForwardImage(ctx, dispatch.Synapses, dispatch.Requests)
 //	network, err := dispatch.Join(responses.Outputs)
 //
-// Keys (keys.go) are ed25519; neuron_key and synapse_key carry them in hex.
+// Keys (package neuron/keys) are ed25519; neuron_key and synapse_key carry
+// them in hex.
 package neuron

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opentensor/bittensor-go/neuron/metagraph"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -21,7 +22,7 @@ const stopTimeout = 5 * time.Second
 type Neuron struct {
 	Key       *Key
 	Axon      *Axon
-	Metagraph *Metagraph
+	Metagraph metagraph.Metagraph
 	Dendrite  *Dendrite
 	// Conns is the one connection pool the Dendrite and the Metagraph's
 	// gossip dial through.
@@ -129,7 +130,7 @@ func (n *Neuron) startAxon(cfg Config, synapses []Synapse) error {
 }
 
 func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, synapses []Synapse) error {
-	mcfg := DefaultMetagraphConfig()
+	mcfg := metagraph.DefaultConfig()
 	mcfg.Port = cfg.MetagraphPort
 	mcfg.RemoteIP = cfg.RemoteIP
 	mcfg.Size = cfg.MetagraphSize
@@ -140,16 +141,16 @@ func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, synapses []Syna
 	if cfg.Bootstrap != "" {
 		mcfg.Bootstrap = []string{cfg.Bootstrap}
 	}
-	var err error
-	n.Metagraph, err = NewMetagraph(mcfg, n.Key, WithConnPool(n.Conns), WithGossipErrors(func(err error) {
+	mg, err := metagraph.NewGossip(mcfg, n.Key, metagraph.WithConnPool(n.Conns.pool), metagraph.WithGossipErrors(func(err error) {
 		cfg.Log.Debug().Err(err).Msg("gossip round failed")
 	}))
 	if err != nil {
 		return err
 	}
+	n.Metagraph = mg
 	port := n.Axon.Addr().(*net.TCPAddr).Port
 	for _, s := range synapses {
-		if err := n.Metagraph.Subscribe(NewSynapseDefinition(s.Key(), cfg.RemoteIP, port)); err != nil {
+		if err := n.Metagraph.Subscribe(metagraph.NewSynapseDefinition(s.Key(), cfg.RemoteIP, port)); err != nil {
 			return err
 		}
 	}

@@ -6,7 +6,7 @@
 //	gossip-converge: n=16,64,256 rounds=<r16>,<r64>,<r256> log2n=4,6,8
 //	gossip-verify: definitions/s=<d>
 //
-// The networks run in one process over neuron.MemoryNetwork with a fake clock:
+// The networks run in one process over metagraph.MemoryNetwork with a fake clock:
 // member i bootstraps from a random earlier member (a random tree, harder than
 // everyone bootstrapping from one seed node), and a round lets every member
 // gossip once in random order. The rounds reported are the worst of -runs
@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/metagraph"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
@@ -97,15 +98,15 @@ func key(label string) (*neuron.Key, error) {
 // converge builds a network of n members and returns the rounds it takes
 // until every member knows all n synapses.
 func converge(n int, seed uint64, maxRounds int) (int, error) {
-	cfg := neuron.LocalMetagraphConfig()
+	cfg := metagraph.LocalConfig()
 	cfg.TTL = 200 * cfg.Period
 	cfg.Refresh = cfg.TTL / 2
 	cfg.MaxBatchSynapses = max(cfg.MaxBatchSynapses, n)
 	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	net := neuron.NewMemoryNetwork(cfg.MaxMessageBytes)
+	net := metagraph.NewMemoryNetwork(cfg.MaxMessageBytes)
 	rng := rand.New(rand.NewPCG(seed, 7))
 
-	members := make([]*neuron.Metagraph, n)
+	members := make([]*metagraph.Gossip, n)
 	addrs := make([]string, n)
 	for i := range n {
 		c := cfg
@@ -117,8 +118,8 @@ func converge(n int, seed uint64, maxRounds int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		mg, err := neuron.NewMetagraph(c, k, neuron.WithTransport(net.Transport(addrs[i])),
-			neuron.WithClock(clk.now), neuron.WithRandSeed(seed<<32|uint64(i)))
+		mg, err := metagraph.NewGossip(c, k, metagraph.WithTransport(net.Transport(addrs[i])),
+			metagraph.WithClock(clk.now), metagraph.WithRandSeed(seed<<32|uint64(i)))
 		if err != nil {
 			return 0, err
 		}
@@ -130,7 +131,7 @@ func converge(n int, seed uint64, maxRounds int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if err := mg.Subscribe(neuron.NewSynapseDefinition(sk.PublicHex(), fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), 8091)); err != nil {
+		if err := mg.Subscribe(metagraph.NewSynapseDefinition(sk.PublicHex(), fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), 8091)); err != nil {
 			return 0, err
 		}
 		members[i] = mg
@@ -148,7 +149,7 @@ func converge(n int, seed uint64, maxRounds int) (int, error) {
 	return 0, fmt.Errorf("not converged after %d rounds", maxRounds)
 }
 
-func allKnowAll(members []*neuron.Metagraph, n int) bool {
+func allKnowAll(members []*metagraph.Gossip, n int) bool {
 	for _, m := range members {
 		if len(m.GetSynapses(2*n)) != n {
 			return false
@@ -160,7 +161,7 @@ func allKnowAll(members []*neuron.Metagraph, n int) bool {
 // verifyRate checks distinct definitions signed at the default difficulty on
 // one goroutine for about d and returns checks per second.
 func verifyRate(d time.Duration) (float64, error) {
-	cfg := neuron.DefaultMetagraphConfig()
+	cfg := metagraph.DefaultConfig()
 	defs := make([]*bittensorpb.Synapse, 32)
 	for i := range defs {
 		owner, err := key(fmt.Sprintf("verify neuron %d", i))
@@ -171,8 +172,8 @@ func verifyRate(d time.Duration) (float64, error) {
 		if err != nil {
 			return 0, err
 		}
-		defs[i] = neuron.NewSynapseDefinition(sk.PublicHex(), "10.0.0.1", 8091)
-		if err := neuron.SignSynapse(defs[i], owner, time.Now().UnixMilli(), cfg.PoWBits); err != nil {
+		defs[i] = metagraph.NewSynapseDefinition(sk.PublicHex(), "10.0.0.1", 8091)
+		if err := metagraph.SignSynapse(defs[i], owner, time.Now().UnixMilli(), cfg.PoWBits); err != nil {
 			return 0, err
 		}
 	}
@@ -180,7 +181,7 @@ func verifyRate(d time.Duration) (float64, error) {
 	count := 0
 	for time.Since(start) < d {
 		for _, def := range defs {
-			if err := neuron.VerifySynapse(def, cfg.PoWBits); err != nil {
+			if err := metagraph.VerifySynapse(def, cfg.PoWBits); err != nil {
 				return 0, err
 			}
 		}

@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"context"
@@ -7,20 +7,23 @@ import (
 	"testing"
 	"time"
 
-	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/opentensor/bittensor-go/neuron/internal/connpool"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // grpcMember starts a metagraph serving gRPC on a free port of 127.0.0.1.
-func grpcMember(t *testing.T, name string, bootstrap ...string) (*Metagraph, synapseID) {
+func grpcMember(t *testing.T, name string, bootstrap ...string) (*Gossip, synapseID) {
 	t.Helper()
-	cfg := LocalMetagraphConfig()
+	cfg := LocalConfig()
 	cfg.Bootstrap = bootstrap
 	key := labelKey(t, name)
-	mg, err := NewMetagraph(cfg, key)
+	mg, err := NewGossip(cfg, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +45,7 @@ func grpcMember(t *testing.T, name string, bootstrap ...string) (*Metagraph, syn
 	return mg, synapseID{key.PublicHex(), syn}
 }
 
-func knowsAll(mg *Metagraph, ids ...synapseID) bool {
+func knowsAll(mg *Gossip, ids ...synapseID) bool {
 	got := synapseKeys(mg.GetSynapses(100))
 	if len(got) != len(ids) {
 		return false
@@ -60,7 +63,7 @@ func TestGRPCBootstrapChainConverges(t *testing.T) {
 	a, idA := grpcMember(t, "A")
 	b, idB := grpcMember(t, "B", a.Addr())
 	c, idC := grpcMember(t, "C", b.Addr())
-	members := []*Metagraph{c, b, a}
+	members := []*Gossip{c, b, a}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -183,7 +186,7 @@ func TestMetagraphStartStop(t *testing.T) {
 	c, idC := grpcMember(t, "C", a.Addr())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	for _, m := range []*Metagraph{a, b, c} {
+	for _, m := range []*Gossip{a, b, c} {
 		if err := m.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +202,7 @@ func TestMetagraphStartStop(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, m := range []*Metagraph{a, b, c} {
+	for _, m := range []*Gossip{a, b, c} {
 		if err := m.Stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -214,37 +217,37 @@ func TestMetagraphStartStop(t *testing.T) {
 
 func TestNewMetagraphRefusesBadConfig(t *testing.T) {
 	key := labelKey(t, "k")
-	bad := map[string]func(*MetagraphConfig){
-		"negative port":    func(c *MetagraphConfig) { c.Port = -1 },
-		"zero size":        func(c *MetagraphConfig) { c.Size = 0 },
-		"ttl below period": func(c *MetagraphConfig) { c.TTL = c.Period },
-		"refresh < period": func(c *MetagraphConfig) { c.Refresh = c.Period / 2 },
-		"too much work":    func(c *MetagraphConfig) { c.PoWBits = 64 },
-		"bad bootstrap":    func(c *MetagraphConfig) { c.Bootstrap = []string{"nohostport"} },
-		"bad remote ip":    func(c *MetagraphConfig) { c.RemoteIP = "a b" },
+	bad := map[string]func(*Config){
+		"negative port":    func(c *Config) { c.Port = -1 },
+		"zero size":        func(c *Config) { c.Size = 0 },
+		"ttl below period": func(c *Config) { c.TTL = c.Period },
+		"refresh < period": func(c *Config) { c.Refresh = c.Period / 2 },
+		"too much work":    func(c *Config) { c.PoWBits = 64 },
+		"bad bootstrap":    func(c *Config) { c.Bootstrap = []string{"nohostport"} },
+		"bad remote ip":    func(c *Config) { c.RemoteIP = "a b" },
 	}
 	for name, f := range bad {
-		cfg := DefaultMetagraphConfig()
+		cfg := DefaultConfig()
 		f(&cfg)
-		if _, err := NewMetagraph(cfg, key); err == nil {
+		if _, err := NewGossip(cfg, key); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	for name, cfg := range map[string]MetagraphConfig{"default": DefaultMetagraphConfig(), "local": LocalMetagraphConfig()} {
+	for name, cfg := range map[string]Config{"default": DefaultConfig(), "local": LocalConfig()} {
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("%s config: %v", name, err)
 		}
 	}
-	if _, err := NewMetagraph(DefaultMetagraphConfig(), nil); err == nil {
+	if _, err := NewGossip(DefaultConfig(), nil); err == nil {
 		t.Error("nil key accepted")
 	}
 }
 
-func ExampleMetagraph() {
-	key, _ := NewKey()
-	synapseKey, _ := NewKey()
-	cfg := LocalMetagraphConfig() // DefaultMetagraphConfig() on a real network
-	mg, err := NewMetagraph(cfg, key)
+func ExampleGossip() {
+	key, _ := keys.NewKey()
+	synapseKey, _ := keys.NewKey()
+	cfg := LocalConfig() // DefaultConfig() on a real network
+	mg, err := NewGossip(cfg, key)
 	if err != nil {
 		panic(err)
 	}
@@ -258,4 +261,36 @@ func ExampleMetagraph() {
 	local := mg.GetSynapses(1000)
 	fmt.Println(len(local), local[0].GetPort())
 	// Output: 1 8091
+}
+
+// WithConnPool makes gossip dial through a pool the caller shares (a
+// neuron's, with its Dendrite) and leaves it open on Stop.
+func TestGossipDialsThroughSharedPool(t *testing.T) {
+	a, _ := grpcMember(t, "pool A")
+	pool := connpool.New(connpool.Config{
+		MaxConns:    4,
+		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
+	})
+	defer pool.Close()
+	cfg := LocalConfig()
+	cfg.Bootstrap = []string{a.Addr()}
+	b, err := NewGossip(cfg, labelKey(t, "pool B"), WithConnPool(pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.GossipOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := pool.Len(); got != 1 {
+		t.Fatalf("the shared pool holds %d connections after one exchange, want 1", got)
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Get(a.Addr()); err != nil {
+		t.Fatalf("the shared pool was closed with the metagraph: %v", err)
+	}
 }

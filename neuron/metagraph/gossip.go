@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"context"
@@ -8,33 +8,36 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opentensor/bittensor-go/neuron/internal/connpool"
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
-// Metagraph is a neuron's cache of the network: the synapse definitions it
-// knows (its own and its peers'), the metagraph peers it gossips with, and a
-// weight per synapse that the training loop learns.
+// Gossip is the Metagraph backend with no chain (the default): a neuron's
+// cache of the synapse definitions it knows (its own and its peers'), the
+// metagraph peers it gossips with, and a weight per synapse that the training
+// loop learns.
 //
 // Every Refresh it signs its local definitions again (new nonce, proof of
 // work, signature); every Period it picks a random peer (or, to try an
 // address it was told of, a candidate), sends it a GossipBatch of its live
 // peers and synapses and sinks the answer; it answers peers' batches the same
-// way. The rules for what is accepted, kept and forgotten are in
-// metagraph_state.go and metagraph_peers.go.
+// way. The rules for what is accepted, kept and forgotten are in state.go
+// and peers.go.
 //
-//	mg, err := neuron.NewMetagraph(cfg, key)
-//	err = mg.Subscribe(neuron.NewSynapseDefinition(synapseKey.PublicHex(), "10.0.0.5", 8091))
+//	mg, err := metagraph.NewGossip(cfg, key)
+//	err = mg.Subscribe(metagraph.NewSynapseDefinition(synapseKey.PublicHex(), "10.0.0.5", 8091))
 //	err = mg.Start(ctx)          // serves Metagraph.Gossip on cfg.Port and gossips
 //	defer mg.Stop()
 //	synapses := mg.GetSynapses(1000) // local first, then by weight
 //
 // All methods are safe for concurrent use.
-type Metagraph struct {
-	cfg       MetagraphConfig
-	key       *Key
+type Gossip struct {
+	cfg       Config
+	key       *keys.Key
 	now       func() time.Time
-	transport MetagraphTransport
-	pool      *ConnPool // for the gRPC transport; nil makes its own
+	transport Transport
+	pool      *connpool.Pool // for the gRPC transport; nil makes its own
 	onError   func(error)
 
 	// round serializes gossip rounds and subscriptions, so that the proof of
@@ -53,40 +56,40 @@ type Metagraph struct {
 	stopped   bool
 }
 
-// MetagraphOption changes how NewMetagraph builds a Metagraph.
-type MetagraphOption func(*Metagraph)
+// Option changes how NewGossip builds a Metagraph.
+type Option func(*Gossip)
 
 // WithTransport replaces the gRPC transport (e.g. with a MemoryNetwork's).
-func WithTransport(t MetagraphTransport) MetagraphOption {
-	return func(m *Metagraph) { m.transport = t }
+func WithTransport(t Transport) Option {
+	return func(m *Gossip) { m.transport = t }
 }
 
 // WithConnPool makes the gRPC transport dial through pool, shared with
 // others (a neuron's Dendrite); its owner closes it after the Metagraph stops.
-func WithConnPool(pool *ConnPool) MetagraphOption {
-	return func(m *Metagraph) { m.pool = pool }
+func WithConnPool(pool *connpool.Pool) Option {
+	return func(m *Gossip) { m.pool = pool }
 }
 
 // WithClock replaces time.Now for every rule that reads the time (tests pass a
 // fake clock and drive rounds with GossipOnce).
-func WithClock(now func() time.Time) MetagraphOption {
-	return func(m *Metagraph) { m.now = now }
+func WithClock(now func() time.Time) Option {
+	return func(m *Gossip) { m.now = now }
 }
 
 // WithRandSeed makes the choice of gossip partners reproducible.
-func WithRandSeed(seed uint64) MetagraphOption {
-	return func(m *Metagraph) { m.rng = rand.New(rand.NewPCG(seed, 0x6d657461677261)) }
+func WithRandSeed(seed uint64) Option {
+	return func(m *Gossip) { m.rng = rand.New(rand.NewPCG(seed, 0x6d657461677261)) }
 }
 
 // WithGossipErrors receives the error of every failed background gossip round
 // (e.g. to log it). Without it such errors only show in peer backoff and Stats.
-func WithGossipErrors(f func(error)) MetagraphOption {
-	return func(m *Metagraph) { m.onError = f }
+func WithGossipErrors(f func(error)) Option {
+	return func(m *Gossip) { m.onError = f }
 }
 
-// NewMetagraph returns a metagraph owned by the neuron key. It does not listen
+// NewGossip returns a gossip metagraph owned by the neuron key. It does not listen
 // or gossip until Start (or Listen and GossipOnce).
-func NewMetagraph(cfg MetagraphConfig, key *Key, opts ...MetagraphOption) (*Metagraph, error) {
+func NewGossip(cfg Config, key *keys.Key, opts ...Option) (*Gossip, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -94,7 +97,7 @@ func NewMetagraph(cfg MetagraphConfig, key *Key, opts ...MetagraphOption) (*Meta
 		return nil, errors.New("metagraph: nil neuron key")
 	}
 	cfg.Bootstrap = append([]string(nil), cfg.Bootstrap...)
-	m := &Metagraph{cfg: cfg, key: key, now: time.Now}
+	m := &Gossip{cfg: cfg, key: key, now: time.Now}
 	for _, o := range opts {
 		o(m)
 	}
@@ -112,7 +115,7 @@ func NewMetagraph(cfg MetagraphConfig, key *Key, opts ...MetagraphOption) (*Meta
 // metagraph becomes its owner: it sets the neuron key, signs it with a fresh
 // nonce and proof of work now, and refreshes it every period. Subscribing the
 // same synapse key again replaces its address and port.
-func (m *Metagraph) Subscribe(def *bittensorpb.Synapse) error {
+func (m *Gossip) Subscribe(def *bittensorpb.Synapse) error {
 	if def == nil {
 		return errors.New("metagraph: subscribe: nil synapse")
 	}
@@ -136,13 +139,13 @@ func (m *Metagraph) Subscribe(def *bittensorpb.Synapse) error {
 // Listen starts serving Metagraph.Gossip on the transport (for gRPC: cfg's
 // host and port). Start calls it; tests that drive rounds by hand call it
 // alone. Calling it again does nothing.
-func (m *Metagraph) Listen() error {
+func (m *Gossip) Listen() error {
 	m.life.Lock()
 	defer m.life.Unlock()
 	return m.listenLocked()
 }
 
-func (m *Metagraph) listenLocked() error {
+func (m *Gossip) listenLocked() error {
 	if m.stopped {
 		return errors.New("metagraph: listen: stopped")
 	}
@@ -163,7 +166,7 @@ func (m *Metagraph) listenLocked() error {
 
 // Addr returns the address peers reach this metagraph at ("" before Listen).
 // With Port 0 it tells which port was picked.
-func (m *Metagraph) Addr() string {
+func (m *Gossip) Addr() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.addr
@@ -171,7 +174,7 @@ func (m *Metagraph) Addr() string {
 
 // Start listens (if not yet) and runs the gossip loop until ctx ends or Stop:
 // one round at once, then one every Period.
-func (m *Metagraph) Start(ctx context.Context) error {
+func (m *Gossip) Start(ctx context.Context) error {
 	m.life.Lock()
 	defer m.life.Unlock()
 	if m.loopDone != nil {
@@ -186,7 +189,7 @@ func (m *Metagraph) Start(ctx context.Context) error {
 	return nil
 }
 
-func (m *Metagraph) loop(ctx context.Context, done chan<- struct{}) {
+func (m *Gossip) loop(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
 	ticker := time.NewTicker(m.cfg.Period)
 	defer ticker.Stop()
@@ -204,7 +207,7 @@ func (m *Metagraph) loop(ctx context.Context, done chan<- struct{}) {
 
 // Stop ends the gossip loop (waiting for it), stops serving and closes every
 // connection. The metagraph cannot be started again.
-func (m *Metagraph) Stop() error {
+func (m *Gossip) Stop() error {
 	m.life.Lock()
 	if m.stopped {
 		m.life.Unlock()
@@ -226,7 +229,7 @@ func (m *Metagraph) Stop() error {
 // candidate a live peer. With nobody to ask it does only the first two. The
 // error tells why the exchange failed; the peer is then backed off (a
 // candidate is dropped).
-func (m *Metagraph) GossipOnce(ctx context.Context) error {
+func (m *Gossip) GossipOnce(ctx context.Context) error {
 	m.round.Lock()
 	defer m.round.Unlock()
 
@@ -282,7 +285,7 @@ func (m *Metagraph) GossipOnce(ctx context.Context) error {
 // peer's batch and returns our own. A batch of an unknown version or over the
 // limits is refused with INVALID_ARGUMENT or RESOURCE_EXHAUSTED; bad entries
 // inside an acceptable batch are skipped one by one.
-func (m *Metagraph) Gossip(_ context.Context, in *bittensorpb.GossipBatch) (*bittensorpb.GossipBatch, error) {
+func (m *Gossip) Gossip(_ context.Context, in *bittensorpb.GossipBatch) (*bittensorpb.GossipBatch, error) {
 	if err := m.cfg.checkBatch(in); err != nil {
 		return nil, err
 	}
@@ -297,7 +300,7 @@ func (m *Metagraph) Gossip(_ context.Context, in *bittensorpb.GossipBatch) (*bit
 
 // sink takes a received batch: cheap rules under the lock, signature and
 // proof-of-work checks outside it, then the survivors stored.
-func (m *Metagraph) sink(in *bittensorpb.GossipBatch, now time.Time) {
+func (m *Gossip) sink(in *bittensorpb.GossipBatch, now time.Time) {
 	m.mu.Lock()
 	fresh := m.state.screenBatch(in, now, m.rng)
 	m.mu.Unlock()
@@ -314,7 +317,7 @@ func (m *Metagraph) sink(in *bittensorpb.GossipBatch, now time.Time) {
 // exchange we started within the TTL, and whose last exchange succeeded),
 // most recently reached first. Addresses only announced by others, the
 // callers' claims about themselves included, are candidates and not listed.
-func (m *Metagraph) GetPeers(n int) []string {
+func (m *Gossip) GetPeers(n int) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.state.peerList(n, m.now())
@@ -323,7 +326,7 @@ func (m *Metagraph) GetPeers(n int) []string {
 // GetSynapses returns up to n live synapse definitions: local ones first (in
 // subscription order), then remote ones by weight, highest first. The
 // messages are copies the caller may keep.
-func (m *Metagraph) GetSynapses(n int) []*bittensorpb.Synapse {
+func (m *Gossip) GetSynapses(n int) []*bittensorpb.Synapse {
 	m.mu.Lock()
 	list := m.state.synapseList(n, m.now())
 	m.mu.Unlock()
@@ -336,7 +339,7 @@ func (m *Metagraph) GetSynapses(n int) []*bittensorpb.Synapse {
 
 // Weights returns the weight of each synapse (by neuron and synapse key), 0
 // for synapses the metagraph does not hold.
-func (m *Metagraph) Weights(synapses []*bittensorpb.Synapse) []float64 {
+func (m *Gossip) Weights(synapses []*bittensorpb.Synapse) []float64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.state.weights(synapses)
@@ -344,7 +347,7 @@ func (m *Metagraph) Weights(synapses []*bittensorpb.Synapse) []float64 {
 
 // SetWeights sets the weight of each synapse; synapses the metagraph no
 // longer holds are skipped. The lengths must match and weights be finite.
-func (m *Metagraph) SetWeights(synapses []*bittensorpb.Synapse, weights []float64) error {
+func (m *Gossip) SetWeights(synapses []*bittensorpb.Synapse, weights []float64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.state.setWeights(synapses, weights)
@@ -352,7 +355,7 @@ func (m *Metagraph) SetWeights(synapses []*bittensorpb.Synapse, weights []float6
 
 // Stats returns counters of accepted and refused definitions and the current
 // sizes of the cache, the peer table and the candidates.
-func (m *Metagraph) Stats() MetagraphStats {
+func (m *Gossip) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.state.snapshot(m.now())

@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"context"
@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
-	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/protobuf/proto"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // fuzzConfig keeps the work small so that valid seeds are cheap to build.
-func fuzzConfig() MetagraphConfig {
+func fuzzConfig() Config {
 	c := stateConfig()
 	c.PoWBits = 4
 	return c
@@ -87,7 +88,7 @@ func FuzzGossipBatch(f *testing.F) {
 			return
 		}
 		net := NewMemoryNetwork(1 << 20)
-		mg, err := NewMetagraph(fuzzConfig(), labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
+		mg, err := NewGossip(fuzzConfig(), labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +191,7 @@ func FuzzGossipBatchSink(f *testing.F) {
 
 // checkPeerInvariants fails t when the peer tables break a rule that holds
 // whatever was received.
-func checkPeerInvariants(t *testing.T, st *metagraphState, cfg MetagraphConfig, answered map[string]bool, now time.Time) {
+func checkPeerInvariants(t *testing.T, st *metagraphState, cfg Config, answered map[string]bool, now time.Time) {
 	t.Helper()
 	if n := st.candidates.len(); n > cfg.MaxCandidates {
 		t.Fatalf("%d candidates, limit %d", n, cfg.MaxCandidates)

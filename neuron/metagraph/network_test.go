@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
@@ -16,7 +17,7 @@ import (
 // in random order.
 type memberNetwork struct {
 	tb      testing.TB
-	cfg     MetagraphConfig
+	cfg     Config
 	clock   *manualClock
 	net     *MemoryNetwork
 	rng     *rand.Rand
@@ -24,23 +25,23 @@ type memberNetwork struct {
 }
 
 type member struct {
-	mg      *Metagraph
+	mg      *Gossip
 	addr    string
 	synapse synapseID
 	stopped bool
 }
 
-// networkConfig is LocalMetagraphConfig with a TTL of 20 periods and a
+// networkConfig is LocalConfig with a TTL of 20 periods and a
 // refresh every 4 (a refresh costs every member a verification per synapse;
 // which synapses are known does not depend on it).
-func networkConfig() MetagraphConfig {
-	c := LocalMetagraphConfig()
+func networkConfig() Config {
+	c := LocalConfig()
 	c.TTL = 20 * c.Period
 	c.Refresh = 4 * c.Period
 	return c
 }
 
-func newMemberNetwork(tb testing.TB, n int, cfg MetagraphConfig, seed uint64) *memberNetwork {
+func newMemberNetwork(tb testing.TB, n int, cfg Config, seed uint64) *memberNetwork {
 	tb.Helper()
 	nw := &memberNetwork{
 		tb:    tb,
@@ -56,7 +57,7 @@ func newMemberNetwork(tb testing.TB, n int, cfg MetagraphConfig, seed uint64) *m
 		}
 		addr := fmt.Sprintf("m%d.test:8092", i)
 		key := labelKey(tb, fmt.Sprintf("seed %d neuron %d", seed, i))
-		mg, err := NewMetagraph(c, key,
+		mg, err := NewGossip(c, key,
 			WithTransport(nw.net.Transport(addr)), WithClock(nw.clock.Now), WithRandSeed(seed*1000+uint64(i)))
 		if err != nil {
 			tb.Fatal(err)
@@ -277,8 +278,8 @@ func TestNetworkIgnoresForger(t *testing.T) {
 type forger struct {
 	tb        testing.TB
 	nw        *memberNetwork
-	key       *Key
-	transport MetagraphTransport
+	key       *keys.Key
+	transport Transport
 }
 
 func newForger(tb testing.TB, nw *memberNetwork) *forger {

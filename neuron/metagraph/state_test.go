@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"errors"
@@ -9,16 +9,17 @@ import (
 	"testing"
 	"time"
 
-	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // stateConfig is the configuration of the rules tests: 8 bits of work, TTL of
 // 30 periods of one second.
-func stateConfig() MetagraphConfig {
-	c := LocalMetagraphConfig()
+func stateConfig() Config {
+	c := LocalConfig()
 	c.Period = time.Second
 	c.Refresh = time.Second
 	c.TTL = 30 * time.Second

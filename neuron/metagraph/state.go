@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"cmp"
@@ -9,17 +9,18 @@ import (
 	"slices"
 	"time"
 
-	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // This file holds the metagraph's rules for synapse definitions and gossip
-// batches (metagraph_peers.go has those for peers): plain Go over values and a
+// batches (peers.go has those for peers): plain Go over values and a
 // time passed in by the caller. No locks, no I/O, no goroutines; the Metagraph
-// (metagraph.go) is the thin shell that adds those.
+// (gossip.go, chain.go) is the thin shell that adds those.
 //
 // Synapse definitions
 //   - A definition is identified by (neuron key, synapse key): a neuron can only
@@ -52,8 +53,8 @@ type synapseEntry struct {
 	nonceFloor int64
 }
 
-// MetagraphStats counts what the metagraph has done since it was created.
-type MetagraphStats struct {
+// Stats counts what the metagraph has done since it was created.
+type Stats struct {
 	Synapses   int    // definitions stored now, local ones included
 	Peers      int    // addresses in the peer table now (bootstrap and those that answered), live or not
 	Live       int    // live peers now (what GetPeers returns)
@@ -66,16 +67,16 @@ type MetagraphStats struct {
 
 // metagraphState is the metagraph's data and rules.
 type metagraphState struct {
-	cfg        MetagraphConfig
+	cfg        Config
 	self       string // own advertised address; "" until known
 	synapses   map[synapseID]*synapseEntry
 	local      []synapseID           // subscription order
 	peers      map[string]*peerEntry // bootstrap peers and addresses that answered
 	candidates candidateSet          // addresses learned from gossip that never answered
-	stats      MetagraphStats
+	stats      Stats
 }
 
-func newMetagraphState(cfg MetagraphConfig, now time.Time) *metagraphState {
+func newMetagraphState(cfg Config, now time.Time) *metagraphState {
 	st := &metagraphState{
 		cfg:        cfg,
 		synapses:   make(map[synapseID]*synapseEntry),
@@ -313,7 +314,7 @@ func (st *metagraphState) setWeights(defs []*bittensorpb.Synapse, w []float64) e
 }
 
 // snapshot returns the counters and current sizes.
-func (st *metagraphState) snapshot(now time.Time) MetagraphStats {
+func (st *metagraphState) snapshot(now time.Time) Stats {
 	s := st.stats
 	s.Synapses, s.Peers, s.Candidates = len(st.synapses), len(st.peers), st.candidates.len()
 	for _, p := range st.peers {
@@ -371,7 +372,7 @@ func (st *metagraphState) batch(now time.Time) *bittensorpb.GossipBatch {
 
 // checkBatch refuses a batch this metagraph cannot take, with the gRPC status
 // a peer sees.
-func (c MetagraphConfig) checkBatch(b *bittensorpb.GossipBatch) error {
+func (c Config) checkBatch(b *bittensorpb.GossipBatch) error {
 	switch {
 	case b == nil:
 		return status.Error(codes.InvalidArgument, "metagraph: empty gossip batch")

@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"context"
@@ -7,17 +7,18 @@ import (
 	"testing"
 	"time"
 
-	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // pair is two metagraphs on a MemoryNetwork with a fake clock; b bootstraps from a.
-func pair(t *testing.T) (a, b *Metagraph, clock *manualClock) {
+func pair(t *testing.T) (a, b *Gossip, clock *manualClock) {
 	t.Helper()
 	clock = newManualClock()
 	net := NewMemoryNetwork(1 << 20)
-	cfg := LocalMetagraphConfig()
+	cfg := LocalConfig()
 	a = memoryMember(t, net, cfg, clock, "a.test:8092", 1)
 	b = memoryMember(t, net, cfg, clock, "b.test:8092", 1, "a.test:8092")
 	return a, b, clock
@@ -154,7 +155,7 @@ func TestMetagraphSynapsesAreCopiesAndWeighted(t *testing.T) {
 
 func TestMetagraphGossipTimeout(t *testing.T) {
 	clock := newManualClock()
-	cfg := LocalMetagraphConfig()
+	cfg := LocalConfig()
 	cfg.Bootstrap = []string{"slow.test:8092"}
 	cfg.GossipTimeout = 50 * time.Millisecond
 	net := NewMemoryNetwork(1 << 20)
@@ -164,7 +165,7 @@ func TestMetagraphGossipTimeout(t *testing.T) {
 	if _, err := tr.Listen(slow); err != nil {
 		t.Fatal(err)
 	}
-	mg, err := NewMetagraph(cfg, labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
+	mg, err := NewGossip(cfg, labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,14 +190,14 @@ func (p *blockingPeer) Gossip(ctx context.Context, _ *bittensorpb.GossipBatch) (
 
 func TestMetagraphRefusesBadAnswer(t *testing.T) {
 	clock := newManualClock()
-	cfg := LocalMetagraphConfig()
+	cfg := LocalConfig()
 	cfg.Bootstrap = []string{"old.test:8092"}
 	net := NewMemoryNetwork(1 << 20)
 	old := net.Transport("old.test:8092")
 	if _, err := old.Listen(answerWith{&bittensorpb.GossipBatch{Version: "0.0.0"}}); err != nil {
 		t.Fatal(err)
 	}
-	mg, err := NewMetagraph(cfg, labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
+	mg, err := NewGossip(cfg, labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"fmt"

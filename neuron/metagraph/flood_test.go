@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"context"
@@ -33,9 +33,9 @@ func TestMetagraphFloodThenNewcomer(t *testing.T) {
 	ctx := context.Background()
 	clock := newManualClock()
 	net := NewMemoryNetwork(1 << 20)
-	cfg := LocalMetagraphConfig()
+	cfg := LocalConfig()
 	cfg.MaxCandidates = candidates
-	mk := func(addr string, seed uint64, bootstrap ...string) *Metagraph {
+	mk := func(addr string, seed uint64, bootstrap ...string) *Gossip {
 		return memoryMember(t, net, cfg, clock, addr, seed, bootstrap...)
 	}
 	friend := mk("friend.test:8092", 1)
@@ -119,7 +119,7 @@ func TestMetagraphNeverItsOwnPeer(t *testing.T) {
 	ctx := context.Background()
 	clock := newManualClock()
 	net := NewMemoryNetwork(1 << 20)
-	me, err := NewMetagraph(LocalMetagraphConfig(), labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
+	me, err := NewGossip(LocalConfig(), labelKey(t, "me"), WithTransport(net.Transport("me.test:8092")), WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,15 @@
-package neuron
+package metagraph
 
 import (
 	"context"
 	"fmt"
 	"sync"
 
-	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // MemoryNetwork connects metagraphs inside one process without sockets, for
@@ -30,7 +31,7 @@ func NewMemoryNetwork(maxMessageBytes int) *MemoryNetwork {
 }
 
 // Transport returns the transport of the member at addr, for WithTransport.
-func (n *MemoryNetwork) Transport(addr string) MetagraphTransport {
+func (n *MemoryNetwork) Transport(addr string) Transport {
 	return &memoryTransport{net: n, addr: addr}
 }
 

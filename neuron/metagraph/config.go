@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"fmt"
@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// MetagraphConfig holds every knob of the Metagraph. Start from
-// DefaultMetagraphConfig (a network of real neurons) or LocalMetagraphConfig
+// Config holds every knob of the Metagraph. Start from
+// DefaultConfig (a network of real neurons) or LocalConfig
 // (fast settings for tests on one machine) and change what you need.
 //
 // All members of one network must agree on PoWBits (a definition with less
 // work is refused) and should agree on TTL.
-type MetagraphConfig struct {
+type Config struct {
 	// ListenHost is the interface the gossip service binds to ("" = all).
 	ListenHost string
 	// Port is the gossip service port (--metagraph_port); 0 picks a free one,
@@ -75,11 +75,11 @@ type MetagraphConfig struct {
 	MaxBatchSynapses int
 }
 
-// DefaultMetagraphConfig returns the settings of a neuron on a real network:
+// DefaultConfig returns the settings of a neuron on a real network:
 // port 8092, cache of 10 000 synapses, gossip and refresh every 10 s, TTL 300 s, 16 bits of
 // proof of work (about 65 000 SHA-256 hashes, a few milliseconds per refresh).
-func DefaultMetagraphConfig() MetagraphConfig {
-	return MetagraphConfig{
+func DefaultConfig() Config {
+	return Config{
 		Port:             8092,
 		RemoteIP:         "127.0.0.1",
 		Size:             10000,
@@ -99,11 +99,11 @@ func DefaultMetagraphConfig() MetagraphConfig {
 	}
 }
 
-// LocalMetagraphConfig returns fast settings for tests and local experiments:
+// LocalConfig returns fast settings for tests and local experiments:
 // a free port on 127.0.0.1, gossip and refresh every 50 ms, TTL 2 s, 4 bits of
 // proof of work.
-func LocalMetagraphConfig() MetagraphConfig {
-	c := DefaultMetagraphConfig()
+func LocalConfig() Config {
+	c := DefaultConfig()
 	c.ListenHost = "127.0.0.1"
 	c.Port = 0
 	c.Size = 1000
@@ -124,7 +124,7 @@ func LocalMetagraphConfig() MetagraphConfig {
 const maxPoWBits = 40
 
 // Validate reports the first setting that cannot work.
-func (c MetagraphConfig) Validate() error {
+func (c Config) Validate() error {
 	switch {
 	case c.Port < 0 || c.Port > 65535:
 		return fmt.Errorf("metagraph: config: port %d out of range 0..65535", c.Port)
@@ -168,6 +168,6 @@ func (c MetagraphConfig) Validate() error {
 }
 
 // listenAddress is where the gossip service binds.
-func (c MetagraphConfig) listenAddress() string {
+func (c Config) listenAddress() string {
 	return net.JoinHostPort(c.ListenHost, strconv.Itoa(c.Port))
 }

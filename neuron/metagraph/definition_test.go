@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"errors"
@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 func TestSignVerifySynapse(t *testing.T) {

@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"cmp"
@@ -10,7 +10,7 @@ import (
 )
 
 // The metagraph's rules for peers, part of metagraphState (see
-// metagraph_state.go): plain Go over values, a time and a random source
+// state.go): plain Go over values, a time and a random source
 // passed in.
 //
 //   - Addresses learned from gossip (every peer of a received batch, the
@@ -224,7 +224,7 @@ func (st *metagraphState) peerFailed(addr string, now time.Time) {
 
 // backoffInto sets the next retry time of a failing peer: Period doubled per
 // failure beyond the first, capped at MaxBackoff.
-func (c MetagraphConfig) backoffInto(p *peerEntry, now time.Time) {
+func (c Config) backoffInto(p *peerEntry, now time.Time) {
 	wait := c.Period
 	for i := 1; i < p.failures && wait < c.MaxBackoff; i++ {
 		wait *= 2

@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"crypto/ed25519"
@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
@@ -65,7 +66,7 @@ const synapseDomain = "bittensor-go synapse definition v1\x00"
 // NewSynapseDefinition returns the unsigned definition of a local synapse
 // served at address:port, ready for Metagraph.Subscribe, which fills in the
 // neuron key, nonce, proof of work and signature (and renews them every
-// MetagraphConfig.Refresh).
+// Config.Refresh).
 func NewSynapseDefinition(synapseKey, address string, port int) *bittensorpb.Synapse {
 	return &bittensorpb.Synapse{
 		Version:    MetagraphVersion,
@@ -130,7 +131,7 @@ func solveWork(fields [sha256.Size]byte, powBits int) ([]byte, [sha256.Size]byte
 // SignSynapse makes def a valid definition owned by key: it sets the neuron
 // key and nonce, solves the proof of work at powBits and signs. The other
 // fields must already be well formed.
-func SignSynapse(def *bittensorpb.Synapse, key *Key, nonce int64, powBits int) error {
+func SignSynapse(def *bittensorpb.Synapse, key *keys.Key, nonce int64, powBits int) error {
 	if powBits < 0 || powBits > maxPoWBits {
 		return fmt.Errorf("metagraph: sign synapse: proof-of-work bits %d out of range 0..%d", powBits, maxPoWBits)
 	}
@@ -168,7 +169,7 @@ func verifyWorkAndSignature(def *bittensorpb.Synapse, powBits int) error {
 		return fmt.Errorf("metagraph: synapse %s: %w: %d leading zero bits, want %d",
 			keyLabel(def.GetSynapseKey()), ErrBadProofOfWork, got, powBits)
 	}
-	if !Verify(def.GetNeuronKey(), digest[:], def.GetSignature()) {
+	if !keys.Verify(def.GetNeuronKey(), digest[:], def.GetSignature()) {
 		return fmt.Errorf("metagraph: synapse %s: %w by neuron %s",
 			keyLabel(def.GetSynapseKey()), ErrBadSynapseSignature, keyLabel(def.GetNeuronKey()))
 	}

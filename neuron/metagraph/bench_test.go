@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // BenchmarkVerifySynapse is the cost of checking one received definition at
 // the default difficulty (proof of work, then signature).
 func BenchmarkVerifySynapse(b *testing.B) {
-	bits := DefaultMetagraphConfig().PoWBits
+	bits := DefaultConfig().PoWBits
 	defs := make([]*bittensorpb.Synapse, 16)
 	for i := range defs {
 		defs[i] = signedDef(b, labelKey(b, fmt.Sprint("owner ", i)), fmt.Sprint("syn ", i), time.Unix(1700000000, 0), bits)
@@ -28,7 +28,7 @@ func BenchmarkVerifySynapse(b *testing.B) {
 // BenchmarkSignSynapse is the cost of one refresh of a local definition at the
 // default difficulty (proof of work search and signature).
 func BenchmarkSignSynapse(b *testing.B) {
-	bits := DefaultMetagraphConfig().PoWBits
+	bits := DefaultConfig().PoWBits
 	owner := labelKey(b, "owner")
 	d := NewSynapseDefinition(labelKey(b, "syn").PublicHex(), "10.0.0.1", 8091)
 	for i := int64(1); b.Loop(); i++ {

@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"crypto/sha256"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
@@ -33,10 +34,10 @@ func (c *manualClock) Advance(d time.Duration) {
 }
 
 // labelKey returns a deterministic key; different labels give different keys.
-func labelKey(t testing.TB, label string) *Key {
+func labelKey(t testing.TB, label string) *keys.Key {
 	t.Helper()
 	seed := sha256.Sum256([]byte(label))
-	k, err := KeyFromSeed(seed[:])
+	k, err := keys.KeyFromSeed(seed[:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func labelKey(t testing.TB, label string) *Key {
 }
 
 // signedDef returns a valid definition of synapse syn owned by owner.
-func signedDef(t testing.TB, owner *Key, syn string, at time.Time, bits int) *bittensorpb.Synapse {
+func signedDef(t testing.TB, owner *keys.Key, syn string, at time.Time, bits int) *bittensorpb.Synapse {
 	t.Helper()
 	d := NewSynapseDefinition(labelKey(t, syn).PublicHex(), "10.1.2.3", 8091)
 	if err := SignSynapse(d, owner, at.UnixMilli(), bits); err != nil {
@@ -55,7 +56,7 @@ func signedDef(t testing.TB, owner *Key, syn string, at time.Time, bits int) *bi
 
 // unworked rewrites d's proof of work to one with fewer than bits leading zero
 // bits and signs it again, so that only the work is wrong.
-func unworked(t testing.TB, d *bittensorpb.Synapse, owner *Key, bits int) *bittensorpb.Synapse {
+func unworked(t testing.TB, d *bittensorpb.Synapse, owner *keys.Key, bits int) *bittensorpb.Synapse {
 	t.Helper()
 	d = copySynapse(d)
 	fields := synapseFields(d)
@@ -90,10 +91,10 @@ func synapseKeys(defs []*bittensorpb.Synapse) map[synapseID]int64 {
 // memoryMember starts a metagraph listening at addr on net, keyed by addr,
 // with cfg, the fake clock and a seeded choice of partners; it stops when the
 // test ends.
-func memoryMember(t *testing.T, net *MemoryNetwork, cfg MetagraphConfig, clock *manualClock, addr string, seed uint64, bootstrap ...string) *Metagraph {
+func memoryMember(t *testing.T, net *MemoryNetwork, cfg Config, clock *manualClock, addr string, seed uint64, bootstrap ...string) *Gossip {
 	t.Helper()
 	cfg.Bootstrap = bootstrap
-	mg, err := NewMetagraph(cfg, labelKey(t, addr), WithTransport(net.Transport(addr)), WithClock(clock.Now), WithRandSeed(seed))
+	mg, err := NewGossip(cfg, labelKey(t, addr), WithTransport(net.Transport(addr)), WithClock(clock.Now), WithRandSeed(seed))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"context"
@@ -9,8 +9,10 @@ import (
 	"sync"
 	"time"
 
-	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 
 	"github.com/opentensor/bittensor-go/neuron/internal/connpool"
 )
@@ -23,8 +25,8 @@ const maxGossipStreams = 4
 // pool of connections to peers, every call under the caller's deadline, every
 // message within MaxMessageBytes in both directions.
 type grpcTransport struct {
-	cfg       MetagraphConfig
-	pool      *ConnPool
+	cfg       Config
+	pool      *connpool.Pool
 	ownsPool  bool
 	callSizes []grpc.CallOption
 
@@ -37,10 +39,13 @@ type grpcTransport struct {
 // newGRPCTransport returns the gRPC transport for cfg, dialing through pool
 // (one of MaxPeers connections, owned and closed by the transport, when nil);
 // nothing listens or dials until Listen or Exchange.
-func newGRPCTransport(cfg MetagraphConfig, pool *ConnPool) *grpcTransport {
+func newGRPCTransport(cfg Config, pool *connpool.Pool) *grpcTransport {
 	owned := pool == nil
 	if owned {
-		pool = NewConnPool(cfg.MaxPeers, 0)
+		pool = connpool.New(connpool.Config{
+			MaxConns:    cfg.MaxPeers,
+			DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
+		})
 	}
 	return &grpcTransport{cfg: cfg, pool: pool, ownsPool: owned, callSizes: messageSizes(cfg.MaxMessageBytes)}
 }
@@ -89,7 +94,7 @@ func (t *grpcTransport) Exchange(ctx context.Context, addr string, batch *bitten
 	if err := validateHostPort(addr); err != nil {
 		return nil, fmt.Errorf("metagraph: gossip: %w", err)
 	}
-	conn, err := t.pool.pool.Get(addr)
+	conn, err := t.pool.Get(addr)
 	if errors.Is(err, connpool.ErrClosed) {
 		return nil, fmt.Errorf("metagraph: gossip %s: transport closed", addr)
 	}
@@ -142,6 +147,11 @@ func (t *grpcTransport) Close() error {
 		return errors.Join(poolErr, fmt.Errorf("metagraph: gossip server: %w", err))
 	}
 	return poolErr
+}
+
+// messageSizes are the call options bounding a message in both directions.
+func messageSizes(maxBytes int) []grpc.CallOption {
+	return []grpc.CallOption{grpc.MaxCallRecvMsgSize(maxBytes), grpc.MaxCallSendMsgSize(maxBytes)}
 }
 
 // gossipService adapts a GossipHandler to the generated server interface.

@@ -1,4 +1,4 @@
-package neuron
+package metagraph
 
 import (
 	"context"
@@ -12,10 +12,10 @@ type GossipHandler interface {
 	Gossip(ctx context.Context, in *bittensorpb.GossipBatch) (*bittensorpb.GossipBatch, error)
 }
 
-// MetagraphTransport carries gossip exchanges between metagraphs. The real one
+// Transport carries gossip exchanges between metagraphs. The real one
 // is the Metagraph.Gossip gRPC service (the default); MemoryNetwork connects
 // members inside one process for tests and benchmarks.
-type MetagraphTransport interface {
+type Transport interface {
 	// Listen starts handing incoming exchanges to h and returns the address
 	// peers reach this member at. It is called once.
 	Listen(h GossipHandler) (addr string, err error)
