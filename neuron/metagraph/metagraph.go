@@ -43,4 +43,5 @@ type Metagraph interface {
 
 var (
 	_ Metagraph = (*Gossip)(nil)
+	_ Metagraph = (*Chain)(nil)
 )
