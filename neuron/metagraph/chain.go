@@ -292,7 +292,11 @@ func (m *Chain) renewLease(ctx context.Context) error {
 	now := m.now()
 	m.mu.Lock()
 	defs := m.state.resignLocal(now)
-	m.weightsDirty = true
+	republish := m.lastWeightsPut != 0 // the old lease took our weights with it
+	m.weightsDirty = m.weightsDirty || republish
+	if republish {
+		m.weightsPutAt = time.Time{}
+	}
 	m.mu.Unlock()
 	if err := m.signAndStore(defs); err != nil {
 		return err
@@ -341,11 +345,12 @@ func (m *Chain) put(ctx context.Context, defs []*bittensorpb.Synapse) error {
 	return nil
 }
 
-// publishWeights puts a signed record of the weights when they changed since
-// the last one and that one is at least Refresh old (or the lease is new).
+// publishWeights puts a signed record of the weights when SetWeights changed
+// them since the last one and that one is at least Refresh old (or went with
+// a lost lease).
 func (m *Chain) publishWeights(ctx context.Context, now time.Time) error {
 	m.mu.Lock()
-	due := m.weightsDirty && (now.Sub(m.weightsPutAt) >= m.cfg.Refresh || m.lastWeightsPut == 0 || m.weightsPutAt.IsZero())
+	due := m.weightsDirty && now.Sub(m.weightsPutAt) >= m.cfg.Refresh
 	entries := m.state.weightEntries()
 	nonce := max(now.UnixMilli(), m.lastWeightsPut+1)
 	m.mu.Unlock()

@@ -6,9 +6,8 @@ import (
 )
 
 // FuzzWeightsRecord feeds arbitrary bytes to the weights record decoder: it
-// returns a record or an error, never panics, and a record it returns has
-// at most the limit of finite entries and re-encodes... only by its signer,
-// so the check is that decoding its own output is stable.
+// returns a record or an error, never panics, and a record it returns stays
+// within the entry limit and names a well-formed neuron key.
 func FuzzWeightsRecord(f *testing.F) {
 	k := labelKey(f, "fuzz weights")
 	n, s := labelKey(f, "fuzz n").PublicHex(), labelKey(f, "fuzz s").PublicHex()
