@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/opentensor/bittensor-go/neuron/metagraph"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -17,8 +18,8 @@ import (
 // flags and BT_<FLAG> environment variables; DefaultConfig gives the values a
 // single neuron needs to train with no peers and no arguments.
 type Config struct {
-	// ChainEndpoint is the chain to register with. No chain backend exists
-	// yet, so Validate refuses any value rather than ignore it.
+	// ChainEndpoint is the chain to register with, etcd://host:port[,host:port…]
+	// (see metagraph.Chain); empty finds peers by gossip.
 	ChainEndpoint string
 	// AxonPort is the TCP port the Axon serves synapses on; 0 picks a free one.
 	AxonPort int
@@ -120,8 +121,12 @@ func usageErrorf(flag, format string, args ...any) error {
 // Validate checks every setting and returns a *UsageError for the first bad one.
 func (c *Config) Validate() error {
 	if c.ChainEndpoint != "" {
-		return usageErrorf("chain_endpoint", "no chain backend exists yet; leave it out "+
-			"(neurons find each other by gossip: --bootstrap HOST:PORT)")
+		if _, err := metagraph.ParseChainEndpoint(c.ChainEndpoint); err != nil {
+			return &UsageError{Flag: "chain_endpoint", Err: err}
+		}
+		if c.Bootstrap != "" {
+			return usageErrorf("bootstrap", "neurons on a chain find each other through it; leave --bootstrap out with --chain_endpoint")
+		}
 	}
 	for _, p := range []struct {
 		flag string

@@ -20,6 +20,9 @@ func TestConfigValidate(t *testing.T) {
 		mutate func(*Config)
 	}{
 		{"chain_endpoint", func(c *Config) { c.ChainEndpoint = "206.189.254.5:12345" }},
+		{"chain_endpoint", func(c *Config) { c.ChainEndpoint = "etcd://" }},
+		{"chain_endpoint", func(c *Config) { c.ChainEndpoint = "etcd://127.0.0.1:2379,127.0.0.1" }},
+		{"bootstrap", func(c *Config) { c.ChainEndpoint, c.Bootstrap = "etcd://127.0.0.1:2379", "127.0.0.1:8120" }},
 		{"axon_port", func(c *Config) { c.AxonPort = -1 }},
 		{"metagraph_port", func(c *Config) { c.MetagraphPort = 65536 }},
 		{"metagraph_port", func(c *Config) { c.AxonPort, c.MetagraphPort = 8091, 8091 }},
@@ -50,5 +53,10 @@ func TestConfigValidate(t *testing.T) {
 	ok.Bootstrap, ok.Device, ok.MetagraphPeriod, ok.MetagraphTTL = "localhost:8120", "cuda:1", time.Second, 3*time.Second
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid config refused: %v", err)
+	}
+	chain := DefaultConfig()
+	chain.ChainEndpoint = "etcd://127.0.0.1:2379,10.0.0.2:2379"
+	if err := chain.Validate(); err != nil {
+		t.Fatalf("valid chain endpoint refused: %v", err)
 	}
 }

@@ -141,9 +141,7 @@ func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, synapses []Syna
 	if cfg.Bootstrap != "" {
 		mcfg.Bootstrap = []string{cfg.Bootstrap}
 	}
-	mg, err := metagraph.NewGossip(mcfg, n.Key, metagraph.WithConnPool(n.Conns.pool), metagraph.WithGossipErrors(func(err error) {
-		cfg.Log.Debug().Err(err).Msg("gossip round failed")
-	}))
+	mg, err := newMetagraph(ctx, cfg, mcfg, n)
 	if err != nil {
 		return err
 	}
@@ -158,6 +156,33 @@ func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, synapses []Syna
 		return portError("metagraph_port", cfg.MetagraphPort, err)
 	}
 	return nil
+}
+
+// newMetagraph returns the backend the settings choose: the chain at
+// --chain_endpoint (an unreachable one is a *UsageError), else gossip
+// through the neuron's connection pool.
+func newMetagraph(ctx context.Context, cfg Config, mcfg metagraph.Config, n *Neuron) (metagraph.Metagraph, error) {
+	if cfg.ChainEndpoint == "" {
+		return metagraph.NewGossip(mcfg, n.Key, metagraph.WithConnPool(n.Conns.pool), metagraph.WithGossipErrors(func(err error) {
+			cfg.Log.Debug().Err(err).Msg("gossip round failed")
+		}))
+	}
+	endpoints, err := metagraph.ParseChainEndpoint(cfg.ChainEndpoint)
+	if err != nil {
+		return nil, &UsageError{Flag: "chain_endpoint", Err: err}
+	}
+	ccfg := metagraph.DefaultChainConfig()
+	ccfg.Endpoints = endpoints
+	mg, err := metagraph.NewChain(ctx, mcfg, ccfg, n.Key, metagraph.WithChainErrors(func(err error) {
+		cfg.Log.Debug().Err(err).Msg("chain")
+	}))
+	if errors.Is(err, metagraph.ErrChainUnreachable) {
+		return nil, &UsageError{Flag: "chain_endpoint", Err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return mg, nil
 }
 
 // portError turns a failure to listen on a port in use into a *UsageError.

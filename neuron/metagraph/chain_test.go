@@ -297,14 +297,19 @@ func TestChainSurvivesMemberKill(t *testing.T) {
 	a, idA := chainMember(t, c.Endpoints(), "/kill/", "kill A")
 	b, idB := chainMember(t, c.Endpoints(), "/kill/", "kill B")
 	eventually(t, 5*time.Second, "A and B know each other", func() bool { return holds(a, idB) && holds(b, idA) })
-	if err := c.Kill(0); err != nil {
+	// Kill the leader, the harder case: a new one is elected, and requests
+	// in flight at the old one time out.
+	leader := leaderOf(t, c)
+	if err := c.Kill(leader); err != nil {
 		t.Fatal(err)
 	}
-	n, idN := chainMember(t, c.Endpoints()[1:], "/kill/", "kill newcomer")
-	eventually(t, 10*time.Second, "A and B see the newcomer after the kill", func() bool { return holds(a, idN) && holds(b, idN) })
-	// Two lease TTLs later everyone still holds everyone: keep-alives and
-	// refreshes went on through the other members.
-	time.Sleep(2 * chainConfig().TTL)
+	rest := slices.Delete(slices.Clone(c.Endpoints()), leader, leader+1)
+	n, idN := chainMember(t, rest, "/kill/", "kill newcomer")
+	took := eventually(t, 10*time.Second, "A and B see the newcomer after the kill", func() bool { return holds(a, idN) && holds(b, idN) })
+	t.Logf("after the kill, a newcomer was seen by both within %v", took)
+	// A lease TTL and a half later everyone still holds everyone:
+	// keep-alives and refreshes went on through the other members.
+	time.Sleep(3 * chainConfig().TTL / 2)
 	for name, mg := range map[string]*Chain{"A": a, "B": b, "newcomer": n} {
 		for _, id := range []synapseID{idA, idB, idN} {
 			if !holds(mg, id) {
@@ -312,6 +317,25 @@ func TestChainSurvivesMemberKill(t *testing.T) {
 			}
 		}
 	}
+}
+
+// leaderOf returns the index of the cluster's leader.
+func leaderOf(t *testing.T, c *etcdlocal.Cluster) int {
+	t.Helper()
+	raw := rawClient(t, c.Endpoints())
+	for i, e := range c.Endpoints() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		st, err := raw.Status(ctx, e)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Header.MemberId == st.Leader {
+			return i
+		}
+	}
+	t.Fatal("no member is the leader")
+	return 0
 }
 
 // An endpoint where nothing listens, or where something that is not etcd
