@@ -17,7 +17,7 @@ func neuronFlags() []cli.Flag {
 	d := neuron.DefaultConfig()
 	return []cli.Flag{
 		&cli.StringFlag{Name: "chain_endpoint", EnvVars: envVars("chain_endpoint"),
-			Usage: "Bittensor chain endpoint (no chain backend exists yet: giving one is an error)"},
+			Usage: "the chain to register with and find peers on, etcd://HOST:PORT[,HOST:PORT…]; empty finds peers by gossip"},
 		&cli.IntFlag{Name: "axon_port", Value: d.AxonPort, EnvVars: envVars("axon_port"),
 			Usage: "Axon terminal bind port; 0 picks a free port"},
 		&cli.IntFlag{Name: "metagraph_port", Value: d.MetagraphPort, EnvVars: envVars("metagraph_port"),

@@ -38,7 +38,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 	}{
 		{"unknown neuron", nil, []string{"run", "cifar100"}, `unknown neuron "cifar100"`},
 		{"no neuron", nil, []string{"run"}, "which neuron?"},
-		{"chain endpoint", nil, []string{"run", "mnist", "--chain_endpoint", "1.2.3.4:12345"}, "--chain_endpoint: no chain backend exists yet"},
+		{"chain endpoint", nil, []string{"run", "mnist", "--chain_endpoint", "1.2.3.4:12345"}, "--chain_endpoint: \"1.2.3.4:12345\" is not an etcd endpoint"},
 		{"chain endpoint from env", map[string]string{"BT_CHAIN_ENDPOINT": "x:1"}, []string{"run", "mnist"}, "--chain_endpoint"},
 		{"bad bootstrap", nil, []string{"run", "mnist", "--bootstrap", "localhost"}, `--bootstrap: "localhost" is not HOST:PORT`},
 		{"unresolvable bootstrap", nil, []string{"run", "mnist", "--bootstrap", "bootstrap.invalid:8120", "--logdir", "TMP"}, `--bootstrap: cannot resolve "bootstrap.invalid"`},

@@ -263,6 +263,14 @@ func (m *Chain) Start(ctx context.Context) error {
 	return nil
 }
 
+// Read reads what the chain holds now (every definition and weights record
+// under the prefix, judged as always) without registering or watching: for
+// tools that look at a network, such as `bittensor peers`.
+func (m *Chain) Read(ctx context.Context) error {
+	_, err := m.load(ctx)
+	return err
+}
+
 // renewLease grants a new lease, keeps it alive and puts every local
 // definition (signed afresh) and the weights under it. The caller holds round.
 func (m *Chain) renewLease(ctx context.Context) error {
