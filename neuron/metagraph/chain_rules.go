@@ -380,3 +380,14 @@ func marshalSynapse(d *bittensorpb.Synapse) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// ChainEntry returns the etcd key and value a signed definition is stored
+// under below prefix, for programs that write to the chain themselves (the
+// chain benchmark's simulated registrants); a Chain does this itself.
+func ChainEntry(prefix string, def *bittensorpb.Synapse) (key string, value []byte, err error) {
+	value, err = marshalSynapse(def)
+	if err != nil {
+		return "", nil, err
+	}
+	return synapseKeyPath(prefix, idOf(def)), value, nil
+}
