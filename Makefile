@@ -2,7 +2,7 @@
 # every test; `make run` sets up and trains an MNIST neuron.
 SHELL := /bin/bash
 GO ?= go
-APT_PACKAGES := libtorch-dev libopenblas0-pthread protobuf-compiler cmake g++
+APT_PACKAGES := libtorch-dev libopenblas0-pthread protobuf-compiler cmake g++ etcd-server
 # LIBTORCH=/path/to/libtorch builds against another libtorch (e.g. a CUDA build).
 ifdef LIBTORCH
 export CGO_CPPFLAGS := -I$(LIBTORCH)/include -I$(LIBTORCH)/include/torch/csrc/api/include $(CGO_CPPFLAGS)
@@ -73,6 +73,7 @@ bench: setup
 	cmake --build $(BUILD) -j2 --target bench_mnist_step
 	$(GO) run ./bench/cmd/bench -cxx $(BUILD)/bench_mnist_step
 	$(GO) run ./bench/gossip
+	$(GO) run ./bench/chain
 	$(GO) run ./bench/wire
 	$(GO) run ./bench/neuron
 	$(GO) run ./bench/chaos
