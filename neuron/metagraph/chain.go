@@ -110,8 +110,10 @@ type Chain struct {
 	// runs without holding mu.
 	round sync.Mutex
 	lease clientv3.LeaseID // guarded by round
-	// leaseLost is set when the lease's keep-alive ends before Stop.
+	// leaseLost is set when the current lease's keep-alive ends before Stop
+	// or etcd no longer knows it.
 	leaseLost atomic.Bool
+	current   atomic.Int64 // the current lease's id, for its keep-alive goroutine
 
 	mu             sync.Mutex // guards the fields below
 	state          *metagraphState
@@ -286,17 +288,18 @@ func (m *Chain) renewLease(ctx context.Context) error {
 		return fmt.Errorf("metagraph: chain: keep the lease alive: %w", err)
 	}
 	m.lease = grant.ID
+	m.current.Store(int64(grant.ID))
 	m.leaseLost.Store(false)
 	m.wg.Add(1)
-	go func() {
+	go func(id clientv3.LeaseID) {
 		defer m.wg.Done()
 		for range alive { // the client sends a keep-alive every TTL/3
 		}
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && m.current.Load() == int64(id) {
 			m.leaseLost.Store(true)
 			m.report(errors.New("metagraph: chain: the lease expired (etcd unreachable for a TTL); granting a new one"))
 		}
-	}()
+	}(grant.ID)
 	now := m.now()
 	m.mu.Lock()
 	defs := m.state.resignLocal(now)
