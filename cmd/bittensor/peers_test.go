@@ -11,6 +11,7 @@ import (
 	"github.com/opentensor/bittensor-go/internal/etcdlocal"
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // deadAddr returns a 127.0.0.1 address where nothing listens.
@@ -155,5 +156,38 @@ func TestNeuronsOnChain(t *testing.T) {
 	}
 	if age := time.Since(killed); age > 10*time.Second {
 		t.Errorf("B was forgotten %v after its death, TTL 2 s", age)
+	}
+}
+
+// A synapse's weight is the mean over the records that list it; ages count
+// from the owner's last signature; the table shortens keys.
+func TestPeerListWeightsAndTable(t *testing.T) {
+	now := time.UnixMilli(10_000)
+	n1, s1, s2 := strings.Repeat("a", 64), strings.Repeat("b", 64), strings.Repeat("c", 64)
+	defs := []*bittensorpb.Synapse{
+		{NeuronKey: n1, SynapseKey: s1, Address: "10.0.0.1", Port: "8091", Nonce: 7_500},
+		{NeuronKey: n1, SynapseKey: s2, Address: "10.0.0.2", Port: "8092", Nonce: 10_000},
+	}
+	matrix := []*metagraph.WeightsRecord{
+		{Neuron: n1, Nonce: 1, Weights: []metagraph.SynapseWeight{{Neuron: n1, Synapse: s1, Weight: 0.25}}},
+		{Neuron: s2, Nonce: 1, Weights: []metagraph.SynapseWeight{{Neuron: n1, Synapse: s1, Weight: 0.75}}},
+	}
+	list := newPeerList("etcd://x:1", defs, matrix, now)
+	if w := list.Synapses[0].Weight; w == nil || *w != 0.5 || list.Synapses[0].AgeS != 2.5 {
+		t.Errorf("first synapse %+v, want mean weight 0.5 and age 2.5 s", list.Synapses[0])
+	}
+	if list.Synapses[1].Weight != nil {
+		t.Errorf("a synapse no record lists has weight %v", *list.Synapses[1].Weight)
+	}
+	var b strings.Builder
+	if err := list.writeTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "2 synapses at etcd://x:1\n" +
+		"NEURON    SYNAPSE   ADDRESS        AGE   WEIGHT\n" +
+		"aaaaaaaa  bbbbbbbb  10.0.0.1:8091  2.5s  0.5000\n" +
+		"aaaaaaaa  cccccccc  10.0.0.2:8092  0s    -\n"
+	if b.String() != want {
+		t.Errorf("table\n%s\nwant\n%s", b.String(), want)
 	}
 }
