@@ -24,7 +24,10 @@
 //	defer mg.Stop()
 //	synapses := mg.GetSynapses(1000) // local first, then by weight
 //
-// A chain backend instead:
+// A chain backend instead (same Subscribe, Start, Stop):
 //
-//	mg, err := metagraph.NewChain(ctx, cfg, metagraph.ChainConfig{Endpoints: []string{"10.0.0.1:2379"}}, key)
+//	chain := metagraph.DefaultChainConfig()
+//	chain.Endpoints, err = metagraph.ParseChainEndpoint("etcd://10.0.0.1:2379,10.0.0.2:2379")
+//	mg, err := metagraph.NewChain(ctx, metagraph.DefaultConfig(), chain, key) // fails fast with ErrChainUnreachable
+//	rows := mg.WeightMatrix() // every neuron's signed, published weights
 package metagraph
