@@ -59,9 +59,25 @@ type member struct {
 
 // Start starts the members with fast elections (heartbeat 50 ms, election
 // 500 ms, so etcd's shortest lease is about 1 s) and waits until each one
-// reports healthy. On failure it stops what it started and returns an error
-// that quotes the members' logs.
+// reports healthy. A member that exits while starting (another program took
+// a port picked for it in the meantime) makes it try again with new ports,
+// three times at most. On failure it stops what it started and returns an
+// error that quotes the members' logs.
 func Start(ctx context.Context, opt Options) (*Cluster, error) {
+	var err error
+	for range 3 {
+		var c *Cluster
+		if c, err = start(ctx, opt); !errors.Is(err, errMemberExited) {
+			return c, err
+		}
+	}
+	return nil, err
+}
+
+// errMemberExited: a member's process ended before it was healthy.
+var errMemberExited = errors.New("exited while starting")
+
+func start(ctx context.Context, opt Options) (*Cluster, error) {
 	if opt.Members == 0 {
 		opt.Members = 3
 	}
@@ -210,7 +226,7 @@ func (c *Cluster) waitHealthy(ctx context.Context, i int) error {
 		case <-ctx.Done():
 			return fmt.Errorf("etcdlocal: %s at %s not healthy: %w", m.name, m.clientAddr, ctx.Err())
 		case <-m.done:
-			return fmt.Errorf("etcdlocal: %s exited while starting", m.name)
+			return fmt.Errorf("etcdlocal: %s %w", m.name, errMemberExited)
 		case <-tick.C:
 		}
 	}
