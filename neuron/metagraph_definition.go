@@ -17,7 +17,8 @@ import (
 // proto marshal output (which is not canonical):
 //
 //	fields  = SHA-256(domain ‖ for version, neuron_key, synapse_key, address,
-//	                  port, block_hash: uint32 BE length ‖ bytes ‖ nonce as int64 BE)
+//	                  port, block_hash: uint32 BE length ‖ bytes ‖ nonce as int64 BE
+//	                  ‖ the announcement, if any: see metagraph_announce.go)
 //	digest  = SHA-256(fields ‖ proof_of_work)          proof_of_work: 8 bytes
 //	valid   ⇔ digest has ≥ PoWBits leading zero bits ∧ signature = ed25519(neuron key, digest)
 //
@@ -88,6 +89,7 @@ func synapseFields(s *bittensorpb.Synapse) [sha256.Size]byte {
 	}
 	binary.BigEndian.PutUint64(n[:], uint64(s.GetNonce()))
 	h.Write(n[:])
+	hashAnnouncement(h, s) // nothing for a definition that announces nothing
 	var out [sha256.Size]byte
 	h.Sum(out[:0])
 	return out
@@ -206,6 +208,9 @@ func checkSynapseFields(def *bittensorpb.Synapse) error {
 		return bad("proof of work is %d bytes, want %d", len(def.GetProofOfWork()), powLen)
 	case len(def.GetSignature()) > ed25519.SignatureSize:
 		return bad("signature is %d bytes, want %d", len(def.GetSignature()), ed25519.SignatureSize)
+	}
+	if msg := checkAnnouncement(def); msg != "" {
+		return bad("%s", msg)
 	}
 	return nil
 }

@@ -257,6 +257,12 @@ func (st *metagraphState) live(e *synapseEntry, now time.Time) bool {
 // order, then remote ones by weight (highest first), then newest refresh.
 // The messages are shared: copy before handing them out.
 func (st *metagraphState) synapseList(n int, now time.Time) []*bittensorpb.Synapse {
+	return st.synapseListWhere(n, now, nil)
+}
+
+// synapseListWhere is synapseList over the definitions keep accepts (all
+// when keep is nil).
+func (st *metagraphState) synapseListWhere(n int, now time.Time, keep func(*bittensorpb.Synapse) bool) []*bittensorpb.Synapse {
 	if n <= 0 {
 		return nil
 	}
@@ -265,11 +271,13 @@ func (st *metagraphState) synapseList(n int, now time.Time) []*bittensorpb.Synap
 		if len(out) == n {
 			return out
 		}
-		out = append(out, st.synapses[id].def)
+		if d := st.synapses[id].def; keep == nil || keep(d) {
+			out = append(out, d)
+		}
 	}
 	remote := make([]*synapseEntry, 0, len(st.synapses)-len(st.local))
 	for _, e := range st.synapses {
-		if !e.local && st.live(e, now) {
+		if !e.local && st.live(e, now) && (keep == nil || keep(e.def)) {
 			remote = append(remote, e)
 		}
 	}
@@ -433,7 +441,7 @@ func (st *metagraphState) sink(b *bittensorpb.GossipBatch, now time.Time, rng *r
 // copySynapse copies the known fields only: unknown fields are not covered by
 // the signature and must not travel on with a definition.
 func copySynapse(s *bittensorpb.Synapse) *bittensorpb.Synapse {
-	return &bittensorpb.Synapse{
+	c := &bittensorpb.Synapse{
 		Version:     s.GetVersion(),
 		NeuronKey:   s.GetNeuronKey(),
 		SynapseKey:  s.GetSynapseKey(),
@@ -444,6 +452,8 @@ func copySynapse(s *bittensorpb.Synapse) *bittensorpb.Synapse {
 		ProofOfWork: slices.Clone(s.GetProofOfWork()),
 		Signature:   slices.Clone(s.GetSignature()),
 	}
+	copyAnnouncement(c, s)
+	return c
 }
 
 func compareIDs(a, b synapseID) int {
