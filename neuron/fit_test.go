@@ -1,0 +1,227 @@
+package neuron
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/torch"
+)
+
+func TestAskFits(t *testing.T) {
+	mnist := Ask{Modality: bittensorpb.Modality_IMAGE, DType: bittensorpb.DataType_FLOAT32, Shape: []int64{1, 28, 28}, OutputDim: 1024}
+	text := Ask{Modality: bittensorpb.Modality_TEXT, DType: bittensorpb.DataType_UTF8, OutputDim: 256}
+	def := func(m bittensorpb.Modality, dt bittensorpb.DataType, in []int64, out ...int64) *bittensorpb.Synapse {
+		return &bittensorpb.Synapse{Modality: m, InputDtype: dt, InputShape: in, OutputShape: out}
+	}
+	const (
+		image, tensor, textM = bittensorpb.Modality_IMAGE, bittensorpb.Modality_TENSOR, bittensorpb.Modality_TEXT
+		f32, f64, unknown    = bittensorpb.DataType_FLOAT32, bittensorpb.DataType_FLOAT64, bittensorpb.DataType_UNKNOWN
+	)
+	cases := []struct {
+		name string
+		ask  Ask
+		def  *bittensorpb.Synapse
+		want bool
+	}{
+		{"mnist's own", mnist, def(image, f32, []int64{1, 28, 28}, 1024), true},
+		{"inputs undeclared", mnist, def(image, unknown, nil, 1024), true},
+		{"any height and width", mnist, def(image, f32, []int64{1, -1, -1}, 1024), true},
+		{"a 2020 definition", mnist, &bittensorpb.Synapse{}, false},
+		{"text synapse", mnist, def(textM, unknown, nil, 1024), false},
+		{"tensor synapse", mnist, def(tensor, f32, []int64{1, 28, 28}, 1024), false},
+		{"narrower answer", mnist, def(image, f32, []int64{1, 28, 28}, 512), false},
+		{"answer of two dims", mnist, def(image, f32, []int64{1, 28, 28}, 1024, 1), false},
+		{"cifar images", mnist, def(image, f32, []int64{3, 32, 32}, 1024), false},
+		{"flat images", mnist, def(image, f32, []int64{784}, 1024), false},
+		{"float64 images", mnist, def(image, f64, []int64{1, 28, 28}, 1024), false},
+		{"bert's own", text, def(textM, unknown, nil, 256), true},
+		{"text of another width", text, def(textM, unknown, nil, 1024), false},
+		{"image for text", text, def(image, unknown, nil, 256), false},
+		{"text declaring a shape", text, def(textM, unknown, []int64{5}, 256), false},
+	}
+	for _, c := range cases {
+		if got := c.ask.Fits(c.def); got != c.want {
+			t.Errorf("%s: %v fits %v = %v, want %v", c.name, c.ask, c.def, got, c.want)
+		}
+	}
+}
+
+func TestAskFor(t *testing.T) {
+	s := torch.NewScope()
+	defer s.Close()
+	ask, err := AskFor(bittensorpb.Modality_IMAGE, s.Track(torch.Zeros([]int64{64, 1, 28, 28})), 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Ask{Modality: bittensorpb.Modality_IMAGE, DType: bittensorpb.DataType_FLOAT32, Shape: []int64{1, 28, 28}, OutputDim: 1024}
+	if ask.Modality != want.Modality || ask.DType != want.DType || !slices.Equal(ask.Shape, want.Shape) || ask.OutputDim != want.OutputDim {
+		t.Fatalf("AskFor = %v, want %v", ask, want)
+	}
+	if _, err := AskFor(bittensorpb.Modality_TENSOR, s.Track(torch.Scalar(1)), 3); err == nil {
+		t.Error("AskFor a scalar: no error")
+	}
+	if _, err := AskFor(bittensorpb.Modality_TENSOR, s.Track(torch.Zeros([]int64{2, 2}).ToDType(torch.Bool)), 3); err == nil {
+		t.Error("AskFor bool inputs: no error")
+	}
+}
+
+// declaringModel is tinyModel declaring float32 inputs of tinyIn features.
+type declaringModel struct{ *tinyModel }
+
+func (declaringModel) Inputs() InputSpec {
+	return InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, tinyIn}}
+}
+
+// A LocalSynapse's definition announces its modality, its declared inputs
+// and the width given; a synapse that says nothing announces nothing.
+func TestAnnounce(t *testing.T) {
+	key := labelKey(t, "syn")
+	syn, err := NewLocalSynapse(key, declaringModel{newTinyModel()}, bittensorpb.Modality_TENSOR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewSynapseDefinition(key.PublicHex(), "10.0.0.1", 8091)
+	Announce(d, syn, tinyContext)
+	if d.Modality != bittensorpb.Modality_TENSOR || d.InputDtype != bittensorpb.DataType_FLOAT32 ||
+		!slices.Equal(d.InputShape, []int64{tinyIn}) || !slices.Equal(d.OutputShape, []int64{tinyContext}) {
+		t.Fatalf("announced %v", d)
+	}
+	if err := SignSynapse(d, labelKey(t, "owner"), 1, 0); err != nil {
+		t.Fatalf("an announced local synapse does not sign: %v", err)
+	}
+
+	undeclared, err := NewLocalSynapse(key, newTinyModel(), bittensorpb.Modality_IMAGE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = NewSynapseDefinition(key.PublicHex(), "10.0.0.1", 8091)
+	Announce(d, undeclared, 7)
+	if d.Modality != bittensorpb.Modality_IMAGE || d.InputDtype != 0 || d.InputShape != nil || !slices.Equal(d.OutputShape, []int64{7}) {
+		t.Fatalf("announced %v for a model that declares no inputs", d)
+	}
+
+	plain := NewSynapseBase(key) // no Modality method
+	d = NewSynapseDefinition(key.PublicHex(), "10.0.0.1", 8091)
+	Announce(d, plain, 7)
+	if announces(d) {
+		t.Fatalf("a synapse that says nothing announced %v", d)
+	}
+}
+
+// GetSynapsesWhere filters before it counts: definitions the caller cannot
+// use never crowd out those it can, whatever their weight.
+func TestGetSynapsesWhereFiltersBeforeCounting(t *testing.T) {
+	clock := newManualClock()
+	net := NewMemoryNetwork(1 << 20)
+	cfg := stateConfig()
+	cfg.Size = 16
+	me := memoryMember(t, net, cfg, clock, "me.test:1", 1)
+	if err := me.Subscribe(mnistAnnouncement(NewSynapseDefinition(labelKey(t, "own").PublicHex(), "10.0.0.1", 8091))); err != nil {
+		t.Fatal(err)
+	}
+	var remote []*bittensorpb.Synapse
+	for i, label := range []string{"text 1", "text 2", "text 3", "image 1", "text 4", "image 2"} {
+		d := NewSynapseDefinition(labelKey(t, label).PublicHex(), "10.0.0.2", 8091+i)
+		if label[:4] == "text" {
+			d.Modality, d.OutputShape = bittensorpb.Modality_TEXT, []int64{1024}
+		} else {
+			mnistAnnouncement(d)
+		}
+		if err := SignSynapse(d, labelKey(t, "owner "+label), clock.Now().UnixMilli(), cfg.PoWBits); err != nil {
+			t.Fatal(err)
+		}
+		if err := func() error { me.mu.Lock(); defer me.mu.Unlock(); return me.state.accept(d, clock.Now()) }(); err != nil {
+			t.Fatal(err)
+		}
+		remote = append(remote, d)
+	}
+	// The text synapses weigh most.
+	if err := me.SetWeights(remote, []float64{0.9, 0.8, 0.7, 0.1, 0.6, 0.2}); err != nil {
+		t.Fatal(err)
+	}
+	ask := Ask{Modality: bittensorpb.Modality_IMAGE, DType: bittensorpb.DataType_FLOAT32, Shape: []int64{1, 28, 28}, OutputDim: 1024}
+	got := me.GetSynapsesWhere(3, ask.Fits)
+	want := []string{labelKey(t, "own").PublicHex(), labelKey(t, "image 2").PublicHex(), labelKey(t, "image 1").PublicHex()}
+	var keys []string
+	for _, d := range got {
+		keys = append(keys, d.GetSynapseKey())
+	}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("GetSynapsesWhere(3, image) = %v, want own then by weight %v", keys, want)
+	}
+	if n := len(me.GetSynapses(100)); n != 7 {
+		t.Fatalf("the metagraph holds %d definitions, want all 7", n)
+	}
+}
+
+// A neuron in a network with a synapse of another width never calls it:
+// both metagraphs hold both definitions, each trainer routes only to its
+// own kind, and the other neuron's Axon receives no request.
+func TestTrainerRoutesOnlyToFittingSynapses(t *testing.T) {
+	torch.ManualSeed(7)
+	cfg := testNeuronConfig()
+	trA, a, synA := startTinyNeuron(t, cfg)
+	cfg.Bootstrap = a.Metagraph.Addr()
+	trB, b, synB := startTinyNeuron(t, cfg)
+
+	// A third neuron of the same modality and inputs announcing a wider
+	// answer (never called, so its model need not be wider).
+	key, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewLocalSynapse(key, newTinyModel(), bittensorpb.Modality_TENSOR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := StartNeuron(context.Background(), cfg, tinyContext+1, torch.CPU, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	all := []string{synA.Key(), synB.Key(), other.Key()}
+	for _, n := range []*Neuron{a, b} {
+		for _, k := range all {
+			for synapseWithKey(n, k) == nil {
+				if ctx.Err() != nil {
+					t.Fatalf("neuron %s never learned of synapse %s", keyLabel(n.Key.PublicHex()), keyLabel(k))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	routedPeer := map[*Trainer]bool{}
+	for i := range 20 {
+		for tr, peer := range map[*Trainer]string{trA: synB.Key(), trB: synA.Key()} {
+			res, err := tr.Step(ctx, tinyBatch())
+			if err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			if res.Synapses != 2 {
+				t.Fatalf("step %d: %d synapses fit, want 2 (the tiny ones, not the wide one)", i, res.Synapses)
+			}
+			if slices.Contains(res.Routed, keyLabel(other.Key())) {
+				t.Fatalf("step %d routed to the wide synapse: %v", i, res.Routed)
+			}
+			routedPeer[tr] = routedPeer[tr] || slices.Contains(res.Routed, keyLabel(peer))
+		}
+	}
+	if !routedPeer[trA] || !routedPeer[trB] {
+		t.Fatalf("a tiny neuron never routed to the other (A→B %v, B→A %v)", routedPeer[trA], routedPeer[trB])
+	}
+	if got := c.Axon.Stats().Requests; got != 0 {
+		t.Fatalf("the wide synapse's Axon received %d requests, want none", got)
+	}
+	if st, ok := a.Dendrite.Stats()[other.Key()]; ok && st.Forwards > 0 {
+		t.Fatalf("A's Dendrite called the wide synapse %d times", st.Forwards)
+	}
+	if got := b.Axon.Stats().Requests; got == 0 {
+		t.Fatal("B's Axon received no request from A")
+	}
+}
