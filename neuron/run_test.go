@@ -171,7 +171,10 @@ func TestTensorBatches(t *testing.T) {
 	}
 	for name, f := range map[string]func() error{
 		"batch size 0": func() error { _, err := neuron.NewTensorBatches(x, y, 0, false, 0); return err },
-		"mismatch":     func() error { _, err := neuron.NewTensorBatches(x, torch.FromInt64([]int64{1}), 2, false, 0); return err },
+		"mismatch": func() error {
+			_, err := neuron.NewTensorBatches(x, torch.FromInt64([]int64{1}), 2, false, 0)
+			return err
+		},
 	} {
 		if f() == nil {
 			t.Errorf("%s: no error", name)

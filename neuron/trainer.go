@@ -9,6 +9,8 @@ import (
 	"net"
 	"path/filepath"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
@@ -213,7 +215,10 @@ func (t *Trainer) trainEpoch(ctx context.Context, train Batches) error {
 	return nil
 }
 
-// logStep writes the seed's training line.
+// logStep writes the seed's training line. Its fields add the synapses the
+// step routed to, the definitions the Metagraph holds (fitting or not), the
+// requests the Axon served and those it refused as not fitting its synapse
+// (UNIMPLEMENTED: another modality; INVALID_ARGUMENT: other inputs).
 func (t *Trainer) logStep(seen, total int, r StepResult) {
 	served := t.neuron.Axon.Stats()
 	t.cfg.Log.Info().Int("epoch", t.epoch).Int("seen", seen).
@@ -221,7 +226,7 @@ func (t *Trainer) logStep(seen, total int, r StepResult) {
 		Float64("distillation_loss", r.DistillationLoss).Int("peers", r.Peers).Int("synapses", r.Synapses).
 		Int("failed", r.Failed).Strs("routed", r.Routed).
 		Int("definitions", len(t.neuron.Metagraph.GetSynapses(maxSynapses))).
-		Uint64("axon_requests", served.Requests).Uint64("axon_errors", served.Errors).
+		Uint64("axon_requests", served.Requests).Uint64("axon_unfit", served.Codes[codes.Unimplemented]+served.Codes[codes.InvalidArgument]).
 		Msgf("Train Epoch: %d [%d/%d (%.0f%%)]\tLocal Loss: %.6f\tTarget Loss: %.6f\tDistillation Loss: %.6f\tnP|nS: %d|%d",
 			t.epoch, seen, total, 100*float64(seen)/float64(total),
 			r.LocalLoss, r.TargetLoss, r.DistillationLoss, r.Peers, r.Synapses)
