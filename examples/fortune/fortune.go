@@ -136,6 +136,11 @@ type Example struct {
 	Topic int
 }
 
+// featureNorm is the length of a feature vector: about 1 per hashed
+// feature of a short fortune, so that the first layers see inputs of the
+// size their initialisation expects.
+const featureNorm = 10
+
 // maxFortuneBytes bounds one fortune; longer ones are cut.
 const maxFortuneBytes = 4096
 
@@ -204,7 +209,7 @@ func readFortunes(path string) ([]string, error) {
 
 // FeaturesOf returns the feature vector of a text: counts of its hashed
 // character trigrams and lower-case words, log-scaled and normalised to
-// length 1. Any string gives a finite vector (an empty one, zeros).
+// length featureNorm. Any string gives a finite vector (an empty one, zeros).
 func FeaturesOf(text string) []float32 {
 	v := make([]float64, Features)
 	add := func(s string) {
@@ -230,7 +235,7 @@ func FeaturesOf(text string) []float32 {
 	out := make([]float32, Features)
 	if sum > 0 {
 		for i, c := range v {
-			out[i] = float32(c / math.Sqrt(sum))
+			out[i] = float32(featureNorm * c / math.Sqrt(sum))
 		}
 	}
 	return out
