@@ -12,8 +12,8 @@
 //  1. the model (Model): a student, an encoder and a classifier, whose
 //     Encode is what the synapse serves and whose Forward computes the
 //     seed's three losses;
-//  2. the data (Load, Features): examples as tensors, cut into batches by
-//     neuron.NewTensorBatches;
+//  2. the data (Load, FeaturesOf, Tensors): examples as tensors, cut into
+//     batches by neuron.NewTensorBatches;
 //  3. the Spec: name, modality, width, model and data for neuron.Run, which
 //     does the rest (keys, Axon, Metagraph, Dendrite, router, trainer,
 //     checkpoints, the seed's log lines).
