@@ -171,3 +171,49 @@ func TestGossipCarriesAnnouncement(t *testing.T) {
 		}
 	}
 }
+
+// GetSynapsesWhere filters before it counts: definitions the caller cannot
+// use never crowd out those it can, whatever their weight.
+func TestGetSynapsesWhereFiltersBeforeCounting(t *testing.T) {
+	clock := newManualClock()
+	net := NewMemoryNetwork(1 << 20)
+	cfg := stateConfig()
+	cfg.Size = 16
+	me := memoryMember(t, net, cfg, clock, "me.test:1", 1)
+	if err := me.Subscribe(mnistAnnouncement(NewSynapseDefinition(labelKey(t, "own").PublicHex(), "10.0.0.1", 8091))); err != nil {
+		t.Fatal(err)
+	}
+	var remote []*bittensorpb.Synapse
+	for i, label := range []string{"text 1", "text 2", "text 3", "image 1", "text 4", "image 2"} {
+		d := NewSynapseDefinition(labelKey(t, label).PublicHex(), "10.0.0.2", 8091+i)
+		if label[:4] == "text" {
+			d.Modality, d.OutputShape = bittensorpb.Modality_TEXT, []int64{1024}
+		} else {
+			mnistAnnouncement(d)
+		}
+		if err := SignSynapse(d, labelKey(t, "owner "+label), clock.Now().UnixMilli(), cfg.PoWBits); err != nil {
+			t.Fatal(err)
+		}
+		if err := func() error { me.mu.Lock(); defer me.mu.Unlock(); return me.state.accept(d, clock.Now()) }(); err != nil {
+			t.Fatal(err)
+		}
+		remote = append(remote, d)
+	}
+	// The text synapses weigh most.
+	if err := me.SetWeights(remote, []float64{0.9, 0.8, 0.7, 0.1, 0.6, 0.2}); err != nil {
+		t.Fatal(err)
+	}
+	images := func(d *bittensorpb.Synapse) bool { return d.GetModality() == bittensorpb.Modality_IMAGE }
+	got := me.GetSynapsesWhere(3, images)
+	want := []string{labelKey(t, "own").PublicHex(), labelKey(t, "image 2").PublicHex(), labelKey(t, "image 1").PublicHex()}
+	var keys []string
+	for _, d := range got {
+		keys = append(keys, d.GetSynapseKey())
+	}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("GetSynapsesWhere(3, image) = %v, want own then by weight %v", keys, want)
+	}
+	if n := len(me.GetSynapses(100)); n != 7 {
+		t.Fatalf("the metagraph holds %d definitions, want all 7", n)
+	}
+}
