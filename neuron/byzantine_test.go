@@ -48,7 +48,8 @@ func startByzantinePeer(t *testing.T, mode byzantine.Mode, bootstrap string) *by
 		t.Fatal(err)
 	}
 	// Far past the honest deadlines; Close ends the wait at cleanup.
-	bad, err := byzantine.New(key.PublicHex(), mode, tinyContext, byzantine.WithDelay(time.Minute))
+	bad, err := byzantine.New(key.PublicHex(), mode, tinyContext, byzantine.WithDelay(time.Minute),
+		byzantine.WithModality(bittensorpb.Modality_TENSOR)) // claims to fit the tiny neurons
 	if err != nil {
 		t.Fatal(err)
 	}

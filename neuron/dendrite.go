@@ -208,6 +208,9 @@ func (d *Dendrite) inProcess(key string) Synapse {
 // Stats returns a copy of the per-synapse counters, keyed by synapse key.
 func (d *Dendrite) Stats() map[string]PeerStats { return d.peers.snapshot() }
 
+// OutputDim returns the width of the answer the Dendrite expects per example.
+func (d *Dendrite) OutputDim() int64 { return d.cfg.OutputDim }
+
 // Callable reports whether the synapse with the given key may be called now:
 // false while it is backed off after failures.
 func (d *Dendrite) Callable(synapseKey string) bool { return d.peers.callable(synapseKey) }

@@ -22,12 +22,19 @@
 //   - Metagraph (package neuron/metagraph): the cache of signed,
 //     proof-of-work synapse definitions, kept by gossip (the default) or in
 //     etcd (--chain_endpoint etcd://…). The rules are plain Go over values
-//     and a clock; each backend is a thin shell around them.
+//     and a clock; each backend is a thin shell around them. A definition
+//     announces what its synapse serves (modality, inputs, output width),
+//     signed with the rest.
 //   - Router (router.go): learned top-k gating over the synapses.
 //   - Trainer (trainer.go): the seed's training step and epochs, checkpoints.
+//     It routes a batch only to the synapses that fit it (fit.go: Ask), so
+//     neurons of different kinds share a network.
 //
-// A neuron wires them up (neuron.go, StartNeuron) and trains (the MNIST
-// example, examples/mnist, is the walkthrough of the seed):
+// Run (run.go) makes a model a neuron: given a Spec (a name, the modality
+// and width it serves, a model constructor, its data), it does the seed's
+// walkthrough. examples/mnist and examples/fortune (a neuron of one's own,
+// in one file) go through it; see Example_ownNeuron. Underneath, a neuron
+// wires the parts up (neuron.go, StartNeuron) and trains:
 //
 //	n, err := neuron.StartNeuron(ctx, cfg, outputDim, torch.CPU, mySynapse)
 //	defer n.Close()

@@ -32,7 +32,9 @@ type Neuron struct {
 // StartNeuron brings a neuron up from cfg: it loads (or creates) the neuron
 // key (see LoadIdentityFlag), serves synapses on the Axon, subscribes them to the Metagraph and
 // starts gossiping, and prepares a Dendrite whose calls answer outputDim
-// features per example on device. A port already in use or a bad key file is
+// features per example on device. Each synapse's definition announces that
+// it answers outputDim features per example, and the modality and inputs it
+// serves when it says them (see Announce). A port already in use or a bad key file is
 // a *UsageError. The neuron runs until Close; ctx bounds only the start.
 func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.Device, synapses ...Synapse) (*Neuron, error) {
 	if err := cfg.Validate(); err != nil {
@@ -52,7 +54,7 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 		n.Close()
 		return nil, err
 	}
-	if err := n.startMetagraph(ctx, cfg, synapses); err != nil {
+	if err := n.startMetagraph(ctx, cfg, outputDim, synapses); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -61,10 +63,12 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 		n.Close()
 		return nil, err
 	}
-	for _, s := range synapses {
+	served := make([]string, len(synapses))
+	for i, s := range synapses {
 		n.Dendrite.CallInProcess(s)
+		served[i] = s.Key()
 	}
-	cfg.Log.Info().Str("neuron_key", n.Key.PublicHex()).Str("axon", n.Axon.Addr().String()).
+	cfg.Log.Info().Str("neuron_key", n.Key.PublicHex()).Strs("synapse_keys", served).Str("axon", n.Axon.Addr().String()).
 		Str("metagraph", n.Metagraph.Addr()).Str("bootstrap", cfg.Bootstrap).Msg("neuron started")
 	return n, nil
 }
@@ -129,7 +133,7 @@ func (n *Neuron) startAxon(cfg Config, synapses []Synapse) error {
 	return nil
 }
 
-func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, synapses []Synapse) error {
+func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, outputDim int64, synapses []Synapse) error {
 	mcfg := metagraph.DefaultConfig()
 	mcfg.Port = cfg.MetagraphPort
 	mcfg.RemoteIP = cfg.RemoteIP
@@ -148,7 +152,9 @@ func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, synapses []Syna
 	n.Metagraph = mg
 	port := n.Axon.Addr().(*net.TCPAddr).Port
 	for _, s := range synapses {
-		if err := n.Metagraph.Subscribe(metagraph.NewSynapseDefinition(s.Key(), cfg.RemoteIP, port)); err != nil {
+		def := metagraph.NewSynapseDefinition(s.Key(), cfg.RemoteIP, port)
+		Announce(def, s, outputDim)
+		if err := n.Metagraph.Subscribe(def); err != nil {
 			return err
 		}
 	}

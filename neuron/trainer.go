@@ -9,7 +9,10 @@ import (
 	"net"
 	"path/filepath"
 
-	"github.com/opentensor/bittensor-go/proto"
+	"google.golang.org/grpc/codes"
+
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
@@ -59,8 +62,11 @@ type StepResult struct {
 	// the local target loss, the network target loss, the distillation loss.
 	LocalLoss, TargetLoss, DistillationLoss float64
 	// Peers is the number of live peers, Synapses the number of synapses
-	// the step could route to (the log line's nP|nS).
+	// the step could route to: those that fit its batch (the log line's nP|nS).
 	Peers, Synapses int
+	// Routed names (by the first 8 hex digits of their keys) the synapses
+	// the step called.
+	Routed []string
 	// Failed is how many of the step's calls to synapses failed.
 	Failed int
 	// Skipped reports a step that changed nothing because its loss was not
@@ -210,12 +216,18 @@ func (t *Trainer) trainEpoch(ctx context.Context, train Batches) error {
 	return nil
 }
 
-// logStep writes the seed's training line.
+// logStep writes the seed's training line. Its fields add the synapses the
+// step routed to, the definitions the Metagraph holds (fitting or not), the
+// requests the Axon served and those it refused as not fitting its synapse
+// (UNIMPLEMENTED: another modality; INVALID_ARGUMENT: other inputs).
 func (t *Trainer) logStep(seen, total int, r StepResult) {
+	served := t.neuron.Axon.Stats()
 	t.cfg.Log.Info().Int("epoch", t.epoch).Int("seen", seen).
 		Float64("local_loss", r.LocalLoss).Float64("target_loss", r.TargetLoss).
 		Float64("distillation_loss", r.DistillationLoss).Int("peers", r.Peers).Int("synapses", r.Synapses).
-		Int("failed", r.Failed).
+		Int("failed", r.Failed).Strs("routed", r.Routed).
+		Int("definitions", len(t.neuron.Metagraph.GetSynapses(maxSynapses))).
+		Uint64("axon_requests", served.Requests).Uint64("axon_unfit", served.Codes[codes.Unimplemented]+served.Codes[codes.InvalidArgument]).
 		Msgf("Train Epoch: %d [%d/%d (%.0f%%)]\tLocal Loss: %.6f\tTarget Loss: %.6f\tDistillation Loss: %.6f\tnP|nS: %d|%d",
 			t.epoch, seen, total, 100*float64(seen)/float64(total),
 			r.LocalLoss, r.TargetLoss, r.DistillationLoss, r.Peers, r.Synapses)
@@ -233,7 +245,10 @@ func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
 		return StepResult{}, fmt.Errorf("trainer: %w", err)
 	}
 	encoding := t.model.Encode(x)
-	known := t.neuron.Metagraph.GetSynapses(maxSynapses)
+	known, err := t.fitting(x)
+	if err != nil {
+		return StepResult{}, err
+	}
 	synapses := t.callable(known)
 	q, err := t.query(ctx, s, synapses, encoding, x)
 	if err != nil {
@@ -241,7 +256,7 @@ func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
 	}
 	defer q.dispatch.Close()
 	out := t.model.Forward(x, q.network, y)
-	res := StepResult{Synapses: len(known), Failed: q.res.Failed()}
+	res := StepResult{Synapses: len(known), Failed: q.res.Failed(), Routed: keyLabels(q.dispatch.Synapses)}
 	for _, l := range []struct {
 		v   *torch.Tensor
 		dst *float64
@@ -326,6 +341,26 @@ func finite(vs ...float64) bool {
 	return true
 }
 
+// fitting returns the synapses of the Metagraph that fit the batch x: they
+// take x's modality and inputs and answer the Dendrite's width (see Ask).
+// The Metagraph keeps and gossips the others all the same.
+func (t *Trainer) fitting(x *torch.Tensor) ([]*bittensorpb.Synapse, error) {
+	ask, err := AskFor(t.synapse.Modality(), x, t.neuron.Dendrite.OutputDim())
+	if err != nil {
+		return nil, fmt.Errorf("trainer: %w", err)
+	}
+	return t.neuron.Metagraph.GetSynapsesWhere(maxSynapses, ask.Fits), nil
+}
+
+// keyLabels names synapses by the first 8 hex digits of their keys.
+func keyLabels(synapses []*bittensorpb.Synapse) []string {
+	out := make([]string, len(synapses))
+	for i, syn := range synapses {
+		out[i] = keys.Label(syn.GetSynapseKey())
+	}
+	return out
+}
+
 // callable returns the synapses a step routes to: the neuron's own and those
 // the Dendrite does not back off.
 func (t *Trainer) callable(synapses []*bittensorpb.Synapse) []*bittensorpb.Synapse {
@@ -350,7 +385,8 @@ type queried struct {
 // network's context for x.
 func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittensorpb.Synapse, encoding, x *torch.Tensor) (queried, error) {
 	if len(synapses) == 0 {
-		return queried{}, errors.New("trainer: the metagraph lists no synapse, not even our own")
+		return queried{}, errors.New("trainer: no synapse of the metagraph fits the batch, not even our own " +
+			"(does the model's declared input shape match the batches?)")
 	}
 	d, err := t.router.Route(synapses, encoding, x)
 	if err != nil {
@@ -445,7 +481,10 @@ func (t *Trainer) testBatch(ctx context.Context, b Batch) (loss, local, network 
 	s := torch.NewScope()
 	defer s.Close()
 	x, y := t.onDevice(s, b.Inputs), t.onDevice(s, b.Targets)
-	synapses := t.neuron.Metagraph.GetSynapses(maxSynapses)
+	synapses, err := t.fitting(x)
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	q, err := t.query(ctx, s, t.callable(synapses), t.model.Encode(x), x)
 	if err != nil {
 		return 0, 0, 0, err
@@ -478,5 +517,5 @@ func (t *Trainer) logCalls(synapses []*bittensorpb.Synapse, errs []error) {
 			answered = append(answered, net.JoinHostPort(syn.GetAddress(), syn.GetPort()))
 		}
 	}
-	e.Strs("answered", answered).Int("failed", len(synapses)-len(answered)).Msg("step calls")
+	e.Strs("routed", keyLabels(synapses)).Strs("answered", answered).Int("failed", len(synapses)-len(answered)).Msg("step calls")
 }

@@ -197,16 +197,26 @@ func (x *GossipBatch) GetSynapses() []*Synapse {
 
 // Synapse is a signed, proof-of-work endpoint definition.
 type Synapse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
-	NeuronKey     string                 `protobuf:"bytes,2,opt,name=neuron_key,json=neuronKey,proto3" json:"neuron_key,omitempty"`
-	SynapseKey    string                 `protobuf:"bytes,3,opt,name=synapse_key,json=synapseKey,proto3" json:"synapse_key,omitempty"`
-	Address       string                 `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
-	Port          string                 `protobuf:"bytes,5,opt,name=port,proto3" json:"port,omitempty"`
-	BlockHash     string                 `protobuf:"bytes,8,opt,name=block_hash,json=blockHash,proto3" json:"block_hash,omitempty"`
-	Nonce         int64                  `protobuf:"varint,9,opt,name=nonce,proto3" json:"nonce,omitempty"`
-	ProofOfWork   []byte                 `protobuf:"bytes,10,opt,name=proof_of_work,json=proofOfWork,proto3" json:"proof_of_work,omitempty"`
-	Signature     []byte                 `protobuf:"bytes,11,opt,name=signature,proto3" json:"signature,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Version     string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	NeuronKey   string                 `protobuf:"bytes,2,opt,name=neuron_key,json=neuronKey,proto3" json:"neuron_key,omitempty"`
+	SynapseKey  string                 `protobuf:"bytes,3,opt,name=synapse_key,json=synapseKey,proto3" json:"synapse_key,omitempty"`
+	Address     string                 `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	Port        string                 `protobuf:"bytes,5,opt,name=port,proto3" json:"port,omitempty"`
+	BlockHash   string                 `protobuf:"bytes,8,opt,name=block_hash,json=blockHash,proto3" json:"block_hash,omitempty"`
+	Nonce       int64                  `protobuf:"varint,9,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	ProofOfWork []byte                 `protobuf:"bytes,10,opt,name=proof_of_work,json=proofOfWork,proto3" json:"proof_of_work,omitempty"`
+	Signature   []byte                 `protobuf:"bytes,11,opt,name=signature,proto3" json:"signature,omitempty"`
+	// Fields 12-15 are bittensor-go's, absent from 2020 definitions: what the
+	// synapse serves, so that a neuron routes only to synapses that fit what it
+	// asks. A definition without them announces nothing (never routed to).
+	// modality is what the synapse takes; input_dtype and input_shape the
+	// inputs it accepts per example (-1: any size; empty: undeclared);
+	// output_shape its answer per example ([width] for a context vector).
+	Modality      Modality `protobuf:"varint,12,opt,name=modality,proto3,enum=Modality" json:"modality,omitempty"`
+	InputDtype    DataType `protobuf:"varint,13,opt,name=input_dtype,json=inputDtype,proto3,enum=DataType" json:"input_dtype,omitempty"`
+	InputShape    []int64  `protobuf:"varint,14,rep,packed,name=input_shape,json=inputShape,proto3" json:"input_shape,omitempty"`
+	OutputShape   []int64  `protobuf:"varint,15,rep,packed,name=output_shape,json=outputShape,proto3" json:"output_shape,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -300,6 +310,34 @@ func (x *Synapse) GetProofOfWork() []byte {
 func (x *Synapse) GetSignature() []byte {
 	if x != nil {
 		return x.Signature
+	}
+	return nil
+}
+
+func (x *Synapse) GetModality() Modality {
+	if x != nil {
+		return x.Modality
+	}
+	return Modality_TENSOR
+}
+
+func (x *Synapse) GetInputDtype() DataType {
+	if x != nil {
+		return x.InputDtype
+	}
+	return DataType_UNKNOWN
+}
+
+func (x *Synapse) GetInputShape() []int64 {
+	if x != nil {
+		return x.InputShape
+	}
+	return nil
+}
+
+func (x *Synapse) GetOutputShape() []int64 {
+	if x != nil {
+		return x.OutputShape
 	}
 	return nil
 }
@@ -482,7 +520,7 @@ const file_bittensor_proto_rawDesc = "" +
 	"\vGossipBatch\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x14\n" +
 	"\x05peers\x18\x02 \x03(\tR\x05peers\x12$\n" +
-	"\bsynapses\x18\x03 \x03(\v2\b.SynapseR\bsynapses\"\x88\x02\n" +
+	"\bsynapses\x18\x03 \x03(\v2\b.SynapseR\bsynapses\"\x9f\x03\n" +
 	"\aSynapse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1d\n" +
 	"\n" +
@@ -496,7 +534,13 @@ const file_bittensor_proto_rawDesc = "" +
 	"\x05nonce\x18\t \x01(\x03R\x05nonce\x12\"\n" +
 	"\rproof_of_work\x18\n" +
 	" \x01(\fR\vproofOfWork\x12\x1c\n" +
-	"\tsignature\x18\v \x01(\fR\tsignature\"\xc0\x01\n" +
+	"\tsignature\x18\v \x01(\fR\tsignature\x12%\n" +
+	"\bmodality\x18\f \x01(\x0e2\t.ModalityR\bmodality\x12*\n" +
+	"\vinput_dtype\x18\r \x01(\x0e2\t.DataTypeR\n" +
+	"inputDtype\x12\x1f\n" +
+	"\vinput_shape\x18\x0e \x03(\x03R\n" +
+	"inputShape\x12!\n" +
+	"\foutput_shape\x18\x0f \x03(\x03R\voutputShape\"\xc0\x01\n" +
 	"\rTensorMessage\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1d\n" +
 	"\n" +
@@ -555,20 +599,22 @@ var file_bittensor_proto_goTypes = []any{
 }
 var file_bittensor_proto_depIdxs = []int32{
 	3, // 0: GossipBatch.synapses:type_name -> Synapse
-	5, // 1: TensorMessage.tensors:type_name -> Tensor
-	0, // 2: Tensor.dtype:type_name -> DataType
-	1, // 3: Tensor.modality:type_name -> Modality
-	4, // 4: Bittensor.Forward:input_type -> TensorMessage
-	4, // 5: Bittensor.Backward:input_type -> TensorMessage
-	2, // 6: Metagraph.Gossip:input_type -> GossipBatch
-	4, // 7: Bittensor.Forward:output_type -> TensorMessage
-	4, // 8: Bittensor.Backward:output_type -> TensorMessage
-	2, // 9: Metagraph.Gossip:output_type -> GossipBatch
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	1, // 1: Synapse.modality:type_name -> Modality
+	0, // 2: Synapse.input_dtype:type_name -> DataType
+	5, // 3: TensorMessage.tensors:type_name -> Tensor
+	0, // 4: Tensor.dtype:type_name -> DataType
+	1, // 5: Tensor.modality:type_name -> Modality
+	4, // 6: Bittensor.Forward:input_type -> TensorMessage
+	4, // 7: Bittensor.Backward:input_type -> TensorMessage
+	2, // 8: Metagraph.Gossip:input_type -> GossipBatch
+	4, // 9: Bittensor.Forward:output_type -> TensorMessage
+	4, // 10: Bittensor.Backward:output_type -> TensorMessage
+	2, // 11: Metagraph.Gossip:output_type -> GossipBatch
+	9, // [9:12] is the sub-list for method output_type
+	6, // [6:9] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_bittensor_proto_init() }

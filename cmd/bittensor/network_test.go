@@ -74,7 +74,13 @@ type process struct {
 // startNeuron starts `bittensor run mnist` with fast test settings plus args.
 func startNeuron(t *testing.T, bin, name string, args ...string) *process {
 	t.Helper()
-	all := append([]string{"run", "mnist",
+	return startKind(t, bin, "mnist", name, args...)
+}
+
+// startKind starts `bittensor run KIND` with fast test settings plus args.
+func startKind(t *testing.T, bin, kind, name string, args ...string) *process {
+	t.Helper()
+	all := append([]string{"run", kind,
 		"--axon_port", "0", "--metagraph_port", "0", "--logdir", t.TempDir(),
 		"--batch_size", "32", "--log_interval", "5", "--epochs", "100",
 		"--metagraph_period", "100ms", "--metagraph_ttl", "2s"}, args...)

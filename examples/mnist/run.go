@@ -2,21 +2,9 @@ package mnist
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"fmt"
-	"path/filepath"
 
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/proto"
-	"github.com/opentensor/bittensor-go/torch"
-	"github.com/opentensor/bittensor-go/torch/nn"
-)
-
-// The seed's router for MNIST: keys of 100 features, 10 synapses per example.
-const (
-	routerKeyDim = 100
-	routerTopK   = 10
 )
 
 // Run trains an MNIST neuron with its peers, as the seed's walkthrough does,
@@ -24,67 +12,31 @@ const (
 // Settings the user must change (a port in use, a bad bootstrap peer, a bad
 // checkpoint) fail before the data is loaded, as *neuron.UsageError.
 func Run(ctx context.Context, cfg neuron.Config) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	device, err := torch.ParseDevice(cfg.Device)
-	if err != nil {
-		return &neuron.UsageError{Flag: "device", Err: err}
-	}
-	if device.Type == torch.DeviceCUDA && device.Index >= torch.CUDADeviceCount() {
-		return &neuron.UsageError{Flag: "device", Err: fmt.Errorf("%s: this libtorch sees %d CUDA devices", device, torch.CUDADeviceCount())}
-	}
-	seed := cfg.Seed
-	if seed == 0 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		seed = binary.LittleEndian.Uint64(b[:]) >> 1
-	}
-	torch.ManualSeed(int64(seed))
+	return neuron.Run(ctx, cfg, Spec())
+}
 
-	model := NewModel()
-	if err := nn.To(model, device); err != nil {
-		return err
+// Spec is the MNIST neuron for neuron.Run: the seed's MNIST synapse, serving
+// images of [batch, 1, 28, 28] and answering ContextDim features per example,
+// with the seed's router (keys of 100 features, 10 synapses per example).
+func Spec() neuron.Spec {
+	return neuron.Spec{
+		Name:         "mnist",
+		Modality:     bittensorpb.Modality_IMAGE,
+		OutputDim:    ContextDim,
+		NewModel:     func() (neuron.Model, error) { return NewModel(), nil },
+		Data:         data,
+		RouterKeyDim: 100,
+		RouterTopK:   10,
 	}
-	// The synapse key is kept in the --neuron_key file, so that peers'
-	// routers (and a resumed one) find the same synapse on every run.
-	id, err := neuron.LoadIdentityFlag(cfg.NeuronKey)
-	if err != nil {
-		return err
-	}
-	synapse, err := neuron.NewLocalSynapse(id.Synapse, model, bittensorpb.Modality_IMAGE)
-	if err != nil {
-		return err
-	}
-	n, err := neuron.StartNeuron(ctx, cfg, ContextDim, device, synapse)
-	if err != nil {
-		return err
-	}
-	defer n.Close()
-	router, err := neuron.NewRouter(ContextDim, routerKeyDim, routerTopK)
-	if err != nil {
-		return err
-	}
-	if err := nn.To(router, device); err != nil {
-		return err
-	}
-	runDir := filepath.Join(cfg.LogDir, "mnist-"+n.Key.PublicHex()[:8])
-	trainer, err := neuron.NewTrainer(cfg, n, synapse, router, runDir, device)
-	if err != nil {
-		return err
-	}
-	defer trainer.Close()
-	if cfg.ServeOnly {
-		cfg.Log.Info().Str("checkpoints", runDir).Str("device", device.String()).Msg("serving")
-		return trainer.Serve(ctx)
-	}
+}
 
-	train, test, err := loaders(ctx, cfg, seed)
+// data loads MNIST and returns the shuffled training batches and the test batches.
+func data(ctx context.Context, cfg neuron.Config, seed uint64) (train, test neuron.Batches, err error) {
+	trainLoader, testLoader, err := loaders(ctx, cfg, seed)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	cfg.Log.Info().Str("checkpoints", runDir).Str("device", device.String()).Msg("training")
-	return trainer.Train(ctx, train.Tensors(), test.Tensors())
+	return trainLoader.Tensors(), testLoader.Tensors(), nil
 }
 
 // loaders loads MNIST and returns the shuffled training loader and the test loader.

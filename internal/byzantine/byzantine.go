@@ -12,7 +12,9 @@
 // IMAGE and TENSOR requests with outputs of [batch, outputDim] (or another
 // shape in Shape mode) that depend on the inputs, so that the Axon's Backward,
 // which recomputes the forward with autograd, returns input gradients as bad
-// as the outputs. It refuses TEXT.
+// as the outputs. It refuses TEXT. Its definition announces the modality of
+// WithModality (IMAGE by default) and outputDim: it claims to fit the honest
+// neurons it attacks.
 package byzantine
 
 import (
@@ -24,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -99,6 +102,7 @@ type Synapse struct {
 	mode      Mode
 	outputDim int64
 	delay     time.Duration
+	modality  bittensorpb.Modality
 
 	calls     atomic.Uint64 // requests seen, for Mixed's rotation
 	done      chan struct{} // closed by Close: slow answers end
@@ -111,6 +115,10 @@ type Option func(*Synapse)
 // WithDelay sets how long Slow answers wait (DefaultDelay otherwise).
 func WithDelay(d time.Duration) Option { return func(s *Synapse) { s.delay = d } }
 
+// WithModality sets the modality the synapse announces (IMAGE by default); it
+// answers IMAGE and TENSOR requests alike.
+func WithModality(m bittensorpb.Modality) Option { return func(s *Synapse) { s.modality = m } }
+
 // New returns a synapse with the hex public key key that misbehaves by mode
 // and otherwise answers outputDim features per example.
 func New(key string, mode Mode, outputDim int64, opts ...Option) (*Synapse, error) {
@@ -120,7 +128,8 @@ func New(key string, mode Mode, outputDim int64, opts ...Option) (*Synapse, erro
 	if outputDim < 1 {
 		return nil, fmt.Errorf("byzantine: output dim %d, want at least 1", outputDim)
 	}
-	s := &Synapse{key: key, mode: mode, outputDim: outputDim, delay: DefaultDelay, done: make(chan struct{})}
+	s := &Synapse{key: key, mode: mode, outputDim: outputDim, delay: DefaultDelay, done: make(chan struct{}),
+		modality: bittensorpb.Modality_IMAGE}
 	for _, o := range opts {
 		o(s)
 	}
@@ -129,6 +138,9 @@ func New(key string, mode Mode, outputDim int64, opts ...Option) (*Synapse, erro
 
 // Key returns the synapse's hex public key.
 func (s *Synapse) Key() string { return s.key }
+
+// Modality returns the modality the synapse announces.
+func (s *Synapse) Modality() bittensorpb.Modality { return s.modality }
 
 // Mode returns the synapse's mode.
 func (s *Synapse) Mode() Mode { return s.mode }

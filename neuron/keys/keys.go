@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/opentensor/bittensor-go/internal/atomicfile"
 )
@@ -284,4 +285,21 @@ func Verify(publicHex string, msg, sig []byte) bool {
 		return false
 	}
 	return ed25519.Verify(pub, msg, sig)
+}
+
+// Label abbreviates a key (or whatever a peer sent in its place) for
+// messages, quoting anything that is not plain hex.
+func Label(k string) string {
+	if len(k) > 8 {
+		k = k[:8]
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return strconv.QuoteToASCII(k)
+		}
+	}
+	if k == "" {
+		return "<none>"
+	}
+	return k
 }

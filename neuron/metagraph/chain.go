@@ -570,7 +570,7 @@ func (m *Chain) take(key string, value []byte) {
 		if len(value) > m.chain.MaxValueBytes {
 			err = fmt.Errorf("metagraph: chain weights: %w: %d bytes, limit %d", ErrOversizeValue, len(value), m.chain.MaxValueBytes)
 		} else if rec, err = decodeWeights(value, m.chain.MaxWeights); err == nil && rec.Neuron != id.neuron {
-			err = fmt.Errorf("metagraph: chain weights: %w: neuron %s's record under neuron %s's key", ErrBadChainKey, keyLabel(rec.Neuron), keyLabel(id.neuron))
+			err = fmt.Errorf("metagraph: chain weights: %w: neuron %s's record under neuron %s's key", ErrBadChainKey, keys.Label(rec.Neuron), keys.Label(id.neuron))
 		}
 		if err != nil {
 			m.mu.Lock()
@@ -669,8 +669,15 @@ func (m *Chain) GetPeers(n int) []string {
 // GetSynapses returns up to n live definitions: local ones first, then
 // remote ones by weight. The messages are copies the caller may keep.
 func (m *Chain) GetSynapses(n int) []*bittensorpb.Synapse {
+	return m.GetSynapsesWhere(n, nil)
+}
+
+// GetSynapsesWhere is GetSynapses over the definitions keep accepts (all
+// when keep is nil), filtered before they are counted; keep runs under the
+// lock and must be quick.
+func (m *Chain) GetSynapsesWhere(n int, keep func(*bittensorpb.Synapse) bool) []*bittensorpb.Synapse {
 	m.mu.Lock()
-	list := m.state.synapseList(n, m.now())
+	list := m.state.synapseListWhere(n, m.now(), keep)
 	m.mu.Unlock()
 	out := make([]*bittensorpb.Synapse, len(list))
 	for i, d := range list {

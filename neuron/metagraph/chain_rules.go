@@ -150,15 +150,15 @@ func parseChainKey(prefix, key string) (chainKeyKind, synapseID) {
 // applies the definition rules (screen, verify, admit).
 func decodeChainSynapse(id synapseID, value []byte, maxBytes int) (*bittensorpb.Synapse, error) {
 	if len(value) > maxBytes {
-		return nil, fmt.Errorf("metagraph: chain synapse %s: %w: %d bytes, limit %d", keyLabel(id.synapse), ErrOversizeValue, len(value), maxBytes)
+		return nil, fmt.Errorf("metagraph: chain synapse %s: %w: %d bytes, limit %d", keys.Label(id.synapse), ErrOversizeValue, len(value), maxBytes)
 	}
 	def := new(bittensorpb.Synapse)
 	if err := proto.Unmarshal(value, def); err != nil {
-		return nil, fmt.Errorf("metagraph: chain synapse %s: %w: %v", keyLabel(id.synapse), ErrMalformedSynapse, err)
+		return nil, fmt.Errorf("metagraph: chain synapse %s: %w: %v", keys.Label(id.synapse), ErrMalformedSynapse, err)
 	}
 	if idOf(def) != id {
 		return nil, fmt.Errorf("metagraph: chain synapse %s: %w: the value is neuron %s's synapse %s",
-			keyLabel(id.synapse), ErrBadChainKey, keyLabel(def.GetNeuronKey()), keyLabel(def.GetSynapseKey()))
+			keys.Label(id.synapse), ErrBadChainKey, keys.Label(def.GetNeuronKey()), keys.Label(def.GetSynapseKey()))
 	}
 	return copySynapse(def), nil // unknown fields are not signed and do not travel on
 }
@@ -205,12 +205,12 @@ func encodeWeights(key *keys.Key, nonce int64, entries []SynapseWeight, maxEntri
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(entries)))
 	for _, e := range entries {
 		if math.IsNaN(e.Weight) || math.IsInf(e.Weight, 0) {
-			return nil, fmt.Errorf("metagraph: weights: synapse %s has weight %v", keyLabel(e.Synapse), e.Weight)
+			return nil, fmt.Errorf("metagraph: weights: synapse %s has weight %v", keys.Label(e.Synapse), e.Weight)
 		}
 		n, errN := hex.DecodeString(e.Neuron)
 		s, errS := hex.DecodeString(e.Synapse)
 		if !isKeyHex(e.Neuron) || !isKeyHex(e.Synapse) || errN != nil || errS != nil {
-			return nil, fmt.Errorf("metagraph: weights: %w: entry %s/%s", ErrMalformedWeights, keyLabel(e.Neuron), keyLabel(e.Synapse))
+			return nil, fmt.Errorf("metagraph: weights: %w: entry %s/%s", ErrMalformedWeights, keys.Label(e.Neuron), keys.Label(e.Synapse))
 		}
 		buf = append(buf, n...)
 		buf = append(buf, s...)
@@ -257,7 +257,7 @@ func decodeWeights(b []byte, maxEntries int) (*WeightsRecord, error) {
 	body, sig := b[:len(b)-ed25519.SignatureSize], b[len(b)-ed25519.SignatureSize:]
 	digest := weightsDigest(body)
 	if !ed25519.Verify(ed25519.PublicKey(neuron), digest[:], sig) {
-		return nil, fmt.Errorf("metagraph: weights of neuron %s: %w", keyLabel(hex.EncodeToString(neuron)), ErrBadWeightsSignature)
+		return nil, fmt.Errorf("metagraph: weights of neuron %s: %w", keys.Label(hex.EncodeToString(neuron)), ErrBadWeightsSignature)
 	}
 	rec := &WeightsRecord{Neuron: hex.EncodeToString(neuron), Nonce: nonce, Weights: make([]SynapseWeight, count)}
 	seen := make(map[synapseID]bool, count)
@@ -273,7 +273,7 @@ func decodeWeights(b []byte, maxEntries int) (*WeightsRecord, error) {
 		}
 		id := synapseID{neuron: w.Neuron, synapse: w.Synapse}
 		if seen[id] {
-			return nil, bad("synapse %s listed twice", keyLabel(w.Synapse))
+			return nil, bad("synapse %s listed twice", keys.Label(w.Synapse))
 		}
 		seen[id] = true
 		rec.Weights[i] = w
@@ -376,7 +376,7 @@ func (st *metagraphState) resignLocal(now time.Time) []*bittensorpb.Synapse {
 func marshalSynapse(d *bittensorpb.Synapse) ([]byte, error) {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(d)
 	if err != nil {
-		return nil, fmt.Errorf("metagraph: chain: marshal synapse %s: %w", keyLabel(d.GetSynapseKey()), err)
+		return nil, fmt.Errorf("metagraph: chain: marshal synapse %s: %w", keys.Label(d.GetSynapseKey()), err)
 	}
 	return b, nil
 }

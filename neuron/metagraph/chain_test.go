@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/opentensor/bittensor-go/internal/etcdlocal"
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
@@ -313,7 +314,7 @@ func TestChainSurvivesMemberKill(t *testing.T) {
 	for name, mg := range map[string]*Chain{"A": a, "B": b, "newcomer": n} {
 		for _, id := range []synapseID{idA, idB, idN} {
 			if !holds(mg, id) {
-				t.Errorf("%s lost synapse %s after the member kill", name, keyLabel(id.synapse))
+				t.Errorf("%s lost synapse %s after the member kill", name, keys.Label(id.synapse))
 			}
 		}
 	}

@@ -18,7 +18,8 @@ import (
 // proto marshal output (which is not canonical):
 //
 //	fields  = SHA-256(domain ‖ for version, neuron_key, synapse_key, address,
-//	                  port, block_hash: uint32 BE length ‖ bytes ‖ nonce as int64 BE)
+//	                  port, block_hash: uint32 BE length ‖ bytes ‖ nonce as int64 BE
+//	                  ‖ the announcement, if any: see announce.go)
 //	digest  = SHA-256(fields ‖ proof_of_work)          proof_of_work: 8 bytes
 //	valid   ⇔ digest has ≥ PoWBits leading zero bits ∧ signature = ed25519(neuron key, digest)
 //
@@ -89,6 +90,7 @@ func synapseFields(s *bittensorpb.Synapse) [sha256.Size]byte {
 	}
 	binary.BigEndian.PutUint64(n[:], uint64(s.GetNonce()))
 	h.Write(n[:])
+	hashAnnouncement(h, s) // nothing for a definition that announces nothing
 	var out [sha256.Size]byte
 	h.Sum(out[:0])
 	return out
@@ -162,16 +164,16 @@ func VerifySynapse(def *bittensorpb.Synapse, powBits int) error {
 func verifyWorkAndSignature(def *bittensorpb.Synapse, powBits int) error {
 	if len(def.GetProofOfWork()) != powLen {
 		return fmt.Errorf("metagraph: synapse %s: %w: proof of work is %d bytes, want %d",
-			keyLabel(def.GetSynapseKey()), ErrMalformedSynapse, len(def.GetProofOfWork()), powLen)
+			keys.Label(def.GetSynapseKey()), ErrMalformedSynapse, len(def.GetProofOfWork()), powLen)
 	}
 	digest := synapseDigest(synapseFields(def), def.GetProofOfWork())
 	if got := leadingZeroBits(digest); got < powBits {
 		return fmt.Errorf("metagraph: synapse %s: %w: %d leading zero bits, want %d",
-			keyLabel(def.GetSynapseKey()), ErrBadProofOfWork, got, powBits)
+			keys.Label(def.GetSynapseKey()), ErrBadProofOfWork, got, powBits)
 	}
 	if !keys.Verify(def.GetNeuronKey(), digest[:], def.GetSignature()) {
 		return fmt.Errorf("metagraph: synapse %s: %w by neuron %s",
-			keyLabel(def.GetSynapseKey()), ErrBadSynapseSignature, keyLabel(def.GetNeuronKey()))
+			keys.Label(def.GetSynapseKey()), ErrBadSynapseSignature, keys.Label(def.GetNeuronKey()))
 	}
 	return nil
 }
@@ -184,13 +186,13 @@ func checkSynapseFields(def *bittensorpb.Synapse) error {
 		return fmt.Errorf("metagraph: %w: nil synapse", ErrMalformedSynapse)
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("metagraph: synapse %s: %w: %s", keyLabel(def.GetSynapseKey()), ErrMalformedSynapse, fmt.Sprintf(format, args...))
+		return fmt.Errorf("metagraph: synapse %s: %w: %s", keys.Label(def.GetSynapseKey()), ErrMalformedSynapse, fmt.Sprintf(format, args...))
 	}
 	switch {
 	case len(def.GetVersion()) > maxVersionLen:
 		return bad("version is %d bytes, limit %d", len(def.GetVersion()), maxVersionLen)
 	case def.GetVersion() != MetagraphVersion:
-		return fmt.Errorf("metagraph: synapse %s: %w %q, want %q", keyLabel(def.GetSynapseKey()), ErrUnknownSynapseVersion, def.GetVersion(), MetagraphVersion)
+		return fmt.Errorf("metagraph: synapse %s: %w %q, want %q", keys.Label(def.GetSynapseKey()), ErrUnknownSynapseVersion, def.GetVersion(), MetagraphVersion)
 	case !isKeyHex(def.GetNeuronKey()):
 		return bad("neuron key %.16q is not %d lower-case hex digits", def.GetNeuronKey(), keyHexLen)
 	case !isKeyHex(def.GetSynapseKey()):
@@ -207,6 +209,9 @@ func checkSynapseFields(def *bittensorpb.Synapse) error {
 		return bad("proof of work is %d bytes, want %d", len(def.GetProofOfWork()), powLen)
 	case len(def.GetSignature()) > ed25519.SignatureSize:
 		return bad("signature is %d bytes, want %d", len(def.GetSignature()), ed25519.SignatureSize)
+	}
+	if msg := checkAnnouncement(def); msg != "" {
+		return bad("%s", msg)
 	}
 	return nil
 }
@@ -289,21 +294,4 @@ func validateHostPort(addr string) error {
 		return fmt.Errorf("address %.64q: port is not a number in 1..65535", addr)
 	}
 	return nil
-}
-
-// keyLabel abbreviates a key (or whatever a peer sent in its place) for
-// messages, quoting anything that is not plain hex.
-func keyLabel(k string) string {
-	if len(k) > 8 {
-		k = k[:8]
-	}
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return strconv.QuoteToASCII(k)
-		}
-	}
-	if k == "" {
-		return "<none>"
-	}
-	return k
 }

@@ -29,7 +29,8 @@ func FuzzSynapseDefinition(f *testing.F) {
 	clock := newManualClock()
 	owner := labelKey(f, "owner")
 	valid := signedDef(f, owner, "syn", clock.Now(), fuzzConfig().PoWBits)
-	for _, d := range []*bittensorpb.Synapse{valid, {}, {Version: MetagraphVersion, Port: "0"}} {
+	announced := announcedDef(f, owner, "syn", clock.Now(), fuzzConfig().PoWBits)
+	for _, d := range []*bittensorpb.Synapse{valid, announced, {}, {Version: MetagraphVersion, Port: "0"}} {
 		b, err := proto.Marshal(d)
 		if err != nil {
 			f.Fatal(err)
@@ -60,6 +61,12 @@ func FuzzSynapseDefinition(f *testing.F) {
 		if d.GetNeuronKey() != owner.PublicHex() {
 			t.Fatalf("accepted a definition signed by an unknown key %q", d.GetNeuronKey())
 		}
+		// What is stored keeps the announcement that was signed.
+		for _, s := range st.synapseList(10, clock.Now()) {
+			if err := VerifySynapse(s, fuzzConfig().PoWBits); err != nil {
+				t.Fatalf("stored copy does not verify: %v", err)
+			}
+		}
 	})
 }
 
@@ -70,9 +77,10 @@ func FuzzGossipBatch(f *testing.F) {
 	clock := newManualClock()
 	owner := labelKey(f, "owner")
 	valid := &bittensorpb.GossipBatch{
-		Version:  MetagraphVersion,
-		Peers:    []string{"10.0.0.2:8092", "peer.example:1"},
-		Synapses: []*bittensorpb.Synapse{signedDef(f, owner, "syn", clock.Now(), fuzzConfig().PoWBits)},
+		Version: MetagraphVersion,
+		Peers:   []string{"10.0.0.2:8092", "peer.example:1"},
+		Synapses: []*bittensorpb.Synapse{signedDef(f, owner, "syn", clock.Now(), fuzzConfig().PoWBits),
+			announcedDef(f, owner, "announced syn", clock.Now(), fuzzConfig().PoWBits)},
 	}
 	for _, b := range []*bittensorpb.GossipBatch{valid, {}, {Version: MetagraphVersion, Peers: []string{"::::"}}} {
 		data, err := proto.Marshal(b)

@@ -327,8 +327,17 @@ func (m *Gossip) GetPeers(n int) []string {
 // subscription order), then remote ones by weight, highest first. The
 // messages are copies the caller may keep.
 func (m *Gossip) GetSynapses(n int) []*bittensorpb.Synapse {
+	return m.GetSynapsesWhere(n, nil)
+}
+
+// GetSynapsesWhere is GetSynapses over the definitions keep accepts (all
+// when keep is nil): up to n of them, in the same order, so that those a
+// caller cannot use never crowd out those it can. keep runs under the
+// metagraph's lock: it must be quick, must not call the Metagraph and must
+// not keep or change the definition.
+func (m *Gossip) GetSynapsesWhere(n int, keep func(*bittensorpb.Synapse) bool) []*bittensorpb.Synapse {
 	m.mu.Lock()
-	list := m.state.synapseList(n, m.now())
+	list := m.state.synapseListWhere(n, m.now(), keep)
 	m.mu.Unlock()
 	out := make([]*bittensorpb.Synapse, len(list))
 	for i, d := range list {

@@ -29,6 +29,10 @@ type Metagraph interface {
 	// GetSynapses returns up to n live definitions, local ones first, then by
 	// weight; the messages are copies the caller may keep.
 	GetSynapses(n int) []*bittensorpb.Synapse
+	// GetSynapsesWhere is GetSynapses over the definitions keep accepts
+	// (all when keep is nil), filtered before they are counted. keep runs
+	// under the metagraph's lock: quick, no calls back, no changes.
+	GetSynapsesWhere(n int, keep func(*bittensorpb.Synapse) bool) []*bittensorpb.Synapse
 	// Weights returns the weight of each synapse, 0 for unknown ones.
 	Weights(synapses []*bittensorpb.Synapse) []float64
 	// SetWeights sets the weight of each synapse (finite values; the lengths

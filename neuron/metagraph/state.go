@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
@@ -109,7 +110,7 @@ func (st *metagraphState) subscribe(def *bittensorpb.Synapse) error {
 	}
 	if len(st.local) >= st.cfg.Size {
 		return fmt.Errorf("metagraph: subscribe synapse %s: %d local synapses fill the cache (size %d)",
-			keyLabel(id.synapse), len(st.local), st.cfg.Size)
+			keys.Label(id.synapse), len(st.local), st.cfg.Size)
 	}
 	e := &synapseEntry{def: def, local: true}
 	if ok {
@@ -158,15 +159,15 @@ func (st *metagraphState) screen(def *bittensorpb.Synapse, now time.Time) error 
 	at := time.UnixMilli(def.GetNonce())
 	if at.After(now.Add(st.cfg.MaxClockSkew)) {
 		return fmt.Errorf("metagraph: synapse %s: %w: refreshed at %s, now %s",
-			keyLabel(def.GetSynapseKey()), ErrFutureSynapse, at.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+			keys.Label(def.GetSynapseKey()), ErrFutureSynapse, at.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
 	}
 	if now.Sub(at) > st.cfg.TTL {
 		return fmt.Errorf("metagraph: synapse %s: %w: refreshed %v ago, ttl %v",
-			keyLabel(def.GetSynapseKey()), ErrExpiredSynapse, now.Sub(at).Round(time.Millisecond), st.cfg.TTL)
+			keys.Label(def.GetSynapseKey()), ErrExpiredSynapse, now.Sub(at).Round(time.Millisecond), st.cfg.TTL)
 	}
 	if e, ok := st.synapses[idOf(def)]; ok && def.GetNonce() <= max(e.def.GetNonce(), e.nonceFloor) {
 		return fmt.Errorf("metagraph: synapse %s: %w %d, have %d",
-			keyLabel(def.GetSynapseKey()), ErrStaleSynapse, def.GetNonce(), e.def.GetNonce())
+			keys.Label(def.GetSynapseKey()), ErrStaleSynapse, def.GetNonce(), e.def.GetNonce())
 	}
 	return nil
 }
@@ -258,6 +259,12 @@ func (st *metagraphState) live(e *synapseEntry, now time.Time) bool {
 // order, then remote ones by weight (highest first), then newest refresh.
 // The messages are shared: copy before handing them out.
 func (st *metagraphState) synapseList(n int, now time.Time) []*bittensorpb.Synapse {
+	return st.synapseListWhere(n, now, nil)
+}
+
+// synapseListWhere is synapseList over the definitions keep accepts (all
+// when keep is nil).
+func (st *metagraphState) synapseListWhere(n int, now time.Time, keep func(*bittensorpb.Synapse) bool) []*bittensorpb.Synapse {
 	if n <= 0 {
 		return nil
 	}
@@ -266,11 +273,13 @@ func (st *metagraphState) synapseList(n int, now time.Time) []*bittensorpb.Synap
 		if len(out) == n {
 			return out
 		}
-		out = append(out, st.synapses[id].def)
+		if d := st.synapses[id].def; keep == nil || keep(d) {
+			out = append(out, d)
+		}
 	}
 	remote := make([]*synapseEntry, 0, len(st.synapses)-len(st.local))
 	for _, e := range st.synapses {
-		if !e.local && st.live(e, now) {
+		if !e.local && st.live(e, now) && (keep == nil || keep(e.def)) {
 			remote = append(remote, e)
 		}
 	}
@@ -302,7 +311,7 @@ func (st *metagraphState) setWeights(defs []*bittensorpb.Synapse, w []float64) e
 	}
 	for i, x := range w {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("metagraph: set weights: weight %d of synapse %s is %v", i, keyLabel(defs[i].GetSynapseKey()), x)
+			return fmt.Errorf("metagraph: set weights: weight %d of synapse %s is %v", i, keys.Label(defs[i].GetSynapseKey()), x)
 		}
 	}
 	for i, d := range defs {
@@ -434,7 +443,7 @@ func (st *metagraphState) sink(b *bittensorpb.GossipBatch, now time.Time, rng *r
 // copySynapse copies the known fields only: unknown fields are not covered by
 // the signature and must not travel on with a definition.
 func copySynapse(s *bittensorpb.Synapse) *bittensorpb.Synapse {
-	return &bittensorpb.Synapse{
+	c := &bittensorpb.Synapse{
 		Version:     s.GetVersion(),
 		NeuronKey:   s.GetNeuronKey(),
 		SynapseKey:  s.GetSynapseKey(),
@@ -445,6 +454,8 @@ func copySynapse(s *bittensorpb.Synapse) *bittensorpb.Synapse {
 		ProofOfWork: slices.Clone(s.GetProofOfWork()),
 		Signature:   slices.Clone(s.GetSignature()),
 	}
+	copyAnnouncement(c, s)
+	return c
 }
 
 func compareIDs(a, b synapseID) int {

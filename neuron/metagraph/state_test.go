@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
@@ -250,7 +251,7 @@ func TestStateEvictionOrder(t *testing.T) {
 	}
 	for _, w := range want {
 		if _, ok := got[idOf(w)]; !ok {
-			t.Fatalf("definition %s evicted; want the oldest remote ones evicted first", keyLabel(w.GetSynapseKey()))
+			t.Fatalf("definition %s evicted; want the oldest remote ones evicted first", keys.Label(w.GetSynapseKey()))
 		}
 	}
 	if ev := st.snapshot(now).Evicted; ev != 2 {
@@ -342,7 +343,7 @@ func TestStateWeights(t *testing.T) {
 	wantOrder := []*bittensorpb.Synapse{local, defs[1], defs[2], defs[0]}
 	for i, w := range wantOrder {
 		if idOf(order[i]) != idOf(w) {
-			t.Fatalf("position %d is %s, want local first then by weight", i, keyLabel(order[i].GetSynapseKey()))
+			t.Fatalf("position %d is %s, want local first then by weight", i, keys.Label(order[i].GetSynapseKey()))
 		}
 	}
 	if err := st.setWeights(defs, []float64{1, 2}); err == nil {
@@ -408,7 +409,7 @@ func TestBatchLimits(t *testing.T) {
 	}
 	for _, w := range []*bittensorpb.Synapse{local, defs[3], defs[2]} {
 		if _, ok := got[idOf(w)]; !ok {
-			t.Fatalf("batch lacks %s; want local first, then the freshest", keyLabel(w.GetSynapseKey()))
+			t.Fatalf("batch lacks %s; want local first, then the freshest", keys.Label(w.GetSynapseKey()))
 		}
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -37,6 +38,7 @@ import (
 	"github.com/opentensor/bittensor-go/examples/mnist"
 	"github.com/opentensor/bittensor-go/internal/byzantine"
 	"github.com/opentensor/bittensor-go/neuron"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -68,6 +70,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	mode := fs.String("mode", "mixed", "how to misbehave: nan, inf, huge, shape, slow, drop, gradnan or mixed")
 	delay := fs.Duration("delay", byzantine.DefaultDelay, "how long slow answers wait")
 	outputDim := fs.Int64("output_dim", mnist.ContextDim, "features per example of an honest answer (the MNIST neuron's context)")
+	modality := fs.String("modality", "image", "the modality the definition announces: image or tensor (it answers both)")
 	fs.IntVar(&cfg.AxonPort, "axon_port", cfg.AxonPort, "Axon port; 0 picks a free one")
 	fs.IntVar(&cfg.MetagraphPort, "metagraph_port", cfg.MetagraphPort, "Metagraph port; 0 picks a free one")
 	fs.StringVar(&cfg.Bootstrap, "bootstrap", cfg.Bootstrap, "Metagraph boot peer, HOST:PORT")
@@ -99,7 +102,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bad, err := byzantine.New(synapseKey.PublicHex(), m, *outputDim, byzantine.WithDelay(*delay))
+	announced, ok := bittensorpb.Modality_value[strings.ToUpper(*modality)]
+	if !ok || announced == int32(bittensorpb.Modality_TEXT) {
+		return &neuron.UsageError{Flag: "modality", Err: fmt.Errorf("%q, want image or tensor", *modality)}
+	}
+	bad, err := byzantine.New(synapseKey.PublicHex(), m, *outputDim, byzantine.WithDelay(*delay),
+		byzantine.WithModality(bittensorpb.Modality(announced)))
 	if err != nil {
 		return &neuron.UsageError{Err: err}
 	}
