@@ -232,6 +232,7 @@ func (m *Metagraph) GossipOnce(ctx context.Context) error {
 
 	now := m.now()
 	m.mu.Lock()
+	m.state.stats.Rounds++
 	m.state.expire(now)
 	due := m.state.dueLocal(now)
 	m.mu.Unlock()
@@ -268,6 +269,7 @@ func (m *Metagraph) GossipOnce(ctx context.Context) error {
 		err = fmt.Errorf("metagraph: gossip %s: the answer is our own: the address is another name of ours", peer)
 	}
 	if err != nil {
+		m.state.stats.FailedRounds++
 		m.state.peerFailed(peer, now)
 		m.mu.Unlock()
 		return err
