@@ -74,6 +74,9 @@ func (n *Neuron) observedNetwork() observe.Network {
 				s.LastError = c.LastError.Error()
 			}
 		}
+		if s.Local {
+			out.Axon = s.Endpoint // the address peers reach it at
+		}
 		out.Synapses[i] = s
 		row[i], cols[i] = weights[i], key
 	}

@@ -22,7 +22,7 @@ func (r *ring[T]) add(v T) {
 // values returns a copy of the values, oldest first.
 func (r *ring[T]) values() []T {
 	if !r.full {
-		return append([]T(nil), r.buf[:r.next]...)
+		return append([]T{}, r.buf[:r.next]...)
 	}
 	out := make([]T, 0, len(r.buf))
 	out = append(out, r.buf[r.next:]...)
@@ -67,4 +67,4 @@ func (s *series[T]) add(v T) {
 }
 
 // values returns a copy of the kept values, oldest first.
-func (s *series[T]) values() []T { return append([]T(nil), s.kept...) }
+func (s *series[T]) values() []T { return append([]T{}, s.kept...) }

@@ -109,7 +109,7 @@ function chart(svg, series, opts) {
 function heatmap(svg, w, highlight) {
   const W = svg.clientWidth || 600;
   const rows = w.rows.length, cols = w.cols.length;
-  const labelW = 70, top = 18, cellH = 26;
+  const labelW = 110, top = 18, cellH = 26;
   const H = Math.max(60, top + rows * cellH + 6);
   svg.style.height = H + "px";
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
@@ -139,7 +139,7 @@ function heatmap(svg, w, highlight) {
       svg.appendChild(r);
       if (cellW >= 44 && known) {
         svg.appendChild(svgEl("text", { x: labelW + (j + 0.5) * cellW, y: top + i * cellH + cellH / 2 + 4,
-          "text-anchor": "middle", class: "cellv" }, v.toFixed(3)));
+          "text-anchor": "middle", class: t > 0.5 ? "cellv dark" : "cellv" }, v.toFixed(3)));
       }
     }
   }
@@ -198,18 +198,21 @@ function render(st) {
   document.getElementById("metagraph-addr").textContent = st.neuron.metagraph || "–";
   document.getElementById("uptime").textContent = duration(st.now - st.started);
 
-  const last = st.last_step, tp = st.throughput[st.throughput.length - 1] || {};
+  const last = st.last_step;
+  // The rates over the last five samples: a step can take longer than one.
+  const recent = st.throughput.slice(-5);
+  const mean = (f) => recent.length ? recent.reduce((a, p) => a + (p[f] || 0), 0) / recent.length : null;
   const test = st.tests[st.tests.length - 1];
   document.getElementById("cards").replaceChildren(
     card("synapses known", String(st.synapses.length)),
     card("live peers", String(st.peers.length)),
     card("epoch", last ? String(last.epoch) : "–"),
     card("steps", last ? String(last.step + 1) : "0"),
-    card("examples / s", fmt(tp.examples_per_sec)),
+    card("examples / s", fmt(mean("examples_per_sec"))),
     card("local loss", last ? fmt(last.local, 4) : "–"),
     card("network accuracy", test ? fmt(100 * test.network_accuracy, 1) + "%" : "–"),
-    card("axon requests / s", fmt(tp.requests_per_sec)),
-    card("dendrite calls / s", fmt(tp.calls_per_sec)),
+    card("axon requests / s", fmt(mean("requests_per_sec"))),
+    card("dendrite calls / s", fmt(mean("calls_per_sec"))),
     card("axon errors", fmt(st.axon.errors, 0)),
   );
 
