@@ -261,6 +261,7 @@ async function poll() {
     live.className = "live";
     live.textContent = "live";
     document.body.dataset.updated = String(lastOK);
+    if (!document.body.dataset.first) document.body.dataset.first = String(lastOK);
   } catch (e) {
     live.className = "live stale";
     live.textContent = lastOK ? `stale: ${e.message}` : `cannot reach the neuron: ${e.message}`;
