@@ -86,6 +86,7 @@ function chart(svg, series, opts) {
     const flush = () => {
       if (run.length) {
         const attrs = { points: run.join(" "), stroke: color, "data-series": s.name };
+        if (s.dash) attrs["stroke-dasharray"] = s.dash;
         svg.appendChild(svgEl("polyline", attrs));
         drawn += run.length;
       }
@@ -235,7 +236,8 @@ function render(st) {
     st.step_stride > 1 ? `every ${st.step_stride}th step of the run` : "per step";
   chart(document.getElementById("loss-chart"), [
     { name: "local", points: steps.map((p) => [p.step, p.local]) },
-    { name: "target", points: steps.map((p) => [p.step, p.target]) },
+    // Dashed: the target loss often lies on the local one.
+    { name: "target", points: steps.map((p) => [p.step, p.target]), dash: "6 4" },
     { name: "distillation", points: steps.map((p) => [p.step, p.distillation]) },
   ], { empty: "no training step yet", xFmt: (v) => fmt(v, 0) });
   chart(document.getElementById("accuracy-chart"), [
