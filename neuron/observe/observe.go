@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -129,8 +130,12 @@ func (o *Observer) Start(addr string, network func() Network) (net.Addr, error) 
 	return lis.Addr(), nil
 }
 
-// Close stops serving (closing the connections open) and the sampler. It
-// is idempotent; an Observer never started needs no Close.
+// closeTimeout bounds how long Close waits for the requests in progress.
+const closeTimeout = 5 * time.Second
+
+// Close stops serving and the sampler: it waits up to closeTimeout for the
+// requests in progress, then closes every connection. It is idempotent; an
+// Observer never started needs no Close.
 func (o *Observer) Close() error {
 	o.mu.Lock()
 	srv, stop := o.server, o.stop
@@ -141,7 +146,12 @@ func (o *Observer) Close() error {
 	}
 	close(stop)
 	<-o.sampled
-	err := srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		err = srv.Close()
+	}
 	if serveErr := <-o.served; !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
 	}
