@@ -24,6 +24,8 @@
 //     values and a clock; the transport (gRPC or in memory) is a thin shell.
 //   - Router (router.go): learned top-k gating over the synapses.
 //   - Trainer (trainer.go): the seed's training step and epochs, checkpoints.
+//   - Observer (observer.go, package neuron/observe): Prometheus metrics of
+//     the parts above and a live page, served on Config.MetricsPort.
 //
 // A neuron wires them up (neuron.go, StartNeuron) and trains (the MNIST
 // example, examples/mnist, is the walkthrough of the seed):

@@ -25,7 +25,7 @@
 //	obs := observe.New(observe.DefaultConfig())
 //	axonOpts := grpc.StatsHandler(obs.AxonHandler())
 //	addr, err := obs.Start(":9100", neuronNetwork)
-//	defer obs.Close(ctx)
+//	defer obs.Close()
 //	obs.Step(observe.Step{Epoch: 0, Examples: 32, Elapsed: d, LocalLoss: 0.5})
 //
 // The page's history is bounded: the training curves keep at most
