@@ -112,14 +112,14 @@ func (c AxonConfig) serverOptions(m *axonMetrics, adm *admission, served func(sy
 		grpc.MaxSendMsgSize(c.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(uint32(c.MaxStreamsPerConn)),
 		grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) {
-			ctx, err := adm.tap(ctx, info)
+			admitted, err := adm.tap(ctx, info)
 			if err != nil {
 				m.refused(err) // gRPC's stats handlers never see a tapped-out RPC
 				for _, h := range c.StatsHandlers {
 					reportRefused(ctx, h, info.FullMethodName, err)
 				}
 			}
-			return ctx, err
+			return admitted, err
 		}),
 		grpc.StatsHandler(adm),
 		grpc.StatsHandler(m),

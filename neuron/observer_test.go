@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/opentensor/bittensor-go/neuron/observe"
@@ -183,5 +184,50 @@ func TestMetricsPortOff(t *testing.T) {
 	}
 	if got := metric(t, scrapeNeuron(t, n), "bittensor_train_steps_total"); got != 1 {
 		t.Errorf("steps %v, want 1", got)
+	}
+}
+
+// A request the Axon's admission refuses from its headers alone, which gRPC
+// never shows its stats handlers, still reaches the Axon's metrics under
+// its code.
+func TestAxonMetricsCountAdmissionRefusals(t *testing.T) {
+	obs := observe.New(observe.DefaultConfig())
+	cfg := DefaultAxonConfig()
+	cfg.MaxConcurrent, cfg.MaxQueued = 1, 0
+	cfg.StatsHandlers = []stats.Handler{obs.AxonHandler()}
+	syn := &gatedSynapse{linearSynapse: newLinearSynapse(t, 1), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	_, defs := startAxon(t, cfg, syn)
+	d := newTestDendrite(t, 10*time.Second)
+	ctx := context.Background()
+	first := make(chan Responses, 1)
+	go func() {
+		res, err := d.ForwardTensor(ctx, defs, []*torch.Tensor{torch.Ones([]int64{2, testIn})})
+		if err != nil {
+			t.Error(err)
+		}
+		first <- res
+	}()
+	<-syn.entered // the one place is taken
+	res, err := d.ForwardTensor(ctx, defs, []*torch.Tensor{torch.Ones([]int64{2, testIn})})
+	if err != nil || status.Code(res.Errs[0]) != codes.ResourceExhausted {
+		t.Fatalf("second request: %v %v, want RESOURCE_EXHAUSTED", res.Errs, err)
+	}
+	close(syn.release)
+	if r := <-first; r.Errs[0] != nil {
+		t.Fatalf("first request: %v", r.Errs[0])
+	}
+	srv := httptest.NewServer(obs.Handler())
+	defer srv.Close()
+	m, err := observetest.Scrape(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[string]float64{"OK": 1, "ResourceExhausted": 1} {
+		if got := metric(t, m, "bittensor_axon_requests_total", "method", "Forward", "code", code); got != want {
+			t.Errorf("Forward %s: %v, want %v", code, got, want)
+		}
+	}
+	if got := metric(t, m, "bittensor_axon_requests_in_flight"); got != 0 {
+		t.Errorf("in flight %v after both ended, want 0", got)
 	}
 }
