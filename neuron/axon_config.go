@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/tap"
 )
 
@@ -53,6 +54,11 @@ type AxonConfig struct {
 	ReplayWindow time.Duration
 	// Now is the clock of the replay guard; nil means time.Now.
 	Now func() time.Time
+	// StatsHandlers, when set, see every RPC the Axon answers, as gRPC
+	// stats.Handlers do (metrics, say). An RPC refused by admission from its
+	// headers alone, which gRPC never shows its handlers, is shown to them
+	// as one that began and ended at once with its error.
+	StatsHandlers []stats.Handler
 }
 
 // DefaultAxonConfig returns the configuration of a neuron's Axon: port 8091 on
@@ -97,20 +103,23 @@ func (c AxonConfig) validate() error {
 
 // serverOptions returns the gRPC options every Axon server runs with: the
 // message size and stream limits, admission before a message is read (the tap
-// and its stats handler), the metrics handler, and the interceptors in order:
+// and its stats handler), the metrics handler and the configured ones, and the interceptors in order:
 // admission's turn to run first (so refused work costs nothing), then the
 // synapse lookup and authentication (authInterceptor).
 func (c AxonConfig) serverOptions(m *axonMetrics, adm *admission, served func(synapseKey string) error, guard *ReplayGuard) []grpc.ServerOption {
-	return []grpc.ServerOption{
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.MaxMessageBytes),
 		grpc.MaxSendMsgSize(c.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(uint32(c.MaxStreamsPerConn)),
 		grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) {
-			ctx, err := adm.tap(ctx, info)
+			admitted, err := adm.tap(ctx, info)
 			if err != nil {
 				m.refused(err) // gRPC's stats handlers never see a tapped-out RPC
+				for _, h := range c.StatsHandlers {
+					reportRefused(ctx, h, info.FullMethodName, err)
+				}
 			}
-			return ctx, err
+			return admitted, err
 		}),
 		grpc.StatsHandler(adm),
 		grpc.StatsHandler(m),
@@ -118,4 +127,17 @@ func (c AxonConfig) serverOptions(m *axonMetrics, adm *admission, served func(sy
 		// A forward cannot be interrupted: Stop waits for the running ones.
 		grpc.WaitForHandlers(true),
 	}
+	for _, h := range c.StatsHandlers {
+		opts = append(opts, grpc.StatsHandler(h))
+	}
+	return opts
+}
+
+// reportRefused shows h an RPC of method refused before gRPC handled it:
+// one that began and ended now with err.
+func reportRefused(ctx context.Context, h stats.Handler, method string, err error) {
+	ctx = h.TagRPC(ctx, &stats.RPCTagInfo{FullMethodName: method})
+	now := time.Now()
+	h.HandleRPC(ctx, &stats.Begin{BeginTime: now})
+	h.HandleRPC(ctx, &stats.End{BeginTime: now, EndTime: now, Error: err})
 }

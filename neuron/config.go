@@ -25,6 +25,10 @@ type Config struct {
 	AxonPort int
 	// MetagraphPort is the TCP port the Metagraph gossips on; 0 picks a free one.
 	MetagraphPort int
+	// MetricsPort is the TCP port of the Prometheus metrics (/metrics) and
+	// the live page (/); 0 picks a free one (logged at start), -1 turns
+	// them off.
+	MetricsPort int
 	// MetagraphSize caps the number of synapse definitions the Metagraph keeps.
 	MetagraphSize int
 	// Bootstrap is the host:port of a peer's Metagraph to join through; empty
@@ -131,13 +135,19 @@ func (c *Config) Validate() error {
 	for _, p := range []struct {
 		flag string
 		port int
-	}{{"axon_port", c.AxonPort}, {"metagraph_port", c.MetagraphPort}} {
+	}{{"axon_port", c.AxonPort}, {"metagraph_port", c.MetagraphPort}, {"metrics_port", max(c.MetricsPort, 0)}} {
 		if p.port < 0 || p.port > 65535 {
 			return usageErrorf(p.flag, "port %d is out of range (0 to 65535; 0 picks a free port)", p.port)
 		}
 	}
 	if c.AxonPort != 0 && c.AxonPort == c.MetagraphPort {
 		return usageErrorf("metagraph_port", "port %d is also the --axon_port", c.MetagraphPort)
+	}
+	if c.MetricsPort < -1 {
+		return usageErrorf("metrics_port", "port %d is out of range (0 to 65535; 0 picks a free port, -1 turns metrics off)", c.MetricsPort)
+	}
+	if c.MetricsPort > 0 && (c.MetricsPort == c.AxonPort || c.MetricsPort == c.MetagraphPort) {
+		return usageErrorf("metrics_port", "port %d is also the --axon_port or the --metagraph_port", c.MetricsPort)
 	}
 	if c.MetagraphSize < 1 {
 		return usageErrorf("metagraph_size", "%d, want at least 1", c.MetagraphSize)

@@ -39,6 +39,9 @@ func TestConfigValidate(t *testing.T) {
 		{"log_interval", func(c *Config) { c.LogInterval = 0 }},
 		{"metagraph_period", func(c *Config) { c.MetagraphPeriod = 0 }},
 		{"metagraph_ttl", func(c *Config) { c.MetagraphTTL = c.MetagraphPeriod }},
+		{"metrics_port", func(c *Config) { c.MetricsPort = -2 }},
+		{"metrics_port", func(c *Config) { c.MetricsPort = 65536 }},
+		{"metrics_port", func(c *Config) { c.AxonPort, c.MetricsPort = 8091, 8091 }},
 	}
 	for _, tc := range cases {
 		c := DefaultConfig()

@@ -47,6 +47,10 @@ type DendriteConfig struct {
 	Pool *ConnPool
 	// Now is the clock nonces and backoffs are drawn from; nil means time.Now.
 	Now func() time.Time
+	// OnCall, when set, is told of every call made, once it has ended: the
+	// synapse's key, whether it was a Backward, how long it took and its
+	// outcome (metrics, say). It runs on the call's goroutine and must be quick.
+	OnCall func(synapseKey string, backward bool, latency time.Duration, outcome Outcome)
 }
 
 // DefaultDendriteConfig returns a Dendrite configuration with the 2020
@@ -211,6 +215,15 @@ func (d *Dendrite) Stats() map[string]PeerStats { return d.peers.snapshot() }
 // OutputDim returns the width of the answer the Dendrite expects per example.
 func (d *Dendrite) OutputDim() int64 { return d.cfg.OutputDim }
 
+// record counts a call to synapse key in the standing of its peer and tells
+// OnCall of it.
+func (d *Dendrite) record(key string, backward bool, latency time.Duration, err error) {
+	d.peers.record(key, backward, latency, err)
+	if d.cfg.OnCall != nil {
+		d.cfg.OnCall(key, backward, latency, outcomeOf(err))
+	}
+}
+
 // Callable reports whether the synapse with the given key may be called now:
 // false while it is backed off after failures.
 func (d *Dendrite) Callable(synapseKey string) bool { return d.peers.callable(synapseKey) }
@@ -285,7 +298,7 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 			} else {
 				res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])
 			}
-			d.peers.record(key, false, time.Since(start), res.Errs[i])
+			d.record(key, false, time.Since(start), res.Errs[i])
 		})
 	}
 	wg.Wait()

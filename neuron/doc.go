@@ -29,6 +29,8 @@
 //   - Trainer (trainer.go): the seed's training step and epochs, checkpoints.
 //     It routes a batch only to the synapses that fit it (fit.go: Ask), so
 //     neurons of different kinds share a network.
+//   - Observer (observer.go, package neuron/observe): Prometheus metrics of
+//     the parts above and a live page, served on Config.MetricsPort.
 //
 // Run (run.go) makes a model a neuron: given a Spec (a name, the modality
 // and width it serves, a model constructor, its data), it does the seed's

@@ -9,7 +9,10 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc/stats"
+
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
+	"github.com/opentensor/bittensor-go/neuron/observe"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -18,7 +21,7 @@ const stopTimeout = 5 * time.Second
 
 // Neuron is a running node of the network, the seed's soma: its key, an Axon
 // serving its local synapses, a Metagraph announcing them and finding peers,
-// and a Dendrite calling peers' synapses.
+// a Dendrite calling peers' synapses, and an Observer making it visible.
 type Neuron struct {
 	Key       *Key
 	Axon      *Axon
@@ -27,6 +30,10 @@ type Neuron struct {
 	// Conns is the one connection pool the Dendrite and the Metagraph's
 	// gossip dial through.
 	Conns *ConnPool
+	// Observer keeps the neuron's metrics; unless Config.MetricsPort is -1
+	// it serves them, with the live page, on MetricsAddr.
+	Observer    *observe.Observer
+	MetricsAddr net.Addr
 }
 
 // StartNeuron brings a neuron up from cfg: it loads (or creates) the neuron
@@ -43,7 +50,7 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 	if err := resolveBootstrap(ctx, cfg.Bootstrap); err != nil {
 		return nil, err
 	}
-	n := &Neuron{}
+	n := &Neuron{Observer: observe.New(observe.DefaultConfig())}
 	var err error
 	if n.Key, err = loadNeuronKey(cfg.NeuronKey); err != nil {
 		return nil, err
@@ -58,7 +65,7 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 		n.Close()
 		return nil, err
 	}
-	dcfg.OutputDim, dcfg.Device, dcfg.Pool = outputDim, device, n.Conns
+	dcfg.OutputDim, dcfg.Device, dcfg.Pool, dcfg.OnCall = outputDim, device, n.Conns, n.observeCall
 	if n.Dendrite, err = NewDendrite(n.Key, dcfg); err != nil {
 		n.Close()
 		return nil, err
@@ -68,8 +75,16 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 		n.Dendrite.CallInProcess(s)
 		served[i] = s.Key()
 	}
+	if err := n.startObserver(cfg); err != nil {
+		n.Close()
+		return nil, err
+	}
 	cfg.Log.Info().Str("neuron_key", n.Key.PublicHex()).Strs("synapse_keys", served).Str("axon", n.Axon.Addr().String()).
 		Str("metagraph", n.Metagraph.Addr()).Str("bootstrap", cfg.Bootstrap).Msg("neuron started")
+	if n.MetricsAddr != nil {
+		page := "http://" + net.JoinHostPort(cfg.RemoteIP, strconv.Itoa(n.MetricsAddr.(*net.TCPAddr).Port)) + "/"
+		cfg.Log.Info().Str("page", page).Str("metrics", page+"metrics").Msg("live page and metrics")
+	}
 	return n, nil
 }
 
@@ -118,6 +133,7 @@ func LoadIdentityFlag(path string) (*Identity, error) {
 func (n *Neuron) startAxon(cfg Config, synapses []Synapse) error {
 	acfg := DefaultAxonConfig()
 	acfg.Address = net.JoinHostPort("", strconv.Itoa(cfg.AxonPort))
+	acfg.StatsHandlers = []stats.Handler{n.Observer.AxonHandler()}
 	var err error
 	if n.Axon, err = NewAxon(acfg); err != nil {
 		return err
@@ -200,11 +216,14 @@ func portError(flag string, port int, err error) error {
 	return err
 }
 
-// Close stops gossiping, cancels the Dendrite's calls, closes their
-// connections, and stops the Axon (waiting up to stopTimeout for the requests
-// in flight).
+// Close stops serving the page and the metrics, stops gossiping, cancels
+// the Dendrite's calls, closes their connections, and stops the Axon
+// (waiting up to stopTimeout for the requests in flight).
 func (n *Neuron) Close() error {
 	var errs []error
+	if n.Observer != nil {
+		errs = append(errs, n.Observer.Close())
+	}
 	if n.Metagraph != nil {
 		errs = append(errs, n.Metagraph.Stop())
 	}

@@ -97,7 +97,7 @@ func (d *Dendrite) attach(calls []remoteCall, answered []int, outs []*torch.Tens
 				} else {
 					g, err = d.remoteBackward(c, gradOutputs[j], inputOf[j] > 0)
 				}
-				d.peers.record(key, true, time.Since(start), err)
+				d.record(key, true, time.Since(start), err)
 				if err == nil {
 					inGrads[j] = g
 				}

@@ -46,6 +46,19 @@ const (
 	BadAnswer
 )
 
+// String returns the outcome's name: success, failure, timeout or bad_answer.
+func (o Outcome) String() string {
+	switch o {
+	case Success:
+		return "success"
+	case Timeout:
+		return "timeout"
+	case BadAnswer:
+		return "bad_answer"
+	}
+	return "failure"
+}
+
 // outcomeOf classifies err, the result of a call.
 func outcomeOf(err error) Outcome {
 	switch {

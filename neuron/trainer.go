@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"path/filepath"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -163,6 +164,7 @@ func (t *Trainer) Train(ctx context.Context, train, test Batches) error {
 			Float64("local_accuracy", res.LocalAccuracy).Float64("network_accuracy", res.NetworkAccuracy).
 			Msgf("Test Epoch: %d\tLoss: %.6f\tLocal Accuracy: %.2f%%\tNetwork Accuracy: %.2f%%",
 				t.epoch, res.Loss, 100*res.LocalAccuracy, 100*res.NetworkAccuracy)
+		t.neuron.observeTest(t.epoch, res)
 		t.epoch++
 		if res.Loss < t.bestLoss {
 			t.bestLoss = res.Loss
@@ -236,8 +238,19 @@ func (t *Trainer) logStep(seen, total int, r StepResult) {
 // Step trains on one batch. It routes only to synapses the Dendrite may
 // call now (and always to the neuron's own), and a step whose loss is not
 // finite changes nothing and reports Skipped: bad numbers never reach the
-// parameters, the gates or the weights.
+// parameters, the gates or the weights. The neuron's Observer is told of
+// every step that returns no error.
 func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
+	start, examples := time.Now(), int(b.Inputs.Size(0)) // before step frees the batch
+	res, err := t.step(ctx, b)
+	if err == nil {
+		t.neuron.observeStep(t.epoch, examples, time.Since(start), res)
+	}
+	return res, err
+}
+
+// step is Step without the report.
+func (t *Trainer) step(ctx context.Context, b Batch) (StepResult, error) {
 	s := torch.NewScope()
 	defer s.Close()
 	x, y := t.onDevice(s, b.Inputs), t.onDevice(s, b.Targets)

@@ -22,6 +22,8 @@ func neuronFlags() []cli.Flag {
 			Usage: "Axon terminal bind port; 0 picks a free port"},
 		&cli.IntFlag{Name: "metagraph_port", Value: d.MetagraphPort, EnvVars: envVars("metagraph_port"),
 			Usage: "Metagraph bind port, the one peers --bootstrap through; 0 picks a free port"},
+		&cli.IntFlag{Name: "metrics_port", Value: d.MetricsPort, EnvVars: envVars("metrics_port"),
+			Usage: "port of the live page (/) and the Prometheus metrics (/metrics); 0 picks a free port (logged), -1 turns them off"},
 		&cli.IntFlag{Name: "metagraph_size", Value: d.MetagraphSize, EnvVars: envVars("metagraph_size"),
 			Usage: "Metagraph cache size: the most synapse definitions kept"},
 		&cli.StringFlag{Name: "bootstrap", Value: d.Bootstrap, EnvVars: envVars("bootstrap"),
@@ -67,6 +69,7 @@ func configFromFlags(cCtx *cli.Context) neuron.Config {
 	c.ChainEndpoint = cCtx.String("chain_endpoint")
 	c.AxonPort = cCtx.Int("axon_port")
 	c.MetagraphPort = cCtx.Int("metagraph_port")
+	c.MetricsPort = cCtx.Int("metrics_port")
 	c.MetagraphSize = cCtx.Int("metagraph_size")
 	c.Bootstrap = cCtx.String("bootstrap")
 	c.NeuronKey = cCtx.String("neuron_key")

@@ -44,6 +44,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"unresolvable bootstrap", nil, []string{"run", "mnist", "--bootstrap", "bootstrap.invalid:8120", "--logdir", "TMP"}, `--bootstrap: cannot resolve "bootstrap.invalid"`},
 		{"bootstrap port", nil, []string{"run", "mnist", "--bootstrap", "127.0.0.1:99999"}, "want 1 to 65535"},
 		{"port range", nil, []string{"run", "mnist", "--axon_port", "70000"}, "--axon_port: port 70000 is out of range"},
+		{"metrics port", map[string]string{"BT_METRICS_PORT": "-2"}, []string{"run", "mnist"}, "--metrics_port: port -2 is out of range"},
 		{"bad env value", map[string]string{"BT_EPOCHS": "many"}, []string{"run", "mnist"}, `"BT_EPOCHS"`},
 		{"env validated", map[string]string{"BT_BATCH_SIZE": "0"}, []string{"run", "mnist"}, "--batch_size: 0"},
 		{"unknown flag", nil, []string{"run", "mnist", "--learning_rate", "3"}, "flag provided but not defined: -learning_rate"},

@@ -234,7 +234,7 @@ func TestPortInUseExits2(t *testing.T) {
 	}
 	defer taken.Close()
 	port := strconv.Itoa(taken.Addr().(*net.TCPAddr).Port)
-	for _, flag := range []string{"--metagraph_port", "--axon_port"} {
+	for _, flag := range []string{"--metagraph_port", "--axon_port", "--metrics_port"} {
 		cmd := exec.Command(bin, "run", "mnist", flag, port, "--logdir", t.TempDir())
 		var stderr strings.Builder
 		cmd.Stderr = &stderr

@@ -235,6 +235,7 @@ func (m *Gossip) GossipOnce(ctx context.Context) error {
 
 	now := m.now()
 	m.mu.Lock()
+	m.state.stats.Rounds++
 	m.state.expire(now)
 	due := m.state.dueLocal(now)
 	m.mu.Unlock()
@@ -271,6 +272,7 @@ func (m *Gossip) GossipOnce(ctx context.Context) error {
 		err = fmt.Errorf("metagraph: gossip %s: the answer is our own: the address is another name of ours", peer)
 	}
 	if err != nil {
+		m.state.stats.FailedRounds++
 		m.state.peerFailed(peer, now)
 		m.mu.Unlock()
 		return err

@@ -64,6 +64,9 @@ type Stats struct {
 	Rejected   uint64 // definitions refused as forged, unworked, malformed, expired or from the future
 	Expired    uint64 // definitions dropped after their TTL
 	Evicted    uint64 // definitions dropped because the cache was full
+	Rounds     uint64 // gossip rounds run (GossipOnce calls)
+	// FailedRounds counts the rounds whose exchange with a peer failed.
+	FailedRounds uint64
 }
 
 // metagraphState is the metagraph's data and rules.
