@@ -39,9 +39,9 @@ type goldenCase struct {
 	DistillationLoss float64 `json:"distillation_loss"`
 	Loss             float64
 	Encode           []float64
-	LocalOutput      []float64 `json:"local_output"`
-	LocalTarget      []float64 `json:"local_target"`
-	NetworkTarget    []float64 `json:"network_target"`
+	LocalOutput      []float64                `json:"local_output"`
+	LocalTarget      []float64                `json:"local_target"`
+	NetworkTarget    []float64                `json:"network_target"`
 	EncodeSum        goldenSummary            `json:"encode_sum"`
 	LocalOutputSum   goldenSummary            `json:"local_output_sum"`
 	Running          map[string]goldenSummary `json:"running"`
