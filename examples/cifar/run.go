@@ -50,9 +50,9 @@ func Run(ctx context.Context, cfg neuron.Config) error { return RunWith(ctx, cfg
 
 // RunWith trains a CIFAR neuron with its peers, as the seed's walkthrough
 // does, until cfg.Epochs are done or ctx ends (then it checkpoints and
-// returns nil). Settings the user must change (a port in use, a bad
-// bootstrap peer, a bad checkpoint, an unknown dataset, missing data) fail
-// before training, as *neuron.UsageError.
+// returns nil). The data is loaded first; settings the user must change (an
+// unknown dataset, missing data, a port in use, a bad bootstrap peer, a bad
+// checkpoint) fail before training, as *neuron.UsageError.
 func RunWith(ctx context.Context, cfg neuron.Config, o Options) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -73,13 +73,6 @@ func RunWith(ctx context.Context, cfg neuron.Config, o Options) error {
 	if device.Type == torch.DeviceCUDA && device.Index >= torch.CUDADeviceCount() {
 		return &neuron.UsageError{Flag: "device", Err: fmt.Errorf("%s: this libtorch sees %d CUDA devices", device, torch.CUDADeviceCount())}
 	}
-	var dataDir string
-	if !cfg.ServeOnly {
-		// Find the data before anything starts listening.
-		if dataDir, err = findData(cfg.DataDir, o.Dataset); err != nil {
-			return err
-		}
-	}
 	seed := cfg.Seed
 	if seed == 0 {
 		var b [8]byte
@@ -87,6 +80,18 @@ func RunWith(ctx context.Context, cfg neuron.Config, o Options) error {
 		seed = binary.LittleEndian.Uint64(b[:]) >> 1
 	}
 	torch.ManualSeed(int64(seed))
+	var train, test *Loader
+	if !cfg.ServeOnly {
+		// Load the data before anything starts listening: missing or
+		// damaged files fail at once.
+		dataDir, err := findData(cfg.DataDir, o.Dataset)
+		if err != nil {
+			return err
+		}
+		if train, test, err = loaders(cfg, o.Dataset, dataDir, seed); err != nil {
+			return err
+		}
+	}
 
 	model, err := NewModelWith(o.Model)
 	if err != nil {
@@ -127,10 +132,6 @@ func RunWith(ctx context.Context, cfg neuron.Config, o Options) error {
 		return trainer.Serve(ctx)
 	}
 
-	train, test, err := loaders(cfg, o.Dataset, dataDir, seed)
-	if err != nil {
-		return err
-	}
 	cfg.Log.Info().Str("checkpoints", runDir).Str("device", device.String()).Msg("training")
 	return trainer.Train(ctx, train.Tensors(), test.Tensors())
 }
