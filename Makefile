@@ -2,7 +2,7 @@
 # every test; `make run` sets up and trains an MNIST neuron.
 SHELL := /bin/bash
 GO ?= go
-APT_PACKAGES := libtorch-dev libopenblas0-pthread protobuf-compiler cmake g++ etcd-server fortunes chromium
+APT_PACKAGES := libtorch-dev libopenblas0-pthread protobuf-compiler cmake g++ etcd-server fortunes chromium dataset-fashion-mnist
 # LIBTORCH=/path/to/libtorch builds against another libtorch (e.g. a CUDA build).
 ifdef LIBTORCH
 export CGO_CPPFLAGS := -I$(LIBTORCH)/include -I$(LIBTORCH)/include/torch/csrc/api/include $(CGO_CPPFLAGS)

@@ -41,3 +41,13 @@ type Output struct {
 	// Loss is the sum of the losses computed: what training minimises.
 	Loss *torch.Tensor
 }
+
+// StatefulModel is a Model whose training Forward computes state besides
+// its parameters' gradients (batch-norm running statistics, say), which
+// must change only while no served forward reads it. The Trainer calls
+// CommitState after each optimizer step, inside the synapse's Update.
+type StatefulModel interface {
+	Model
+	// CommitState installs the state computed by the last training Forward.
+	CommitState() error
+}

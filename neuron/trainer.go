@@ -103,11 +103,28 @@ type Trainer struct {
 	bestLoss float64 // lowest test loss seen
 }
 
+// TrainerOption changes a Trainer's settings from the seed's defaults.
+type TrainerOption func(*trainerOptions)
+
+type trainerOptions struct {
+	sgd optim.SGDOptions
+}
+
+// WithSGD sets the optimizer's settings; the default is the seed's MNIST
+// recipe, SGD with learning rate 0.01 and momentum 0.9.
+func WithSGD(o optim.SGDOptions) TrainerOption {
+	return func(t *trainerOptions) { t.sgd = o }
+}
+
 // NewTrainer returns a trainer of synapse's model and router, calling the
 // network through n, keeping checkpoints in dir. With cfg.ModelPath it
 // resumes from that checkpoint (model, router, optimizer, epoch, best loss).
 // The model and router must already be on device.
-func NewTrainer(cfg Config, n *Neuron, synapse *LocalSynapse, router *Router, dir string, device torch.Device) (*Trainer, error) {
+func NewTrainer(cfg Config, n *Neuron, synapse *LocalSynapse, router *Router, dir string, device torch.Device, opts ...TrainerOption) (*Trainer, error) {
+	o := trainerOptions{sgd: optim.SGDOptions{LR: learningRate, Momentum: momentum}}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	t := &Trainer{
 		cfg: cfg, neuron: n, synapse: synapse, model: synapse.Model(), router: router,
 		dir: dir, device: device, bestLoss: math.Inf(1),
@@ -117,7 +134,7 @@ func NewTrainer(cfg Config, n *Neuron, synapse *LocalSynapse, router *Router, di
 	}
 	params := append(nn.Parameters(t.model), nn.Parameters(router)...)
 	var err error
-	if t.opt, err = optim.NewSGD(params, optim.SGDOptions{LR: learningRate, Momentum: momentum}); err != nil {
+	if t.opt, err = optim.NewSGD(params, o.sgd); err != nil {
 		return nil, fmt.Errorf("trainer: %w", err)
 	}
 	if cfg.ModelPath != "" {
@@ -303,13 +320,20 @@ func (t *Trainer) step(ctx context.Context, b Batch) (StepResult, error) {
 	return res, nil
 }
 
-// applyAndStep adds the callers' gradients to the model's and steps the
-// optimizer; it runs inside the synapse's Update.
+// applyAndStep adds the callers' gradients to the model's, steps the
+// optimizer and commits a StatefulModel's state; it runs inside the
+// synapse's Update.
 func (t *Trainer) applyAndStep() error {
 	if _, err := t.synapse.RemoteGrads().Apply(); err != nil {
 		return err
 	}
-	return t.opt.Step()
+	if err := t.opt.Step(); err != nil {
+		return err
+	}
+	if m, ok := t.model.(StatefulModel); ok {
+		return m.CommitState()
+	}
+	return nil
 }
 
 // Serve trains the served model from the network alone until ctx ends, for
@@ -465,8 +489,11 @@ func (t *Trainer) onDevice(s *torch.Scope, x *torch.Tensor) *torch.Tensor {
 }
 
 // Test classifies the test set through the local path and through the
-// network path (routing to the synapses of the Metagraph), without learning.
+// network path (routing to the synapses of the Metagraph), without learning,
+// with the model in evaluation mode (nn.Eval) and back in training mode after.
 func (t *Trainer) Test(ctx context.Context, test Batches) (TestResult, error) {
+	nn.Eval(t.model)
+	defer nn.Train(t.model)
 	var loss, local, network float64
 	n := 0
 	var err error

@@ -2,6 +2,7 @@ package neuron
 
 import (
 	"context"
+	"iter"
 	"math"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
+	"github.com/opentensor/bittensor-go/torch/optim"
 )
 
 // tinyModel is a small Model: the context is a linear encoding of the
@@ -241,5 +243,112 @@ func TestNeuronSharesOneConnectionPool(t *testing.T) {
 	}
 	if got := n.Conns.Len(); got != 0 {
 		t.Errorf("after Close the pool holds %d connections", got)
+	}
+}
+
+// statefulModel is a tinyModel that records its mode in Forward and the
+// commits of its state (as a model with batch norm would).
+type statefulModel struct {
+	*tinyModel
+	commits        int
+	forwardsInEval int
+}
+
+func (m *statefulModel) Forward(x, network, targets *torch.Tensor) *Output {
+	if !m.IsTraining() {
+		m.forwardsInEval++
+	}
+	return m.tinyModel.Forward(x, network, targets)
+}
+
+func (m *statefulModel) CommitState() error {
+	m.commits++
+	return nil
+}
+
+// A StatefulModel's state is committed after each optimizer step, and its
+// Forward runs in evaluation mode during Test only.
+func TestTrainerCommitsStateAndTestsInEvalMode(t *testing.T) {
+	torch.ManualSeed(6)
+	m := &statefulModel{tinyModel: newTinyModel()}
+	tr, _, _ := startNeuronServing(t, testNeuronConfig(), m)
+	ctx := context.Background()
+	for range 3 {
+		if _, err := tr.Step(ctx, tinyBatch()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.commits != 3 || m.forwardsInEval != 0 {
+		t.Fatalf("%d commits and %d eval-mode forwards after 3 steps, want 3 and 0", m.commits, m.forwardsInEval)
+	}
+	if _, err := tr.Test(ctx, tinyBatches{2}); err != nil {
+		t.Fatal(err)
+	}
+	if m.forwardsInEval != 2 || !m.IsTraining() || m.commits != 3 {
+		t.Fatalf("Test: %d eval-mode forwards of 2 batches, training mode after: %v, %d commits",
+			m.forwardsInEval, m.IsTraining(), m.commits)
+	}
+}
+
+// The optimizer's settings come from WithSGD: with a learning rate of
+// 1e-30 a step leaves float32 parameters as they were (the default 0.01
+// moves them: TestTrainerStepAlone), and bad settings are refused.
+func TestTrainerWithSGD(t *testing.T) {
+	torch.ManualSeed(7)
+	cfg := testNeuronConfig()
+	model := newTinyModel()
+	key, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn, err := NewLocalSynapse(key, model, bittensorpb.Modality_TENSOR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := StartNeuron(context.Background(), cfg, tinyContext, torch.CPU, syn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	router, err := NewRouter(tinyContext, 2, 2, WithCapacity(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(cfg, n, syn, router, t.TempDir(), torch.CPU, WithSGD(optim.SGDOptions{LR: 1e-30}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	before, err := model.classifier.Weight.Clone().Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Step(context.Background(), tinyBatch()); err != nil {
+		t.Fatal(err)
+	}
+	after, err := model.classifier.Weight.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(before, after) {
+		t.Fatal("a step with learning rate 1e-30 changed the parameters")
+	}
+	if _, err := NewTrainer(cfg, n, syn, router, t.TempDir(), torch.CPU, WithSGD(optim.SGDOptions{LR: -1})); err == nil {
+		t.Fatal("a negative learning rate was accepted")
+	}
+}
+
+// tinyBatches is n batches of tinyBatch.
+type tinyBatches struct{ n int }
+
+func (b tinyBatches) Len() int      { return b.n }
+func (b tinyBatches) Examples() int { return 8 * b.n }
+func (b tinyBatches) Epoch(ctx context.Context, _ int) iter.Seq[Batch] {
+	return func(yield func(Batch) bool) {
+		for range b.n {
+			if ctx.Err() != nil || !yield(tinyBatch()) {
+				return
+			}
+		}
 	}
 }

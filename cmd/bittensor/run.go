@@ -18,12 +18,17 @@ type neuronKind struct {
 	name  string
 	usage string
 	run   func(ctx context.Context, cfg neuron.Config) error
+	// flags are the neuron's own flags, added after the common ones; when
+	// runFlags is set, it runs the neuron instead of run, reading them.
+	flags    []cli.Flag
+	runFlags func(cCtx *cli.Context, cfg neuron.Config) error
 }
 
 // neuronKinds lists the neurons `bittensor run` accepts.
 func neuronKinds() []neuronKind {
 	return []neuronKind{
 		{name: "mnist", usage: "an MLP that classifies MNIST digits, distilling what its peers know", run: mnist.Run},
+		cifarKind(),
 		{name: "fortune", usage: "your own neuron in one file (examples/fortune): tells a fortune's topic from its trigrams", run: fortune.Run},
 	}
 }
@@ -58,7 +63,7 @@ func runCommand(stderr *os.File) *cli.Command {
 		cmd.Subcommands = append(cmd.Subcommands, &cli.Command{
 			Name:         k.name,
 			Usage:        k.usage,
-			Flags:        neuronFlags(),
+			Flags:        append(neuronFlags(), k.flags...),
 			OnUsageError: onUsageError,
 			Action: func(cCtx *cli.Context) error {
 				if cCtx.NArg() > 0 {
@@ -74,6 +79,9 @@ func runCommand(stderr *os.File) *cli.Command {
 				}
 				if err := cfg.Validate(); err != nil {
 					return err
+				}
+				if k.runFlags != nil {
+					return k.runFlags(cCtx, cfg)
 				}
 				return k.run(cCtx.Context, cfg)
 			},

@@ -3,6 +3,7 @@
 //
 //	mnist-step: go=<samples/s> cxx=<samples/s> torch-python=<samples/s> go/cxx=<ratio> go/python=<ratio>
 //	leak: steps=<n> rss_start=<KiB> rss_end=<KiB> growth=<percent>%
+//	dpn-step: go=<samples/s> torch-python=<samples/s> go/python=<ratio>
 package main
 
 import (
@@ -33,7 +34,10 @@ func main() {
 	// C++ and Python references run 6× slower with 2).
 	threads := flag.Int("threads", 1, "libtorch intra-op threads, the same for all three")
 	leakSteps := flag.Int("leak-steps", 10000, "training steps of the leak case")
-	cases := flag.String("cases", "mnist-step,leak", "comma-separated cases to run")
+	dpnScript := flag.String("dpn-script", "bench/python/dpn_step.py", "the PyTorch dpn-step script")
+	dpnSteps := flag.Int("dpn-steps", 3, "timed training steps per dpn-step run (DPN26, batch 32: seconds each on a CPU)")
+	dpnWarmup := flag.Int("dpn-warmup", 1, "untimed dpn-step steps before timing")
+	cases := flag.String("cases", "mnist-step,leak,dpn-step", "comma-separated cases to run")
 	flag.Parse()
 
 	for _, c := range strings.Split(*cases, ",") {
@@ -43,6 +47,8 @@ func main() {
 			err = mnistStep(*cxx, *python, *script, *steps, *warmup, *rounds, *threads)
 		case "leak":
 			err = leakCase(*leakSteps)
+		case "dpn-step":
+			err = dpnStep(*python, *dpnScript, *dpnSteps, *dpnWarmup, *rounds, *threads)
 		default:
 			err = fmt.Errorf("unknown case %q", c)
 		}
