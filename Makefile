@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 GO ?= go
 APT_PACKAGES := libtorch-dev libopenblas0-pthread protobuf-compiler cmake g++
+# The BERT neuron's default corpus (examples/bert).
+APT_PACKAGES += fortunes
 # LIBTORCH=/path/to/libtorch builds against another libtorch (e.g. a CUDA build).
 ifdef LIBTORCH
 export CGO_CPPFLAGS := -I$(LIBTORCH)/include -I$(LIBTORCH)/include/torch/csrc/api/include $(CGO_CPPFLAGS)
