@@ -41,6 +41,10 @@ const (
 // Batch is a minibatch: inputs and their targets, examples first.
 type Batch struct {
 	Inputs, Targets *torch.Tensor
+	// Text holds the examples as strings, for a synapse of modality TEXT:
+	// what the network is sent. Inputs is then what the model's Tokenize
+	// makes of them.
+	Text []string
 }
 
 // Batches is a dataset cut into minibatches.
@@ -235,7 +239,7 @@ func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
 	encoding := t.model.Encode(x)
 	known := t.neuron.Metagraph.GetSynapses(maxSynapses)
 	synapses := t.callable(known)
-	q, err := t.query(ctx, s, synapses, encoding, x)
+	q, err := t.query(ctx, s, synapses, encoding, x, b.Text)
 	if err != nil {
 		return StepResult{}, err
 	}
@@ -347,8 +351,9 @@ type queried struct {
 }
 
 // query routes x to synapses, calls them and joins their answers: the
-// network's context for x.
-func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittensorpb.Synapse, encoding, x *torch.Tensor) (queried, error) {
+// network's context for x. A TEXT synapse sends the peers the strings of
+// text (one per row of x) instead of x.
+func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittensorpb.Synapse, encoding, x *torch.Tensor, text []string) (queried, error) {
 	if len(synapses) == 0 {
 		return queried{}, errors.New("trainer: the metagraph lists no synapse, not even our own")
 	}
@@ -357,9 +362,15 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittens
 		return queried{}, fmt.Errorf("trainer: %w", err)
 	}
 	var res Responses
-	if t.synapse.Modality() == bittensorpb.Modality_IMAGE {
+	switch t.synapse.Modality() {
+	case bittensorpb.Modality_TEXT:
+		var requests [][]string
+		if requests, err = textRequests(d, text); err == nil {
+			res, err = t.neuron.Dendrite.ForwardText(ctx, d.Synapses, requests)
+		}
+	case bittensorpb.Modality_IMAGE:
 		res, err = t.neuron.Dendrite.ForwardImage(ctx, d.Synapses, d.Requests)
-	} else {
+	default:
 		res, err = t.neuron.Dendrite.ForwardTensor(ctx, d.Synapses, d.Requests)
 	}
 	if err != nil {
@@ -376,6 +387,20 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittens
 		return queried{}, fmt.Errorf("trainer: %w", err)
 	}
 	return queried{network: network, dispatch: d, res: res}, nil
+}
+
+// textRequests returns the strings of text that d sends each synapse.
+func textRequests(d *Dispatch, text []string) ([][]string, error) {
+	if int64(len(text)) != d.batch {
+		return nil, fmt.Errorf("trainer: %d strings of text for a batch of %d", len(text), d.batch)
+	}
+	out := make([][]string, len(d.Synapses))
+	for i := range d.Synapses {
+		for _, r := range d.rows[i] {
+			out[i] = append(out[i], text[r])
+		}
+	}
+	return out, nil
 }
 
 // updateWeights moves the weight of each known synapse toward the router's
@@ -446,7 +471,7 @@ func (t *Trainer) testBatch(ctx context.Context, b Batch) (loss, local, network 
 	defer s.Close()
 	x, y := t.onDevice(s, b.Inputs), t.onDevice(s, b.Targets)
 	synapses := t.neuron.Metagraph.GetSynapses(maxSynapses)
-	q, err := t.query(ctx, s, t.callable(synapses), t.model.Encode(x), x)
+	q, err := t.query(ctx, s, t.callable(synapses), t.model.Encode(x), x, b.Text)
 	if err != nil {
 		return 0, 0, 0, err
 	}
