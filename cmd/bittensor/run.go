@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/opentensor/bittensor-go/examples/bert"
 	"github.com/opentensor/bittensor-go/examples/mnist"
 	"github.com/opentensor/bittensor-go/neuron"
 )
@@ -23,6 +24,7 @@ type neuronKind struct {
 func neuronKinds() []neuronKind {
 	return []neuronKind{
 		{name: "mnist", usage: "an MLP that classifies MNIST digits, distilling what its peers know", run: mnist.Run},
+		{name: "bert", usage: "a small BERT that learns next-sentence prediction from text, serving its pooled [CLS] vector", run: bert.Run},
 	}
 }
 
