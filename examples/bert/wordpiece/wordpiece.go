@@ -166,7 +166,7 @@ type Encoding struct {
 func (t *Tokenizer) Encode(text string, maxLen int) Encoding {
 	maxLen = max(maxLen, 2)
 	a := t.IDs(text, maxLen-2)
-	return t.assemble(a, nil, maxLen)
+	return t.assemble(a, nil, false, maxLen)
 }
 
 // EncodePair encodes a text pair as [CLS] a [SEP] b [SEP], truncated and
@@ -183,16 +183,16 @@ func (t *Tokenizer) EncodePair(a, b string, maxLen int) Encoding {
 			pb = pb[:len(pb)-1]
 		}
 	}
-	return t.assemble(pa, pb, maxLen)
+	return t.assemble(pa, pb, true, maxLen)
 }
 
-// assemble lays out [CLS] a [SEP] (b [SEP]) and the padding.
-func (t *Tokenizer) assemble(a, b []int64, maxLen int) Encoding {
+// assemble lays out [CLS] a [SEP], then b [SEP] for a pair, and the padding.
+func (t *Tokenizer) assemble(a, b []int64, pair bool, maxLen int) Encoding {
 	e := Encoding{IDs: make([]int64, 0, maxLen), Segments: make([]int64, maxLen)}
 	e.IDs = append(e.IDs, t.Cls)
 	e.IDs = append(e.IDs, a...)
 	e.IDs = append(e.IDs, t.Sep)
-	if b != nil {
+	if pair {
 		start := len(e.IDs)
 		e.IDs = append(e.IDs, b...)
 		e.IDs = append(e.IDs, t.Sep)

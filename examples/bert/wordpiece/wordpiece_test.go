@@ -86,6 +86,11 @@ func TestEncodePairLayout(t *testing.T) {
 	if !slices.Equal(e.IDs, wantIDs) || e.Length != 8 {
 		t.Errorf("truncated EncodePair = %v len %d, want %v", e.IDs, e.Length, wantIDs)
 	}
+	// An empty half keeps its [SEP].
+	e = tok.EncodePair("", "\x00", 5)
+	if want := []int64{2, 3, 3, 0, 0}; !slices.Equal(e.IDs, want) || e.Length != 3 {
+		t.Errorf("EncodePair of empty texts = %v len %d, want %v len 3", e.IDs, e.Length, want)
+	}
 	e = tok.Encode("a a a", 4)
 	if want := []int64{2, 15, 15, 3}; !slices.Equal(e.IDs, want) {
 		t.Errorf("Encode = %v, want %v", e.IDs, want)
