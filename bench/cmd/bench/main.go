@@ -3,6 +3,7 @@
 //
 //	mnist-step: go=<samples/s> cxx=<samples/s> torch-python=<samples/s> go/cxx=<ratio> go/python=<ratio>
 //	leak: steps=<n> rss_start=<KiB> rss_end=<KiB> growth=<percent>%
+//	bert-step: go=<samples/s> torch-python=<samples/s> go/python=<ratio>
 package main
 
 import (
@@ -33,7 +34,9 @@ func main() {
 	// C++ and Python references run 6× slower with 2).
 	threads := flag.Int("threads", 1, "libtorch intra-op threads, the same for all three")
 	leakSteps := flag.Int("leak-steps", 10000, "training steps of the leak case")
-	cases := flag.String("cases", "mnist-step,leak", "comma-separated cases to run")
+	bertScript := flag.String("bert-script", "bench/python/bert_step.py", "the PyTorch bert-step script")
+	bertSteps := flag.Int("bert-steps", 30, "timed training steps per bert-step run")
+	cases := flag.String("cases", "mnist-step,leak,bert-step", "comma-separated cases to run")
 	flag.Parse()
 
 	for _, c := range strings.Split(*cases, ",") {
@@ -43,6 +46,8 @@ func main() {
 			err = mnistStep(*cxx, *python, *script, *steps, *warmup, *rounds, *threads)
 		case "leak":
 			err = leakCase(*leakSteps)
+		case "bert-step":
+			err = bertStep(*python, *bertScript, *bertSteps, max(*bertSteps/10, 1), *rounds, *threads)
 		default:
 			err = fmt.Errorf("unknown case %q", c)
 		}
