@@ -50,22 +50,24 @@ func (c *Corpus) Sentences() int {
 const corpusHint = "install Debian's fortunes package (`apt-get install fortunes`, which `make setup` does), " +
 	"or pass --data_dir with a folder of plain-text files"
 
-// FindCorpus returns the corpus folder: dataDir when given, else
-// DefaultCorpus. It fails, saying what to install, when the folder is not there.
+// FindCorpus returns the corpus: dataDir (a folder of plain-text files, or
+// one such file) when given, else DefaultCorpus. It fails, saying what to
+// install, when it is not there.
 func FindCorpus(dataDir string) (string, error) {
-	dir, flag := dataDir, "data_dir"
-	if dir == "" {
-		dir, flag = DefaultCorpus, ""
+	path, flag := dataDir, "data_dir"
+	if path == "" {
+		path, flag = DefaultCorpus, ""
 	}
-	st, err := os.Stat(dir)
-	if err != nil || !st.IsDir() {
-		return "", &neuron.UsageError{Flag: flag, Err: fmt.Errorf("no corpus folder %s: %s", dir, corpusHint)}
+	st, err := os.Stat(path)
+	if err != nil || !(st.IsDir() || st.Mode().IsRegular()) {
+		return "", &neuron.UsageError{Flag: flag, Err: fmt.Errorf("no corpus folder %s: %s", path, corpusHint)}
 	}
-	return dir, nil
+	return path, nil
 }
 
-// LoadCorpus reads every plain-text file under dir (following no symbolic
-// links, skipping files that hold NUL bytes, as binary indexes do). A
+// LoadCorpus reads every plain-text file under dir, or dir itself when it
+// is a file (following no symbolic links below it, skipping files that
+// hold NUL bytes, as binary indexes do). A
 // document ends at a blank line or at a line holding only "%" (the fortune
 // files' separator); its lines are joined and cut into sentences after '.',
 // '!' or '?' followed by a space. Invalid UTF-8 is dropped. It fails when
@@ -77,7 +79,7 @@ func LoadCorpus(dir string) (*Corpus, error) {
 		if err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() {
+		if !d.Type().IsRegular() && !(path == dir && !d.IsDir()) {
 			return nil
 		}
 		n, err := c.readFile(path, maxCorpusBytes-total)

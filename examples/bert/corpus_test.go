@@ -32,6 +32,10 @@ func TestLoadCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	one, err := LoadCorpus(filepath.Join(dir, "fortunes"))
+	if err != nil || len(one.Docs) != len(c.Docs) {
+		t.Errorf("the file alone gave %v, %v; want the same %d documents", one, err, len(c.Docs))
+	}
 	want := [][]string{
 		{"A day for firm decisions!!", "Or is it?"},
 		{"One line only."},
