@@ -96,12 +96,17 @@ func (s *LocalSynapse) ForwardText(batch []string) (*torch.Tensor, error) {
 	if len(batch) == 0 {
 		return nil, fmt.Errorf("local synapse: an empty batch of text")
 	}
+	// The tokens and the activations computed from them are freed on
+	// return (the answer's graph keeps what a backward needs); only the
+	// answer outlives the call.
+	scope := torch.NewScope()
+	defer scope.Close()
 	x, err := m.Tokenize(batch)
 	if err != nil {
 		return nil, fmt.Errorf("local synapse: tokenize: %w", err)
 	}
-	defer x.Free()
-	return s.encode(x)
+	out, err := s.encode(scope.Track(x))
+	return scope.Keep(out), err
 }
 
 // ForwardImage encodes a batch of images, when the synapse serves images.

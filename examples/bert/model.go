@@ -173,8 +173,10 @@ func (m *Model) split(inputs *torch.Tensor) (ids, segs *torch.Tensor, err error)
 // embed returns the embeddings of inputs and the attention mask that hides
 // the padding.
 func (m *Model) embed(ids, segs *torch.Tensor, train bool) (emb, ignore *torch.Tensor) {
-	seq := ids.Size(1)
-	pos := torch.Arange(0, float64(seq), 1, torch.WithDType(torch.Int64), torch.WithDevice(ids.Device()))
+	// Positions 0, 1, … per row, computed from ids so that they (and all
+	// that follows) join the scope of the inputs.
+	ones := ids.OnesLike()
+	pos := ones.Cumsum(1).Sub(ones)
 	emb = m.tokens.Forward(ids).Add(m.positions.Forward(pos)).Add(m.segments.Forward(segs))
 	emb = torch.Dropout(m.embedNorm.Forward(emb), m.cfg.Dropout, train)
 	return emb, nn.PaddingMask(ids.NeScalar(float64(m.tokenizer.Pad)))
