@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/torch"
@@ -152,4 +154,30 @@ func TestPairs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzLoadCorpus checks that any file loads to valid UTF-8 sentences of
+// bounded size, each with a letter, or fails with an error.
+func FuzzLoadCorpus(f *testing.F) {
+	for _, s := range []string{"A b. C d!\n%\nE f?\n\nG.", "\x00binary", "\xff\xfe. x. y.", strings.Repeat("long ", 500) + ". b."} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "text")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadCorpus(path)
+		if err != nil {
+			return
+		}
+		for _, d := range c.Docs {
+			for _, s := range d {
+				if !utf8.ValidString(s) || len(s) > maxSentenceBytes || strings.IndexFunc(s, unicode.IsLetter) < 0 {
+					t.Fatalf("sentence %q", s)
+				}
+			}
+		}
+	})
 }
