@@ -35,7 +35,12 @@ type Ask struct {
 
 // AskFor returns what a neuron asks when it sends the batch x, a tensor of
 // modality, and expects outputDim values per example back.
+// A TEXT batch asks for strings: its x (the model's own encoding of them,
+// token ids for instance) never crosses the wire.
 func AskFor(modality bittensorpb.Modality, x *torch.Tensor, outputDim int64) (Ask, error) {
+	if modality == bittensorpb.Modality_TEXT {
+		return Ask{Modality: modality, DType: bittensorpb.DataType_UTF8, OutputDim: outputDim}, nil
+	}
 	if err := x.Err(); err != nil {
 		return Ask{}, fmt.Errorf("ask: %w", err)
 	}

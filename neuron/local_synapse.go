@@ -36,10 +36,17 @@ type LocalSynapse struct {
 	mu       sync.RWMutex
 }
 
-// NewLocalSynapse serves model under key for modality (IMAGE or TENSOR),
-// learning from its callers with DefaultRemoteGradConfig.
+// NewLocalSynapse serves model under key for modality (IMAGE, TENSOR, or
+// TEXT for a TextModel), learning from its callers with
+// DefaultRemoteGradConfig.
 func NewLocalSynapse(key *Key, model Model, modality bittensorpb.Modality) (*LocalSynapse, error) {
-	if modality != bittensorpb.Modality_IMAGE && modality != bittensorpb.Modality_TENSOR {
+	switch modality {
+	case bittensorpb.Modality_IMAGE, bittensorpb.Modality_TENSOR:
+	case bittensorpb.Modality_TEXT:
+		if _, ok := model.(TextModel); !ok {
+			return nil, fmt.Errorf("local synapse: a %T cannot tokenize text (want a neuron.TextModel): %w", model, ErrModalityNotSupported)
+		}
+	default:
 		return nil, fmt.Errorf("local synapse: modality %v: %w", modality, ErrModalityNotSupported)
 	}
 	remote, err := NewRemoteGrads(nn.Parameters(model), DefaultRemoteGradConfig())
@@ -78,6 +85,29 @@ func (s *LocalSynapse) Model() Model { return s.model }
 
 // Modality returns the modality the synapse serves.
 func (s *LocalSynapse) Modality() bittensorpb.Modality { return s.modality }
+
+// ForwardText tokenizes and encodes a batch of strings, when the synapse
+// serves text.
+func (s *LocalSynapse) ForwardText(batch []string) (*torch.Tensor, error) {
+	m, ok := s.model.(TextModel)
+	if s.modality != bittensorpb.Modality_TEXT || !ok {
+		return s.SynapseBase.ForwardText(batch)
+	}
+	if len(batch) == 0 {
+		return nil, fmt.Errorf("local synapse: an empty batch of text")
+	}
+	// The tokens and the activations computed from them are freed on
+	// return (the answer's graph keeps what a backward needs); only the
+	// answer outlives the call.
+	scope := torch.NewScope()
+	defer scope.Close()
+	x, err := m.Tokenize(batch)
+	if err != nil {
+		return nil, fmt.Errorf("local synapse: tokenize: %w", err)
+	}
+	out, err := s.encode(scope.Track(x))
+	return scope.Keep(out), err
+}
 
 // ForwardImage encodes a batch of images, when the synapse serves images.
 func (s *LocalSynapse) ForwardImage(images *torch.Tensor) (*torch.Tensor, error) {

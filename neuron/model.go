@@ -19,6 +19,15 @@ type Model interface {
 	Forward(inputs, network, targets *torch.Tensor) *Output
 }
 
+// TextModel is a Model that serves text: Tokenize turns a batch of strings
+// into the inputs tensor its Encode and Forward take (token ids, say), and
+// must accept any strings. A LocalSynapse of modality TEXT needs one.
+type TextModel interface {
+	Model
+	// Tokenize returns the inputs tensor of batch, examples first.
+	Tokenize(batch []string) (*torch.Tensor, error)
+}
+
 // Output is what Model.Forward computes, named as in the seed's
 // SynapseOutput. Fields the call could not compute are nil.
 type Output struct {

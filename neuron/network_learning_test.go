@@ -234,7 +234,7 @@ func TestServeOnlyNeuronLearnsFromItsCaller(t *testing.T) {
 				s := torch.NewScope()
 				defer s.Close()
 				x, y := s.Track(b.Inputs.Clone()), s.Track(b.Targets.Clone())
-				q, err := trA.query(context.Background(), s, onlyB, trA.model.Encode(x), x)
+				q, err := trA.query(context.Background(), s, onlyB, trA.model.Encode(x), x, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -243,6 +243,10 @@ func (d *Dendrite) localBackward(c *remoteCall, grad *torch.Tensor, wantGrad boo
 	if c.graph == nil {
 		return nil, nil // the forward found nothing for a backward to compute
 	}
+	// The graph is spent after this backward: release it now rather than
+	// at garbage collection, which sees none of its (libtorch) memory. A
+	// text call's graph belongs to no scope of the caller's step.
+	defer func() { c.graph.Free(); c.graph = nil }()
 	peer := shortKey(c.synapse.GetSynapseKey())
 	if err := checkTensorValues(grad, math.Inf(1)); err != nil {
 		return nil, fmt.Errorf("dendrite: in-process %s: output gradient: %w", peer, err)

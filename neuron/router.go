@@ -91,7 +91,8 @@ type Dispatch struct {
 	Scores *torch.Tensor
 
 	batch    int64
-	examples []*torch.Tensor // examples[i]: indices of the rows sent to Synapses[i]
+	rows     [][]int64       // rows[i]: the rows of inputs sent to Synapses[i]
+	examples []*torch.Tensor // examples[i]: rows[i] as a tensor
 	gates    []*torch.Tensor // gates[i]: their gates, [len, 1]
 	scope    *torch.Scope
 }
@@ -163,6 +164,7 @@ func (r *Router) route(s *torch.Scope, synapses []*bittensorpb.Synapse, rows []i
 		idx := indexTensor(s, ex, dev)
 		col := indexTensor(s, []int64{int64(j)}, dev)
 		d.Synapses = append(d.Synapses, synapses[j])
+		d.rows = append(d.rows, ex)
 		d.Requests = append(d.Requests, inputs.IndexSelect(0, idx))
 		d.examples = append(d.examples, idx)
 		d.gates = append(d.gates, gates.IndexSelect(1, col).IndexSelect(0, idx))

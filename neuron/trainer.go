@@ -45,6 +45,10 @@ const (
 // Batch is a minibatch: inputs and their targets, examples first.
 type Batch struct {
 	Inputs, Targets *torch.Tensor
+	// Text holds the examples as strings, for a synapse of modality TEXT:
+	// what the network is sent. Inputs is then what the model's Tokenize
+	// makes of them.
+	Text []string
 }
 
 // Batches is a dataset cut into minibatches.
@@ -280,7 +284,7 @@ func (t *Trainer) step(ctx context.Context, b Batch) (StepResult, error) {
 		return StepResult{}, err
 	}
 	synapses := t.callable(known)
-	q, err := t.query(ctx, s, synapses, encoding, x)
+	q, err := t.query(ctx, s, synapses, encoding, x, b.Text)
 	if err != nil {
 		return StepResult{}, err
 	}
@@ -419,8 +423,9 @@ type queried struct {
 }
 
 // query routes x to synapses, calls them and joins their answers: the
-// network's context for x.
-func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittensorpb.Synapse, encoding, x *torch.Tensor) (queried, error) {
+// network's context for x. A TEXT synapse sends the peers the strings of
+// text (one per row of x) instead of x.
+func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittensorpb.Synapse, encoding, x *torch.Tensor, text []string) (queried, error) {
 	if len(synapses) == 0 {
 		return queried{}, errors.New("trainer: no synapse of the metagraph fits the batch, not even our own " +
 			"(does the model's declared input shape match the batches?)")
@@ -430,9 +435,15 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittens
 		return queried{}, fmt.Errorf("trainer: %w", err)
 	}
 	var res Responses
-	if t.synapse.Modality() == bittensorpb.Modality_IMAGE {
+	switch t.synapse.Modality() {
+	case bittensorpb.Modality_TEXT:
+		var requests [][]string
+		if requests, err = textRequests(d, text); err == nil {
+			res, err = t.neuron.Dendrite.ForwardText(ctx, d.Synapses, requests)
+		}
+	case bittensorpb.Modality_IMAGE:
 		res, err = t.neuron.Dendrite.ForwardImage(ctx, d.Synapses, d.Requests)
-	} else {
+	default:
 		res, err = t.neuron.Dendrite.ForwardTensor(ctx, d.Synapses, d.Requests)
 	}
 	if err != nil {
@@ -449,6 +460,20 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittens
 		return queried{}, fmt.Errorf("trainer: %w", err)
 	}
 	return queried{network: network, dispatch: d, res: res}, nil
+}
+
+// textRequests returns the strings of text that d sends each synapse.
+func textRequests(d *Dispatch, text []string) ([][]string, error) {
+	if int64(len(text)) != d.batch {
+		return nil, fmt.Errorf("trainer: %d strings of text for a batch of %d", len(text), d.batch)
+	}
+	out := make([][]string, len(d.Synapses))
+	for i := range d.Synapses {
+		for _, r := range d.rows[i] {
+			out[i] = append(out[i], text[r])
+		}
+	}
+	return out, nil
 }
 
 // updateWeights moves the weight of each known synapse toward the router's
@@ -525,7 +550,7 @@ func (t *Trainer) testBatch(ctx context.Context, b Batch) (loss, local, network 
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	q, err := t.query(ctx, s, t.callable(synapses), t.model.Encode(x), x)
+	q, err := t.query(ctx, s, t.callable(synapses), t.model.Encode(x), x, b.Text)
 	if err != nil {
 		return 0, 0, 0, err
 	}

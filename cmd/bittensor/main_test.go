@@ -123,3 +123,15 @@ func TestKeygen(t *testing.T) {
 		t.Fatalf("--force did not replace the key (%v)", err)
 	}
 }
+
+func TestBERTNeuronListedAndUsageErrors(t *testing.T) {
+	code, stdout, _ := runCLI(t, "neurons")
+	if code != 0 || !strings.Contains(stdout, "\nbert ") {
+		t.Fatalf("exit %d, stdout %q; want bert listed", code, stdout)
+	}
+	missing := filepath.Join(t.TempDir(), "no-corpus")
+	code, _, stderr := runCLI(t, "run", "bert", "--data_dir", missing, "--logdir", t.TempDir())
+	if code != 2 || !strings.Contains(stderr, "--data_dir: no corpus folder") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("run bert with a missing --data_dir: exit %d, stderr %q; want 2 and one line", code, stderr)
+	}
+}

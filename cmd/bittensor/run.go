@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/opentensor/bittensor-go/examples/bert"
 	"github.com/opentensor/bittensor-go/examples/fortune"
 	"github.com/opentensor/bittensor-go/examples/mnist"
 	"github.com/opentensor/bittensor-go/neuron"
@@ -29,6 +30,7 @@ func neuronKinds() []neuronKind {
 	return []neuronKind{
 		{name: "mnist", usage: "an MLP that classifies MNIST digits, distilling what its peers know", run: mnist.Run},
 		cifarKind(),
+		{name: "bert", usage: "a small BERT that learns next-sentence prediction from text, serving its pooled [CLS] vector", run: bert.Run},
 		{name: "fortune", usage: "your own neuron in one file (examples/fortune): tells a fortune's topic from its trigrams", run: fortune.Run},
 	}
 }

@@ -4,6 +4,7 @@
 //	mnist-step: go=<samples/s> cxx=<samples/s> torch-python=<samples/s> go/cxx=<ratio> go/python=<ratio>
 //	leak: steps=<n> rss_start=<KiB> rss_end=<KiB> growth=<percent>%
 //	dpn-step: go=<samples/s> torch-python=<samples/s> go/python=<ratio>
+//	bert-step: go=<samples/s> torch-python=<samples/s> go/python=<ratio>
 package main
 
 import (
@@ -37,7 +38,9 @@ func main() {
 	dpnScript := flag.String("dpn-script", "bench/python/dpn_step.py", "the PyTorch dpn-step script")
 	dpnSteps := flag.Int("dpn-steps", 3, "timed training steps per dpn-step run (DPN26, batch 32: seconds each on a CPU)")
 	dpnWarmup := flag.Int("dpn-warmup", 1, "untimed dpn-step steps before timing")
-	cases := flag.String("cases", "mnist-step,leak,dpn-step", "comma-separated cases to run")
+	bertScript := flag.String("bert-script", "bench/python/bert_step.py", "the PyTorch bert-step script")
+	bertSteps := flag.Int("bert-steps", 30, "timed training steps per bert-step run")
+	cases := flag.String("cases", "mnist-step,leak,dpn-step,bert-step", "comma-separated cases to run")
 	flag.Parse()
 
 	for _, c := range strings.Split(*cases, ",") {
@@ -49,6 +52,8 @@ func main() {
 			err = leakCase(*leakSteps)
 		case "dpn-step":
 			err = dpnStep(*python, *dpnScript, *dpnSteps, *dpnWarmup, *rounds, *threads)
+		case "bert-step":
+			err = bertStep(*python, *bertScript, *bertSteps, max(*bertSteps/10, 1), *rounds, *threads)
 		default:
 			err = fmt.Errorf("unknown case %q", c)
 		}
