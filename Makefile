@@ -13,7 +13,7 @@ FUZZTIME ?= 4000x
 BUILD := build
 
 .PHONY: setup deps build test unit race ctest fuzz proto proto-check bench run vet clean
-.PHONY: test-shared install-shim test-libtorch2 gpu-bundle
+.PHONY: test-shared install-shim test-libtorch2 gpu-bundle docker-cuda
 
 ## setup: install the system packages and Go modules the project needs (idempotent).
 setup: .setup-stamp
@@ -73,6 +73,17 @@ test-libtorch2:
 		-e GOCACHE=/src/$(BUILD)/libtorch2/gocache -e GOFLAGS=-mod=mod -e GOPROXY=off \
 		-v $(CURDIR):/src -v $$($(GO) env GOMODCACHE):/go/pkg/mod:ro -w /src \
 		$(LIBTORCH2_IMAGE) scripts/torch-tests.sh $(BUILD)/libtorch2/cmake
+
+## gpu-bundle: what scripts/gpu-check.sh needs on a GPU machine without Go, in
+## $(BUILD)/gpu-bundle: the shim's sources, bt_shared Go binaries and test binaries, MNIST.
+gpu-bundle: setup
+	cmake -S . -B $(BUILD)/shared -DCMAKE_BUILD_TYPE=Release -DBT_BUILD_BENCH=OFF $(CMAKE_PREFIX) >/dev/null
+	cmake --build $(BUILD)/shared -j2 --target bt_torch
+	GO=$(GO) scripts/gpu-bundle.sh $(BUILD)/shared $(BUILD)/gpu-bundle
+
+## docker-cuda: the GPU image, bittensor:cuda (docker/Dockerfile.cuda).
+docker-cuda:
+	GO=$(GO) docker/build-cuda-image.sh bittensor:cuda
 
 ## proto: regenerate proto/*.pb.go from proto/bittensor.proto.
 proto: setup
