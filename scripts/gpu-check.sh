@@ -129,10 +129,13 @@ note "go tests: ok ($(cd "$here/tests" && find . -name '*.test' | wc -l) package
 
 step "neuron-solo: $steps steps on $device, $cpu_steps on cpu"
 bench=("$here/bin/bench-device" -data_dir "$here/mnist" -threads "$threads")
+# (Assigned first: set -e does not see a failure inside an argument.)
 if [ "$device" != cpu ]; then
-	note "$("${bench[@]}" -device "$device" -steps "$steps")"
+	line=$("${bench[@]}" -device "$device" -steps "$steps")
+	note "$line"
 fi
-note "$("${bench[@]}" -device cpu -steps "$cpu_steps")"
+line=$("${bench[@]}" -device cpu -steps "$cpu_steps")
+note "$line"
 
 step summary
 printf '%s\n' "${summary[@]}"
