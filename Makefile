@@ -35,7 +35,7 @@ vet: setup
 
 ## test: every test: Go unit and multi-process tests, the race detector over neuron and torch,
 ## C++ ctest, proto freshness, short fuzz runs.
-test: setup proto-check vet unit race ctest fuzz
+test: setup proto-check vet unit race ctest test-shared fuzz
 
 unit: setup
 	$(GO) test -count=1 -timeout 20m ./...
