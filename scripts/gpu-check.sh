@@ -127,7 +127,11 @@ for t in $(cd "$here/tests" && find . -name '*.test' | sort); do
 done
 note "go tests: ok ($(cd "$here/tests" && find . -name '*.test' | wc -l) packages)"
 
-step "neuron-solo: $steps steps on $device, $cpu_steps on cpu"
+if [ "$device" = cpu ]; then
+	step "neuron-solo: $cpu_steps steps on cpu"
+else
+	step "neuron-solo: $steps steps on $device, $cpu_steps on cpu"
+fi
 bench=("$here/bin/bench-device" -data_dir "$here/mnist" -threads "$threads")
 # (Assigned first: set -e does not see a failure inside an argument.)
 if [ "$device" != cpu ]; then
