@@ -13,6 +13,7 @@ FUZZTIME ?= 4000x
 BUILD := build
 
 .PHONY: setup deps build test unit race ctest fuzz proto proto-check bench run vet clean
+.PHONY: test-shared install-shim test-libtorch2 gpu-bundle docker-cuda
 
 ## setup: install the system packages and Go modules the project needs (idempotent).
 setup: .setup-stamp
@@ -34,7 +35,7 @@ vet: setup
 
 ## test: every test: Go unit and multi-process tests, the race detector over neuron and torch,
 ## C++ ctest, proto freshness, short fuzz runs.
-test: setup proto-check vet unit race ctest fuzz
+test: setup proto-check vet unit race ctest test-shared fuzz
 
 unit: setup
 	$(GO) test -count=1 -timeout 20m ./...
@@ -50,6 +51,39 @@ ctest: setup
 
 fuzz: setup
 	GO=$(GO) scripts/fuzz.sh $(FUZZTIME)
+
+## test-shared: the shim as a shared library (CMake, ctest) and the torch tests linked
+## against it with -tags bt_shared (the cgo build's torch tests run in `unit`).
+test-shared: setup
+	SKIP_CGO=1 GO=$(GO) scripts/torch-tests.sh $(BUILD)/shared $(CMAKE_PREFIX)
+
+## install-shim: install libbt_torch.so and bt_torch.h under PREFIX (default /usr/local).
+PREFIX ?= /usr/local
+install-shim: test-shared
+	cmake --install $(BUILD)/shared --prefix $(PREFIX)
+
+## test-libtorch2: the torch tests and ctest (cgo and shared-library builds) against
+## libtorch 2.6 in a Debian trixie container (docker/Dockerfile.libtorch2).
+LIBTORCH2_IMAGE := bittensor-libtorch2
+test-libtorch2:
+	docker/base-image.sh trixie golang:1.26-trixie --go
+	docker build -q --network host -t $(LIBTORCH2_IMAGE) -f docker/Dockerfile.libtorch2 docker
+	mkdir -p $(BUILD)/libtorch2/gocache
+	docker run --rm --network none --user $$(id -u):$$(id -g) -e HOME=/tmp \
+		-e GOCACHE=/src/$(BUILD)/libtorch2/gocache -e GOFLAGS=-mod=mod -e GOPROXY=off \
+		-v $(CURDIR):/src -v $$($(GO) env GOMODCACHE):/go/pkg/mod:ro -w /src \
+		$(LIBTORCH2_IMAGE) scripts/torch-tests.sh $(BUILD)/libtorch2/cmake
+
+## gpu-bundle: what scripts/gpu-check.sh needs on a GPU machine without Go, in
+## $(BUILD)/gpu-bundle: the shim's sources, bt_shared Go binaries and test binaries, MNIST.
+gpu-bundle: setup
+	cmake -S . -B $(BUILD)/shared -DCMAKE_BUILD_TYPE=Release -DBT_BUILD_BENCH=OFF $(CMAKE_PREFIX) >/dev/null
+	cmake --build $(BUILD)/shared -j2 --target bt_torch
+	GO=$(GO) scripts/gpu-bundle.sh $(BUILD)/shared $(BUILD)/gpu-bundle
+
+## docker-cuda: the GPU image, bittensor:cuda (docker/Dockerfile.cuda).
+docker-cuda:
+	GO=$(GO) docker/build-cuda-image.sh bittensor:cuda
 
 ## proto: regenerate proto/*.pb.go from proto/bittensor.proto.
 proto: setup

@@ -1,3 +1,5 @@
+//go:build !bt_shared
+
 // bt_torch.cpp: the implementation of bt_torch.h over libtorch's C++ API.
 //
 // The contract of every extern "C" entry point:
@@ -13,6 +15,9 @@
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
+#include <torch/version.h>
+#include <ATen/Version.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 
 #include <cmath>
 #include <cstdint>
@@ -1135,3 +1140,29 @@ char *bt_optimizer_set_lr(bt_optimizer opt, double lr) {
 void bt_optimizer_free(bt_optimizer opt) noexcept { delete static_cast<Optimizer *>(opt); }
 
 }  // extern "C"
+
+// --- build info ---
+
+const char *bt_torch_version(void) noexcept { return TORCH_VERSION; }
+
+int64_t bt_cuda_runtime_version(void) noexcept {
+  try {
+    // Without libtorch_cuda loaded the hooks are libtorch's stub, which throws.
+    return static_cast<int64_t>(at::detail::getCUDAHooks().versionCUDART());
+  } catch (...) {
+    return 0;
+  }
+}
+
+char *bt_build_config(char **out) {
+  BT_TRY({
+    need(out, "out");
+    std::string c = at::show_config();
+    char *s = static_cast<char *>(std::malloc(c.size() + 1));
+    if (s == nullptr) throw std::bad_alloc();
+    std::memcpy(s, c.c_str(), c.size() + 1);
+    *out = s;
+  })
+}
+
+void bt_free_string(char *s) noexcept { std::free(s); }

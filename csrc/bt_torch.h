@@ -255,6 +255,18 @@ char *bt_optimizer_new_like(bt_optimizer src, bt_optimizer *out);
 char *bt_optimizer_swap(bt_optimizer a, bt_optimizer b);
 void bt_optimizer_free(bt_optimizer opt) BT_NOEXCEPT;
 
+// --- build info ---
+/* The version of the libtorch the shim was compiled against ("1.13.0",
+ * "2.6.0"): a static string, never freed. */
+const char *bt_torch_version(void) BT_NOEXCEPT;
+/* The CUDA runtime version the loaded libtorch was built with (12040 for
+ * 12.4), or 0 when its CUDA library is not loaded (a CPU-only libtorch). */
+int64_t bt_cuda_runtime_version(void) BT_NOEXCEPT;
+/* libtorch's build configuration (compiler, BLAS, CUDA, C++ ABI flags) as a
+ * multi-line string in *out; the caller frees it with bt_free_string. */
+char *bt_build_config(char **out);
+void bt_free_string(char *s) BT_NOEXCEPT;
+
 #ifdef __cplusplus
 }
 #endif

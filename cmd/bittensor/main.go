@@ -68,7 +68,7 @@ func newApp(stdout io.Writer, stderr *os.File) *cli.App {
 				Usage: "least severe log level shown: debug, info, warn or error",
 			},
 		},
-		Commands:        []*cli.Command{runCommand(stderr), keygenCommand(), neuronsCommand(), peersCommand()},
+		Commands:        []*cli.Command{runCommand(stderr), keygenCommand(), neuronsCommand(), peersCommand(), gpucheckCommand()},
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
