@@ -15,9 +15,9 @@ type setup struct {
 	// bin is the built bittensor command, data the --data_dir folder,
 	// work a folder for logs, keys and checkpoints.
 	bin, data, work string
-	// steps is how far the solo and pair runs train (their last test pass),
-	// newcomerSteps how far the newcomer does.
-	steps, newcomerSteps int
+	// steps, pairSteps and newcomerSteps are how far the solo, pair and
+	// newcomer runs train (their last test pass).
+	steps, pairSteps, newcomerSteps int
 	// interval is --test_every.
 	interval int
 	// batch is --batch_size, epochLen the steps of one epoch.
@@ -97,7 +97,7 @@ func (s *setup) solo(ctx context.Context, seed uint64, deadline time.Time) (out 
 type pretrained struct{ a, b string }
 
 // pair trains two neurons from scratch together (A with seed, B with
-// seed+1, B joining through A) until both tested at s.steps steps and both
+// seed+1, B joining through A) until both tested at s.pairSteps steps and both
 // have finished s.pretrainEpochs epochs; it keeps their checkpoints from
 // then for the newcomer case (when keep is set).
 func (s *setup) pair(ctx context.Context, seed uint64, deadline time.Time, keep bool) (out []record, ck pretrained, err error) {
@@ -112,7 +112,7 @@ func (s *setup) pair(ctx context.Context, seed uint64, deadline time.Time, keep 
 	if err != nil {
 		return nil, ck, err
 	}
-	sess.onTest = s.recorder(casePair, seed, s.steps, &out, map[*proc]string{a: "A"})
+	sess.onTest = s.recorder(casePair, seed, s.pairSteps, &out, map[*proc]string{a: "A"})
 	addr, err := sess.awaitStarted(a)
 	if err != nil {
 		return nil, ck, err
@@ -121,7 +121,7 @@ func (s *setup) pair(ctx context.Context, seed uint64, deadline time.Time, keep 
 	if err != nil {
 		return nil, ck, err
 	}
-	sess.onTest = s.recorder(casePair, seed, s.steps, &out, map[*proc]string{a: "A", b: "B"})
+	sess.onTest = s.recorder(casePair, seed, s.pairSteps, &out, map[*proc]string{a: "A", b: "B"})
 	tested := map[*proc]bool{}
 	saved := map[*proc]string{}
 	joined := false
@@ -130,7 +130,7 @@ func (s *setup) pair(ctx context.Context, seed uint64, deadline time.Time, keep 
 			joined = true
 			s.logf("pair seed %d: A trains with B (nP|nS %d|%d) from step %d", seed, l.Peers, l.Synapses, s.stepOf(l))
 		}
-		if l.isTest() && l.Step >= s.steps {
+		if l.isTest() && l.Step >= s.pairSteps {
 			tested[p] = true
 		}
 		// A neuron saves last.ckpt at the end of an epoch, before the

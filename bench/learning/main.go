@@ -41,7 +41,7 @@ import (
 
 // options are the benchmark's flags.
 type options struct {
-	steps, newcomerSteps, interval int
+	steps, pairSteps, newcomerSteps, interval int
 	seeds                          []uint64
 	cases                          map[string]bool
 	batch, pretrainEpochs          int
@@ -56,7 +56,8 @@ type options struct {
 func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("learning", flag.ContinueOnError)
-	fs.IntVar(&o.steps, "steps", 2400, "training steps of the solo and pair runs (their last test pass)")
+	fs.IntVar(&o.steps, "steps", 2400, "training steps of the solo run (its last test pass)")
+	fs.IntVar(&o.pairSteps, "pair_steps", 0, "training steps of the pair run (0: -steps; it trains on to the end of -pretrain_epochs)")
 	fs.IntVar(&o.newcomerSteps, "newcomer_steps", 0, "training steps of the newcomer (0: -steps)")
 	fs.IntVar(&o.interval, "interval", 100, "steps between two test passes (the neurons' --test_every)")
 	seeds := fs.String("seeds", "1,2,3", "comma-separated seeds; each case runs once per seed")
@@ -78,11 +79,15 @@ func parseOptions(args []string) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if o.pairSteps == 0 {
+		o.pairSteps = o.steps
+	}
 	if o.newcomerSteps == 0 {
 		o.newcomerSteps = o.steps
 	}
-	if o.steps < 1 || o.newcomerSteps < 1 || o.interval < 1 || o.interval > min(o.steps, o.newcomerSteps) {
-		return o, fmt.Errorf("-steps %d, -newcomer_steps %d, -interval %d: want 1 <= interval <= steps", o.steps, o.newcomerSteps, o.interval)
+	if o.interval < 1 || o.interval > min(o.steps, o.pairSteps, o.newcomerSteps) {
+		return o, fmt.Errorf("-steps %d, -pair_steps %d, -newcomer_steps %d, -interval %d: want 1 <= interval <= each steps",
+			o.steps, o.pairSteps, o.newcomerSteps, o.interval)
 	}
 	if o.batch < 1 || o.pretrainEpochs < 1 || o.trainExamples < 0 || o.testExamples < 0 || !(o.target > 0 && o.target <= 1) {
 		return o, errors.New("-batch_size and -pretrain_epochs want at least 1, -*_examples at least 0, -target in (0, 1]")
@@ -159,7 +164,7 @@ func run(ctx context.Context, o options, logf func(string, ...any)) (lines []str
 	if err != nil {
 		return nil, fmt.Errorf("MNIST subset: %w", err)
 	}
-	s := &setup{bin: bin, data: data, work: work, steps: o.steps, newcomerSteps: o.newcomerSteps,
+	s := &setup{bin: bin, data: data, work: work, steps: o.steps, pairSteps: o.pairSteps, newcomerSteps: o.newcomerSteps,
 		interval: o.interval, batch: o.batch, epochLen: (n + o.batch - 1) / o.batch,
 		pretrainEpochs: o.pretrainEpochs, gossip: o.gossip.String(), ttl: o.ttl.String(),
 		extra: o.neuronFlags, logf: logf}
