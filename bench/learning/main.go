@@ -42,15 +42,16 @@ import (
 // options are the benchmark's flags.
 type options struct {
 	steps, pairSteps, newcomerSteps, interval int
-	seeds                          []uint64
-	cases                          map[string]bool
-	batch, pretrainEpochs          int
-	trainExamples, testExamples    int
-	target                         float64
-	out, bin                       string
-	neuronFlags                    []string
-	timeout                        time.Duration
-	gossip, ttl                    time.Duration
+	seeds                                     []uint64
+	cases                                     map[string]bool
+	batch, pretrainEpochs                     int
+	trainExamples, testExamples               int
+	target                                    float64
+	out, bin                                  string
+	neuronFlags                               []string
+	parallel                                  bool
+	timeout                                   time.Duration
+	gossip, ttl                               time.Duration
 }
 
 func parseOptions(args []string) (options, error) {
@@ -70,6 +71,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.out, "out", ".", "folder for learning.csv and learning.svg")
 	fs.StringVar(&o.bin, "bin", "", "a built bittensor command (default: go build ./cmd/bittensor)")
 	neuronFlags := fs.String("neuron_flags", "", "extra flags for every neuron, space-separated (e.g. a recipe option)")
+	fs.BoolVar(&o.parallel, "parallel", false, "run each seed's solo case beside its pair and newcomer cases (shorter, but they share the cores)")
 	fs.DurationVar(&o.timeout, "timeout", 6*time.Hour, "bound on the whole run")
 	fs.DurationVar(&o.gossip, "metagraph_period", time.Second, "the neurons' --metagraph_period")
 	fs.DurationVar(&o.ttl, "metagraph_ttl", 30*time.Second, "the neurons' --metagraph_ttl")
@@ -175,37 +177,72 @@ func run(ctx context.Context, o options, logf func(string, ...any)) (lines []str
 		lines, err = report(o, records, err)
 	}()
 	for _, seed := range o.seeds {
-		if o.cases[caseSolo] {
-			begin := time.Now()
-			rs, err := s.solo(ctx, seed, deadline)
-			records = append(records, rs...)
-			if err != nil {
-				return nil, fmt.Errorf("solo, seed %d: %w", seed, err)
-			}
-			logf("solo seed %d done in %v", seed, time.Since(begin).Round(time.Second))
-		}
-		var ck pretrained
-		if o.cases[casePair] {
-			begin := time.Now()
-			rs, c, err := s.pair(ctx, seed, deadline, o.cases[caseNewcomer])
-			records = append(records, rs...)
-			if err != nil {
-				return nil, fmt.Errorf("pair, seed %d: %w", seed, err)
-			}
-			ck = c
-			logf("pair seed %d done in %v", seed, time.Since(begin).Round(time.Second))
-		}
-		if o.cases[caseNewcomer] {
-			begin := time.Now()
-			rs, err := s.newcomer(ctx, seed, deadline, ck)
-			records = append(records, rs...)
-			if err != nil {
-				return nil, fmt.Errorf("newcomer, seed %d: %w", seed, err)
-			}
-			logf("newcomer seed %d done in %v", seed, time.Since(begin).Round(time.Second))
+		rs, err := s.runSeed(ctx, o, seed, deadline)
+		records = append(records, rs...)
+		if err != nil {
+			return nil, err
 		}
 	}
 	return nil, nil
+}
+
+// runSeed runs the cases o selects for one seed: solo, then pair, then the
+// newcomer joining the pair's checkpoints; with o.parallel, solo runs
+// beside the other two.
+func (s *setup) runSeed(ctx context.Context, o options, seed uint64, deadline time.Time) ([]record, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	timed := func(c string, f func() ([]record, error)) ([]record, error) {
+		begin := time.Now()
+		rs, err := f()
+		if err != nil {
+			cancel() // a failure ends the case running beside it
+			return rs, fmt.Errorf("%s, seed %d: %w", c, seed, err)
+		}
+		s.logf("%s seed %d done in %v", c, seed, time.Since(begin).Round(time.Second))
+		return rs, nil
+	}
+	solo := func() ([]record, error) {
+		if !o.cases[caseSolo] {
+			return nil, nil
+		}
+		return timed(caseSolo, func() ([]record, error) { return s.solo(ctx, seed, deadline) })
+	}
+	network := func() ([]record, error) {
+		if !o.cases[casePair] {
+			return nil, nil
+		}
+		var ck pretrained
+		rs, err := timed(casePair, func() (rs []record, err error) {
+			rs, ck, err = s.pair(ctx, seed, deadline, o.cases[caseNewcomer])
+			return rs, err
+		})
+		if err != nil || !o.cases[caseNewcomer] {
+			return rs, err
+		}
+		more, err := timed(caseNewcomer, func() ([]record, error) { return s.newcomer(ctx, seed, deadline, ck) })
+		return append(rs, more...), err
+	}
+	if !o.parallel {
+		rs, err := solo()
+		if err != nil {
+			return rs, err
+		}
+		more, err := network()
+		return append(rs, more...), err
+	}
+	type result struct {
+		rs  []record
+		err error
+	}
+	soloDone := make(chan result, 1)
+	go func() {
+		rs, err := solo()
+		soloDone <- result{rs, err}
+	}()
+	more, netErr := network()
+	r := <-soloDone
+	return append(r.rs, more...), errors.Join(r.err, netErr)
 }
 
 // report writes the CSV and the plot of records into o.out and returns the
