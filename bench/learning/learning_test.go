@@ -87,6 +87,52 @@ func TestCSVHasEveryTestPass(t *testing.T) {
 	if want := []string{"newcomer", "1", "C", "100", "0.9300", "0.9750", "0.000000"}; !slices.Equal(rows[13], want) {
 		t.Errorf("row 13 = %v, want %v", rows[13], want)
 	}
+	b.Reset()
+	if err := writeCSV(&b, rs); err != nil {
+		t.Fatal(err)
+	}
+	back, err := readCSV(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back, rs) {
+		t.Errorf("read back %v, want %v", back, rs)
+	}
+}
+
+// A malformed learning.csv is an error, never a crash or a silent record.
+func TestReadCSVRefusesBadRows(t *testing.T) {
+	header := "case,seed,neuron,step,local_accuracy,network_accuracy,loss\n"
+	for _, bad := range []string{
+		"", "case,seed\n", header + "duo,1,A,100,0.9,0.9,0.1\n", header + "solo,x,A,100,0.9,0.9,0.1\n",
+		header + "solo,1,A,-5,0.9,0.9,0.1\n", header + "solo,1,A,100,NaN,0.9,0.1\n",
+		header + "solo,1,A,100,0.9,97,0.1\n", header + "solo,1,A,100,0.9,0.9,+Inf\n", header + "solo,1,A,100\n",
+	} {
+		if rs, err := readCSV(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q: read %v, want an error", bad, rs)
+		}
+	}
+}
+
+func FuzzReadCSV(f *testing.F) {
+	f.Add([]byte("case,seed,neuron,step,local_accuracy,network_accuracy,loss\nsolo,1,A,100,0.9,0.91,0.3\n"))
+	f.Add([]byte("case,seed,neuron,step,local_accuracy,network_accuracy,loss\npair,2,B,5,1,0,1e300\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rs, err := readCSV(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		for _, r := range rs {
+			if r.Local < 0 || r.Local > 1 || r.Network < 0 || r.Network > 1 || r.Step < 0 {
+				t.Fatalf("accepted %+v", r)
+			}
+		}
+		// What was read summarises and plots without trouble.
+		_ = learningLine("learning", rs, networkPath, 0.97)
+		if err := writeSVG(io.Discard, rs, 0.97); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // The plot is well-formed SVG with a network and a local curve per case,

@@ -47,7 +47,7 @@ type options struct {
 	batch, pretrainEpochs                     int
 	trainExamples, testExamples               int
 	target                                    float64
-	out, bin                                  string
+	out, bin, from                            string
 	neuronFlags                               []string
 	parallel                                  bool
 	timeout                                   time.Duration
@@ -69,6 +69,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.testExamples, "test_examples", 0, "use the first N test images only (0: all 10,000)")
 	fs.Float64Var(&o.target, "target", 0.97, "the test accuracy whose first crossing is reported")
 	fs.StringVar(&o.out, "out", ".", "folder for learning.csv and learning.svg")
+	fs.StringVar(&o.from, "from", "", "run nothing: summarise and plot this learning.csv of an earlier run (with -target)")
 	fs.StringVar(&o.bin, "bin", "", "a built bittensor command (default: go build ./cmd/bittensor)")
 	neuronFlags := fs.String("neuron_flags", "", "extra flags for every neuron, space-separated (e.g. a recipe option)")
 	fs.BoolVar(&o.parallel, "parallel", false, "run each seed's solo case beside its pair and newcomer cases (shorter, but they share the cores)")
@@ -128,7 +129,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	lines, err := run(ctx, o, logf)
+	var lines []string
+	if o.from != "" {
+		lines, err = summarise(o)
+	} else {
+		lines, err = run(ctx, o, logf)
+	}
 	for _, l := range lines {
 		fmt.Println(l)
 	}
@@ -243,6 +249,23 @@ func (s *setup) runSeed(ctx context.Context, o options, seed uint64, deadline ti
 	more, netErr := network()
 	r := <-soloDone
 	return append(r.rs, more...), errors.Join(r.err, netErr)
+}
+
+// summarise reads the records of o.from and reports them.
+func summarise(o options) ([]string, error) {
+	f, err := os.Open(o.from)
+	if err != nil {
+		return nil, err
+	}
+	records, err := readCSV(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	if filepath.Clean(filepath.Join(o.out, "learning.csv")) == filepath.Clean(o.from) {
+		o.out = filepath.Join(o.out, "resummarised") // never rewrite the file being read
+	}
+	return report(o, records, nil)
 }
 
 // report writes the CSV and the plot of records into o.out and returns the

@@ -3,9 +3,11 @@ package main
 import (
 	"cmp"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,7 +166,7 @@ func meanCurve(records []record, c string) curve {
 // writeCSV writes the records, one line per test pass.
 func writeCSV(w io.Writer, records []record) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"case", "seed", "neuron", "step", "local_accuracy", "network_accuracy", "loss"}); err != nil {
+	if err := cw.Write(csvHeader); err != nil {
 		return err
 	}
 	for _, r := range records {
@@ -176,6 +178,62 @@ func writeCSV(w io.Writer, records []record) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// csvHeader is the first line of learning.csv.
+var csvHeader = []string{"case", "seed", "neuron", "step", "local_accuracy", "network_accuracy", "loss"}
+
+// readCSV reads records written by writeCSV (to summarise or plot an
+// earlier run again); a malformed file is an error naming its line.
+func readCSV(r io.Reader) ([]record, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = len(csvHeader)
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("learning.csv header: %w", err)
+	}
+	if !slices.Equal(header, csvHeader) {
+		return nil, fmt.Errorf("learning.csv header %q, want %q", header, csvHeader)
+	}
+	var out []record
+	for line := 2; ; line++ {
+		row, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("learning.csv: %w", err)
+		}
+		r, err := parseRow(row)
+		if err != nil {
+			return nil, fmt.Errorf("learning.csv line %d: %w", line, err)
+		}
+		out = append(out, r)
+	}
+}
+
+// parseRow reads one CSV row: a known case, a seed, a neuron name, a step
+// of at least 0, accuracies in [0, 1] and a finite loss.
+func parseRow(row []string) (record, error) {
+	r := record{Case: row[0], Neuron: row[2]}
+	if r.Case != caseSolo && r.Case != casePair && r.Case != caseNewcomer {
+		return r, fmt.Errorf("unknown case %q", r.Case)
+	}
+	var err error
+	if r.Seed, err = strconv.ParseUint(row[1], 10, 64); err != nil {
+		return r, fmt.Errorf("seed: %w", err)
+	}
+	if r.Step, err = strconv.Atoi(row[3]); err != nil || r.Step < 0 {
+		return r, fmt.Errorf("step %q, want an integer >= 0", row[3])
+	}
+	for i, dst := range []*float64{&r.Local, &r.Network, &r.Loss} {
+		v, err := strconv.ParseFloat(row[4+i], 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || (i < 2 && (v < 0 || v > 1)) {
+			return r, fmt.Errorf("%s %q, want a finite number (an accuracy in [0, 1])", csvHeader[4+i], row[4+i])
+		}
+		*dst = v
+	}
+	return r, nil
 }
 
 // percent formats a fraction as a percentage with two decimals.
