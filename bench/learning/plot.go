@@ -44,15 +44,15 @@ func writeSVG(w io.Writer, records []record, target float64) error {
 	innerW := float64(plotWidth - marginLeft - marginRight)
 	innerH := float64(plotHeight - marginTop - marginBottom)
 	x := func(step int) float64 { return marginLeft + innerW*float64(step)/float64(maxStep) }
-	y := func(acc float64) float64 {
-		acc = min(1, max(lo, acc))
-		return marginTop + innerH*(1-(acc-lo)/(1-lo))
-	}
+	// Points under lo lie below the frame; the curves are clipped to it.
+	y := func(acc float64) float64 { return marginTop + innerH*(1-(acc-lo)/(1-lo)) }
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		plotWidth, plotHeight, plotWidth, plotHeight)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<clipPath id="frame"><rect x="%d" y="%d" width="%.1f" height="%.1f"/></clipPath>`+"\n",
+		marginLeft, marginTop, innerW, innerH)
 	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14">%s</text>`+"\n", marginLeft, plotTitle)
 	// Grid and y ticks every percent (every 2 % for a wide range).
 	tick := 0.01
@@ -96,7 +96,7 @@ func writeSVG(w io.Writer, records []record, target float64) error {
 			for i, s := range cv.Steps {
 				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(s), y(p.values[i])))
 			}
-			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s" points="%s"/>`+"\n",
+			fmt.Fprintf(&b, `<polyline clip-path="url(#frame)" fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s" points="%s"/>`+"\n",
 				caseColors[c], p.dash, strings.Join(pts, " "))
 			legend(caseColors[c], p.dash, c+" "+p.name)
 		}
