@@ -12,7 +12,7 @@ endif
 FUZZTIME ?= 4000x
 BUILD := build
 
-.PHONY: setup deps build test unit race ctest fuzz proto proto-check bench run vet clean
+.PHONY: setup deps build test unit race ctest fuzz proto proto-check bench run vet clean bench-learning
 .PHONY: test-shared install-shim test-libtorch2 gpu-bundle docker-cuda
 
 ## setup: install the system packages and Go modules the project needs (idempotent).
@@ -112,6 +112,12 @@ bench: setup
 	$(GO) run ./bench/neuron
 	$(GO) run ./bench/chaos
 	$(GO) run ./bench/flood
+
+## bench-learning: test accuracy against steps of real neurons: alone, a pair, a newcomer joining
+## a pre-trained pair (see bench/learning; hours on 2 cores). LEARNING_FLAGS="-steps 300 -interval 50
+## -seeds 1 -train_examples 19200" is a short run.
+bench-learning: setup
+	$(GO) run ./bench/learning -out bench/learning $(LEARNING_FLAGS)
 
 ## run: set up and train an MNIST neuron with the default flags.
 run: setup

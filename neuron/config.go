@@ -56,6 +56,10 @@ type Config struct {
 	Device string
 	// LogInterval is the number of steps between training log lines.
 	LogInterval int
+	// TestEvery is the number of training steps between two passes over
+	// the test set within epochs (a "Test Step" log line); 0 tests after
+	// each epoch only.
+	TestEvery int
 	// MetagraphPeriod is the time between two gossip rounds.
 	MetagraphPeriod time.Duration
 	// MetagraphTTL is how long a synapse definition lives without a refresh.
@@ -174,6 +178,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LogInterval < 1 {
 		return usageErrorf("log_interval", "%d, want at least 1", c.LogInterval)
+	}
+	if c.TestEvery < 0 {
+		return usageErrorf("test_every", "%d, want 0 (after each epoch only) or more", c.TestEvery)
 	}
 	if c.MetagraphPeriod <= 0 {
 		return usageErrorf("metagraph_period", "%v, want a positive duration", c.MetagraphPeriod)

@@ -37,6 +37,7 @@ func TestConfigValidate(t *testing.T) {
 		{"batch_size", func(c *Config) { c.BatchSize = 1 << 20 }},
 		{"device", func(c *Config) { c.Device = "cuda:-1" }},
 		{"log_interval", func(c *Config) { c.LogInterval = 0 }},
+		{"test_every", func(c *Config) { c.TestEvery = -1 }},
 		{"metagraph_period", func(c *Config) { c.MetagraphPeriod = 0 }},
 		{"metagraph_ttl", func(c *Config) { c.MetagraphTTL = c.MetagraphPeriod }},
 		{"metrics_port", func(c *Config) { c.MetricsPort = -2 }},

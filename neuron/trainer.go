@@ -168,7 +168,7 @@ func (t *Trainer) Train(ctx context.Context, train, test Batches) error {
 		t.cfg.Log.Info().Int("epoch", t.epoch).Msgf("%d epochs done already; raise --epochs to train on", t.epoch)
 	}
 	for t.epoch < t.cfg.Epochs {
-		if err := t.trainEpoch(ctx, train); err != nil {
+		if err := t.trainEpoch(ctx, train, test); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -210,7 +210,9 @@ func (t *Trainer) stop() error {
 	return nil
 }
 
-func (t *Trainer) trainEpoch(ctx context.Context, train Batches) error {
+// trainEpoch runs one pass over train; with cfg.TestEvery it also tests
+// every TestEvery steps, counted from the first step of the first epoch.
+func (t *Trainer) trainEpoch(ctx context.Context, train, test Batches) error {
 	if p := t.cfg.Progress; p != nil {
 		p.StartEpoch(t.epoch, train.Len())
 		defer p.EndEpoch()
@@ -235,7 +237,29 @@ func (t *Trainer) trainEpoch(ctx context.Context, train Batches) error {
 		if p := t.cfg.Progress; p != nil {
 			p.Step()
 		}
+		if n := t.cfg.TestEvery; n > 0 && ctx.Err() == nil {
+			if steps := t.epoch*train.Len() + step; steps%n == 0 {
+				if err := t.testAtStep(ctx, test, steps); err != nil {
+					return err
+				}
+			}
+		}
 	}
+	return nil
+}
+
+// testAtStep tests in the middle of an epoch and logs the result with the
+// number of steps trained so far (epochs completed × batches per epoch +
+// steps into this one). Testing changes nothing that training sees.
+func (t *Trainer) testAtStep(ctx context.Context, test Batches, steps int) error {
+	res, err := t.Test(ctx, test)
+	if err != nil || ctx.Err() != nil {
+		return err
+	}
+	t.cfg.Log.Info().Int("epoch", t.epoch).Int("step", steps).Float64("loss", res.Loss).
+		Float64("local_accuracy", res.LocalAccuracy).Float64("network_accuracy", res.NetworkAccuracy).
+		Msgf("Test Step: %d\tLoss: %.6f\tLocal Accuracy: %.2f%%\tNetwork Accuracy: %.2f%%",
+			steps, res.Loss, 100*res.LocalAccuracy, 100*res.NetworkAccuracy)
 	return nil
 }
 

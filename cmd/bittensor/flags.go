@@ -46,6 +46,8 @@ func neuronFlags() []cli.Flag {
 			Usage: "where to compute: cpu, cuda or cuda:N"},
 		&cli.IntFlag{Name: "log_interval", Value: d.LogInterval, EnvVars: envVars("log_interval"),
 			Usage: "training steps between two log lines"},
+		&cli.IntFlag{Name: "test_every", Value: d.TestEvery, EnvVars: envVars("test_every"),
+			Usage: "training steps between two passes over the test set (0: after each epoch only)"},
 		&cli.DurationFlag{Name: "metagraph_period", Value: d.MetagraphPeriod, EnvVars: envVars("metagraph_period"),
 			Usage: "time between two gossip rounds of the Metagraph"},
 		&cli.DurationFlag{Name: "metagraph_ttl", Value: d.MetagraphTTL, EnvVars: envVars("metagraph_ttl"),
@@ -81,6 +83,7 @@ func configFromFlags(cCtx *cli.Context) neuron.Config {
 	c.BatchSize = cCtx.Int("batch_size")
 	c.Device = cCtx.String("device")
 	c.LogInterval = cCtx.Int("log_interval")
+	c.TestEvery = cCtx.Int("test_every")
 	c.MetagraphPeriod = cCtx.Duration("metagraph_period")
 	c.MetagraphTTL = cCtx.Duration("metagraph_ttl")
 	c.RemoteGrads = cCtx.Bool("remote_grads")
