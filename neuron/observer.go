@@ -1,10 +1,12 @@
 package neuron
 
 import (
+	"math"
 	"net"
 	"strconv"
 	"time"
 
+	"github.com/opentensor/bittensor-go/neuron/metagraph"
 	"github.com/opentensor/bittensor-go/neuron/observe"
 )
 
@@ -81,6 +83,9 @@ func (n *Neuron) observedNetwork() observe.Network {
 		row[i], cols[i] = weights[i], key
 	}
 	out.Weights = observe.WeightMatrix{Rows: []string{out.NeuronKey}, Cols: cols, Values: [][]float64{row}, Note: weightsNote}
+	if c, ok := n.Metagraph.(*metagraph.Chain); ok {
+		out.Weights = chainWeights(out.NeuronKey, cols, row, c.WeightMatrix())
+	}
 	st := n.Metagraph.Stats()
 	out.Stats = observe.MetagraphStats{
 		Synapses: st.Synapses, Peers: st.Peers, Live: st.Live, Candidates: st.Candidates,
@@ -102,4 +107,38 @@ func (n *Neuron) observeStep(epoch, examples int, elapsed time.Duration, r StepR
 // observeTest reports a test pass to the Observer.
 func (n *Neuron) observeTest(epoch int, r TestResult) {
 	n.Observer.Test(observe.Test{Epoch: epoch, Loss: r.Loss, LocalAccuracy: r.LocalAccuracy, NetworkAccuracy: r.NetworkAccuracy})
+}
+
+// chainNote tells the page's reader where a chain neuron's weight matrix
+// comes from.
+const chainNote = "Rows are the weights each neuron published on the chain (signed, verified on read); " +
+	"this neuron's row is its current weights. Grey cells: that neuron published no weight for the synapse."
+
+// chainWeights is the network's weight matrix as the chain holds it: this
+// neuron's current row first, then each other neuron's published record,
+// over the synapses the Metagraph lists (cols), NaN where a record has no
+// weight for a synapse.
+func chainWeights(self string, cols []string, own []float64, records []*metagraph.WeightsRecord) observe.WeightMatrix {
+	col := make(map[string]int, len(cols))
+	for j, k := range cols {
+		col[k] = j
+	}
+	w := observe.WeightMatrix{Rows: []string{self}, Cols: cols, Values: [][]float64{own}, Note: chainNote}
+	for _, r := range records {
+		if r.Neuron == self || len(w.Rows) >= maxObservedSynapses {
+			continue
+		}
+		row := make([]float64, len(cols))
+		for j := range row {
+			row[j] = math.NaN()
+		}
+		for _, sw := range r.Weights {
+			if j, ok := col[sw.Synapse]; ok {
+				row[j] = sw.Weight
+			}
+		}
+		w.Rows = append(w.Rows, r.Neuron)
+		w.Values = append(w.Values, row)
+	}
+	return w
 }
