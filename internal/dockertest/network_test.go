@@ -1,0 +1,170 @@
+//go:build dockertest
+
+package dockertest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/opentensor/bittensor-go/internal/chaos"
+)
+
+// The neurons' settings: gossip every period, forget a definition ttl after
+// its owner's last refresh; small steps and frequent log lines so counts show
+// soon after they change.
+const (
+	period = 200 * time.Millisecond
+	ttl    = 3 * time.Second
+)
+
+// Bounds of the waits: a cold start of three containers on a busy machine,
+// forgetting (ttl plus a few gossip rounds and log lines) and healing.
+const (
+	joinTimeout   = 3 * time.Minute
+	forgetTimeout = 30 * time.Second
+	healTimeout   = time.Minute
+)
+
+// imageUnderTest is BITTENSOR_IMAGE, or the image `make docker-images` builds.
+func imageUnderTest() string {
+	if image := os.Getenv("BITTENSOR_IMAGE"); image != "" {
+		return image
+	}
+	return "bittensor:cpu"
+}
+
+// Three neurons, each in a container with an address of its own on a private
+// network, find each other through the first and train together (nP|nS 2|3
+// everywhere); one cut off by `docker network disconnect` is forgotten by the
+// others within the TTL and, once reconnected, the network heals to 2|3; one
+// killed is forgotten within the TTL while the others train on.
+func TestNeuronsInContainers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	d := Docker{}
+	if err := d.Available(ctx); err != nil {
+		t.Skipf("no Docker engine, skipping the multi-host tests: %v", err)
+	}
+	image := imageUnderTest()
+	if !d.HasImage(ctx, image) {
+		t.Fatalf("image %s is missing: build it with `make docker-images` (docker/build-image.sh %s)", image, image)
+	}
+	network := createNetwork(ctx, t, d)
+
+	common := []string{"--axon_port", "8091", "--metagraph_port", "8120",
+		"--batch_size", "32", "--log_interval", "5", "--epochs", "100",
+		"--metagraph_period", period.String(), "--metagraph_ttl", ttl.String()}
+	n1 := runNeuron(ctx, t, d, image, network, 1, common...)
+	boot := append([]string{"--bootstrap", n1.IP.String() + ":8120"}, common...)
+	n2 := runNeuron(ctx, t, d, image, network, 2, boot...)
+	n3 := runNeuron(ctx, t, d, image, network, 3, boot...)
+	all := []*Container{n1, n2, n3}
+
+	joined := awaitCounts(t, all, 2, 3, n1.Started, joinTimeout)
+	join := joined.Sub(n1.Started)
+	t.Logf("join: all three at nP|nS 2|3 %.1f s after the first docker run", join.Seconds())
+
+	cut := time.Now()
+	if err := n3.Disconnect(ctx, network); err != nil {
+		t.Fatal(err)
+	}
+	forgotten := awaitCounts(t, []*Container{n1, n2}, 1, 2, cut, forgetTimeout)
+	forgetCut := forgotten.Sub(cut)
+	t.Logf("partition: n1 and n2 at 1|2 %.1f s after n3 was disconnected (ttl %v)", forgetCut.Seconds(), ttl)
+	awaitCounts(t, []*Container{n3}, 0, 1, cut, forgetTimeout)
+
+	reconnected := time.Now()
+	if err := n3.Connect(ctx, network); err != nil {
+		t.Fatal(err)
+	}
+	healed := awaitCounts(t, all, 2, 3, reconnected, healTimeout)
+	heal := healed.Sub(reconnected)
+	t.Logf("heal: all three at 2|3 %.1f s after n3 was reconnected", heal.Seconds())
+
+	killed := time.Now()
+	if err := n2.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	forgotten = awaitCounts(t, []*Container{n1, n3}, 1, 2, killed, forgetTimeout)
+	forgetKill := forgotten.Sub(killed)
+	t.Logf("kill: n1 and n3 at 1|2 %.1f s after n2 was killed (ttl %v)", forgetKill.Seconds(), ttl)
+	if forgetKill > ttl+5*time.Second {
+		t.Errorf("n2 forgotten %.1f s after its death, want within the ttl %v plus 5 s of gossip and log lines", forgetKill.Seconds(), ttl)
+	}
+
+	// A line in the form of `go test -bench`, for the README's figures.
+	fmt.Printf("BenchmarkDockerNetwork\t1\t%.1f join-s\t%.1f forget-cut-s\t%.1f heal-s\t%.1f forget-kill-s\n",
+		join.Seconds(), forgetCut.Seconds(), heal.Seconds(), forgetKill.Seconds())
+}
+
+// createNetwork creates a private network with a unique name, removed when
+// the test ends (after its containers: cleanups run last first).
+func createNetwork(ctx context.Context, t *testing.T, d Docker) *Network {
+	t.Helper()
+	suffix := make([]byte, 4)
+	if _, err := rand.Read(suffix); err != nil {
+		t.Fatal(err)
+	}
+	network, err := d.CreateNetwork(ctx, "bittensor-dockertest-"+hex.EncodeToString(suffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := network.Remove(ctx); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return network
+}
+
+// runNeuron starts neuron i at the network's host address i, removed when
+// the test ends; the last lines of its log are shown if the test failed.
+func runNeuron(ctx context.Context, t *testing.T, d Docker, image string, network *Network, i int, args ...string) *Container {
+	t.Helper()
+	c, err := d.RunNeuron(ctx, image, fmt.Sprintf("%s-n%d", network.Name, i), network, network.Host(i), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if t.Failed() {
+			if tail, err := c.Tail(ctx, 15); err == nil {
+				t.Logf("%s's last lines:\n%s", c.Name, tail)
+			}
+		}
+		if err := c.Remove(ctx); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return c
+}
+
+// awaitCounts waits until each container logs a training line with nP|nS
+// peers|synapses written after since, and returns when the last of them
+// arrived.
+func awaitCounts(t *testing.T, cs []*Container, peers, synapses int, since time.Time, timeout time.Duration) time.Time {
+	t.Helper()
+	deadline := time.After(timeout)
+	var last time.Time
+	for _, c := range cs {
+		what := fmt.Sprintf("nP|nS %d|%d", peers, synapses)
+		l, err := c.Log.Await(what, deadline, nil, func(l chaos.Line) bool {
+			return l.IsStep() && l.Arrived.After(since) && l.Peers == peers && l.Synapses == synapses
+		})
+		if err != nil {
+			t.Fatalf("%v (waited %v since %s)", err, timeout, since.Format(time.TimeOnly))
+		}
+		if l.Arrived.After(last) {
+			last = l.Arrived
+		}
+	}
+	return last
+}
