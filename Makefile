@@ -2,7 +2,7 @@
 # every test; `make run` sets up and trains an MNIST neuron.
 SHELL := /bin/bash
 GO ?= go
-APT_PACKAGES := libtorch-dev libopenblas0-pthread protobuf-compiler cmake g++
+APT_PACKAGES := libtorch-dev libopenblas0-pthread protobuf-compiler cmake g++ debootstrap
 # LIBTORCH=/path/to/libtorch builds against another libtorch (e.g. a CUDA build).
 ifdef LIBTORCH
 export CGO_CPPFLAGS := -I$(LIBTORCH)/include -I$(LIBTORCH)/include/torch/csrc/api/include $(CGO_CPPFLAGS)
@@ -13,6 +13,7 @@ FUZZTIME ?= 4000x
 BUILD := build
 
 .PHONY: setup deps build test unit race ctest fuzz proto proto-check bench run vet clean
+.PHONY: docker-images docker-test docker-test-if-engine
 
 ## setup: install the system packages and Go modules the project needs (idempotent).
 setup: .setup-stamp
@@ -34,7 +35,7 @@ vet: setup
 
 ## test: every test: Go unit and multi-process tests, the race detector over neuron and torch,
 ## C++ ctest, proto freshness, short fuzz runs.
-test: setup proto-check vet unit race ctest fuzz
+test: setup proto-check vet unit race ctest fuzz docker-test-if-engine
 
 unit: setup
 	$(GO) test -count=1 -timeout 20m ./...
@@ -77,6 +78,22 @@ bench: setup
 	$(GO) run ./bench/neuron
 	$(GO) run ./bench/chaos
 	$(GO) run ./bench/flood
+
+## docker-images: the base images (debootstrap: no registry needed) and the CPU image.
+DOCKER_IMAGE ?= bittensor:cpu
+docker-images: setup
+	docker/build-image.sh $(DOCKER_IMAGE)
+
+## docker-test: build the image, then the multi-host tests: neurons in containers on a
+## private network (join, kill, partition); see internal/dockertest.
+docker-test: docker-images
+	$(GO) vet -tags dockertest ./internal/dockertest
+	BITTENSOR_IMAGE=$(DOCKER_IMAGE) $(GO) test -tags dockertest -count=1 -v -timeout 15m ./internal/dockertest
+
+## docker-test-if-engine: docker-test where a Docker engine answers (make test runs it).
+docker-test-if-engine:
+	@if docker info >/dev/null 2>&1; then $(MAKE) docker-test; \
+	else echo "docker-test: skipped: no Docker engine here (docker info failed)"; fi
 
 ## run: set up and train an MNIST neuron with the default flags.
 run: setup

@@ -180,6 +180,9 @@ func (c *Container) Connect(ctx context.Context, network *Network) error {
 // Remove stops and removes the container and stops following its log.
 func (c *Container) Remove(ctx context.Context) error {
 	_, err := c.docker.run(ctx, "rm", "--force", c.Name)
+	if err != nil && strings.Contains(err.Error(), "No such container") {
+		err = nil // never started, or already removed
+	}
 	if c.Log != nil {
 		// The log ends with the container; stop the follower if it does not.
 		err = errors.Join(err, c.Log.Stop(10*time.Second))
