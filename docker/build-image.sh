@@ -32,4 +32,4 @@ if command -v go >/dev/null; then
 fi
 
 # shellcheck disable=SC2086 # DOCKER_BUILD_FLAGS is a list of words
-docker build ${DOCKER_BUILD_FLAGS:-} -f docker/Dockerfile -t "$image" .
+docker build --force-rm ${DOCKER_BUILD_FLAGS:-} -f docker/Dockerfile -t "$image" .
