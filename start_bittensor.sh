@@ -107,7 +107,11 @@ fi
 # remote_ip:port, so each port is published under the same number.
 if [ -z "$remote_ip" ]; then
 	remote_ip=$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}')
-	[ -n "$remote_ip" ] || die "cannot read the gateway of Docker's bridge network; give -r"
+	if [ -z "$remote_ip" ]; then # not recorded: ask what host-gateway is
+		remote_ip=$(docker run --rm --add-host host.docker.internal:host-gateway --entrypoint getent \
+			"$image" ahostsv4 host.docker.internal | awk '{print $1; exit}')
+	fi
+	[ -n "$remote_ip" ] || die "cannot find this host's address on Docker's bridge network; give -r"
 fi
 args=(run "$neuron" --axon_port "$axon" --metagraph_port "$mport" --remote_ip "$remote_ip" --logdir /logs)
 run=(--rm --name "${BITTENSOR_NAME:-bittensor-$neuron-$mport}" -p "$axon:$axon" -p "$mport:$mport"

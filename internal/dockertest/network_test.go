@@ -26,8 +26,8 @@ const (
 // forgetting (ttl plus a few gossip rounds and log lines) and healing.
 const (
 	joinTimeout   = 3 * time.Minute
-	forgetTimeout = 30 * time.Second
-	healTimeout   = time.Minute
+	forgetTimeout = time.Minute
+	healTimeout   = 90 * time.Second
 )
 
 // imageUnderTest is BITTENSOR_IMAGE, or the image `make docker-images` builds.
@@ -73,7 +73,7 @@ func TestNeuronsInContainers(t *testing.T) {
 	if err := n3.Disconnect(ctx, network); err != nil {
 		t.Fatal(err)
 	}
-	forgotten := awaitCounts(t, []*Container{n1, n2}, 1, 2, cut, forgetTimeout)
+	forgotten := awaitForgotten(t, []*Container{n1, n2}, cut, forgetTimeout)
 	forgetCut := forgotten.Sub(cut)
 	t.Logf("partition: n1 and n2 at 1|2 %.1f s after n3 was disconnected (ttl %v)", forgetCut.Seconds(), ttl)
 	awaitCounts(t, []*Container{n3}, 0, 1, cut, forgetTimeout)
@@ -90,12 +90,9 @@ func TestNeuronsInContainers(t *testing.T) {
 	if err := n2.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
-	forgotten = awaitCounts(t, []*Container{n1, n3}, 1, 2, killed, forgetTimeout)
+	forgotten = awaitForgotten(t, []*Container{n1, n3}, killed, forgetTimeout)
 	forgetKill := forgotten.Sub(killed)
 	t.Logf("kill: n1 and n3 at 1|2 %.1f s after n2 was killed (ttl %v)", forgetKill.Seconds(), ttl)
-	if forgetKill > ttl+5*time.Second {
-		t.Errorf("n2 forgotten %.1f s after its death, want within the ttl %v plus 5 s of gossip and log lines", forgetKill.Seconds(), ttl)
-	}
 
 	// A line in the form of `go test -bench`, for the README's figures.
 	fmt.Printf("BenchmarkDockerNetwork\t1\t%.1f join-s\t%.1f forget-cut-s\t%.1f heal-s\t%.1f forget-kill-s\n",
@@ -145,6 +142,40 @@ func runNeuron(ctx context.Context, t *testing.T, d Docker, image string, networ
 		}
 	})
 	return c
+}
+
+// forgetSlack is how long after the TTL a neuron may still count a peer that
+// went silent: a few gossip rounds and one training step on a busy machine.
+const forgetSlack = 5 * time.Second
+
+// awaitForgotten waits until each container logs nP|nS 1|2 after since, the
+// moment one of three neurons went silent, and fails the test if a line
+// written later than the TTL plus forgetSlack after since still counts three
+// synapses. It returns when the last 1|2 line arrived. (The time to the
+// first 1|2 line also holds the wait for a log line: with the steps of a
+// busy machine, that can be most of it.)
+func awaitForgotten(t *testing.T, cs []*Container, since time.Time, timeout time.Duration) time.Time {
+	t.Helper()
+	deadline := time.After(timeout)
+	var last time.Time
+	for _, c := range cs {
+		l, err := c.Log.Await("nP|nS 1|2", deadline, func(l chaos.Line) error {
+			if l.IsStep() && l.Synapses > 2 && l.Arrived.Sub(since) > ttl+forgetSlack {
+				return fmt.Errorf("%s still counts %d synapses %.1f s after one of them went silent (ttl %v): %s",
+					c.Name, l.Synapses, l.Arrived.Sub(since).Seconds(), ttl, l.Raw)
+			}
+			return nil
+		}, func(l chaos.Line) bool {
+			return l.IsStep() && l.Arrived.After(since) && l.Peers == 1 && l.Synapses == 2
+		})
+		if err != nil {
+			t.Fatalf("%v (waited %v since %s)", err, timeout, since.Format(time.TimeOnly))
+		}
+		if l.Arrived.After(last) {
+			last = l.Arrived
+		}
+	}
+	return last
 }
 
 // awaitCounts waits until each container logs a training line with nP|nS
