@@ -103,14 +103,17 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
 	"$(cd "$(dirname "$0")" && pwd)/docker/build-image.sh" "$image" >&2
 fi
 
+# This host's address on Docker's default bridge: containers reach the ports
+# published here through it.
+gateway=$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}')
+if [ -z "$gateway" ]; then # not recorded: ask what host-gateway is
+	gateway=$(docker run --rm --add-host host.docker.internal:host-gateway --entrypoint getent \
+		"$image" ahostsv4 host.docker.internal | awk '{print $1; exit}')
+fi
 # The neuron binds its ports inside the container and announces
 # remote_ip:port, so each port is published under the same number.
 if [ -z "$remote_ip" ]; then
-	remote_ip=$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}')
-	if [ -z "$remote_ip" ]; then # not recorded: ask what host-gateway is
-		remote_ip=$(docker run --rm --add-host host.docker.internal:host-gateway --entrypoint getent \
-			"$image" ahostsv4 host.docker.internal | awk '{print $1; exit}')
-	fi
+	remote_ip=$gateway
 	[ -n "$remote_ip" ] || die "cannot find this host's address on Docker's bridge network; give -r"
 fi
 args=(run "$neuron" --axon_port "$axon" --metagraph_port "$mport" --remote_ip "$remote_ip" --logdir /logs)
@@ -125,10 +128,12 @@ run=(--rm --name "${BITTENSOR_NAME:-bittensor-$neuron-$mport}" -p "$axon:$axon" 
 mkdir -p "$logdir"
 writable=("$logdir")
 if [ -n "$bootstrap" ]; then
+	# A neuron on this host, seen from the container: at the address the
+	# neurons of this host announce, so that peers know it under one name.
 	if is_port "$bootstrap"; then
-		bootstrap=host.docker.internal:$bootstrap
+		bootstrap=${gateway:-host.docker.internal}:$bootstrap
 	elif [[ $bootstrap == 127.0.0.1:* || $bootstrap == localhost:* ]]; then
-		bootstrap=host.docker.internal:${bootstrap#*:} # this host, seen from the container
+		bootstrap=${gateway:-host.docker.internal}:${bootstrap#*:}
 	fi
 	args+=(--bootstrap "$bootstrap")
 fi

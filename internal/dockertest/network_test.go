@@ -145,8 +145,10 @@ func runNeuron(ctx context.Context, t *testing.T, d Docker, image string, networ
 }
 
 // forgetSlack is how long after the TTL a neuron may still count a peer that
-// went silent: a few gossip rounds and one training step on a busy machine.
-const forgetSlack = 5 * time.Second
+// went silent: gossip rounds and a training step or two. On the shared
+// 2-core development machine (load 30 to 70) counts of a silent peer were
+// seen up to 12 s after a 3 s TTL.
+const forgetSlack = 20 * time.Second
 
 // awaitForgotten waits until each container logs nP|nS 1|2 after since, the
 // moment one of three neurons went silent, and fails the test if a line
