@@ -2,7 +2,7 @@
 # every test; `make run` sets up and trains an MNIST neuron.
 SHELL := /bin/bash
 GO ?= go
-APT_PACKAGES := libtorch-dev libopenblas0-pthread protobuf-compiler cmake g++ etcd-server fortunes chromium dataset-fashion-mnist
+APT_PACKAGES := libtorch-dev libopenblas0-pthread protobuf-compiler cmake g++ etcd-server fortunes chromium dataset-fashion-mnist debootstrap
 # LIBTORCH=/path/to/libtorch builds against another libtorch (e.g. a CUDA build).
 ifdef LIBTORCH
 export CGO_CPPFLAGS := -I$(LIBTORCH)/include -I$(LIBTORCH)/include/torch/csrc/api/include $(CGO_CPPFLAGS)
@@ -14,6 +14,7 @@ BUILD := build
 
 .PHONY: setup deps build test unit race ctest fuzz proto proto-check bench run vet clean bench-learning
 .PHONY: test-shared install-shim test-libtorch2 gpu-bundle docker-cuda
+.PHONY: docker-images docker-test docker-test-if-engine
 
 ## setup: install the system packages and Go modules the project needs (idempotent).
 setup: .setup-stamp
@@ -35,7 +36,7 @@ vet: setup
 
 ## test: every test: Go unit and multi-process tests, the race detector over neuron and torch,
 ## C++ ctest, proto freshness, short fuzz runs.
-test: setup proto-check vet unit race ctest test-shared fuzz
+test: setup proto-check vet unit race ctest test-shared fuzz docker-test-if-engine
 
 unit: setup
 	$(GO) test -count=1 -timeout 20m ./...
@@ -118,6 +119,22 @@ bench: setup
 ## -seeds 1 -train_examples 19200" is a short run.
 bench-learning: setup
 	$(GO) run ./bench/learning -out bench/learning $(LEARNING_FLAGS)
+
+## docker-images: the base images (debootstrap: no registry needed) and the CPU image.
+DOCKER_IMAGE ?= bittensor:cpu
+docker-images: setup
+	docker/build-image.sh $(DOCKER_IMAGE)
+
+## docker-test: build the image, then the multi-host tests: neurons in containers on a
+## private network (join, kill, partition); see internal/dockertest.
+docker-test: docker-images
+	$(GO) vet -tags dockertest ./internal/dockertest
+	BITTENSOR_IMAGE=$(DOCKER_IMAGE) $(GO) test -tags dockertest -count=1 -v -timeout 15m ./internal/dockertest
+
+## docker-test-if-engine: docker-test where a Docker engine answers (make test runs it).
+docker-test-if-engine:
+	@if docker info >/dev/null 2>&1; then $(MAKE) docker-test; \
+	else echo "docker-test: skipped: no Docker engine here (docker info failed)"; fi
 
 ## run: set up and train an MNIST neuron with the default flags.
 run: setup
