@@ -27,6 +27,9 @@ func mixedKinds() []mixedKind {
 	return []mixedKind{
 		{name: "mnist", count: 2},
 		{name: "fortune", count: 2},
+		// One each: a DPN26 step takes seconds on a CPU, so small batches.
+		{name: "cifar", args: []string{"--dataset", "fashion-mnist", "--batch_size", "2"}, count: 1},
+		{name: "bert", args: []string{"--batch_size", "4"}, count: 1},
 	}
 }
 
