@@ -27,7 +27,8 @@ type Spec struct {
 	// <logdir>/<Name>-<first 8 hex digits of the neuron key>.
 	Name string
 	// Modality is what the model's synapse serves and what the neuron sends
-	// its peers: IMAGE or TENSOR.
+	// its peers: IMAGE, TENSOR, or TEXT (the model is then a TextModel and
+	// its batches carry their strings).
 	Modality bittensorpb.Modality
 	// OutputDim is the width of the model's context: the features per
 	// example its Encode returns, the width every synapse it routes to must
@@ -48,6 +49,9 @@ type Spec struct {
 	// features, each example sent to its RouterTopK best synapses (0: the
 	// seed's 100 and 10).
 	RouterKeyDim, RouterTopK int
+	// Trainer holds options for the Trainer, e.g. WithSGD for a recipe
+	// other than the seed's.
+	Trainer []TrainerOption
 }
 
 // validate checks the parts of a Spec a user fills in.
@@ -55,7 +59,7 @@ func (s Spec) validate() error {
 	switch {
 	case s.Name == "":
 		return errors.New("neuron spec: no Name")
-	case s.Modality != bittensorpb.Modality_IMAGE && s.Modality != bittensorpb.Modality_TENSOR:
+	case s.Modality != bittensorpb.Modality_IMAGE && s.Modality != bittensorpb.Modality_TENSOR && s.Modality != bittensorpb.Modality_TEXT:
 		return fmt.Errorf("neuron spec %s: modality %v: %w", s.Name, s.Modality, ErrModalityNotSupported)
 	case s.OutputDim < 1:
 		return fmt.Errorf("neuron spec %s: OutputDim %d, want at least 1", s.Name, s.OutputDim)
@@ -127,7 +131,7 @@ func Run(ctx context.Context, cfg Config, spec Spec) error {
 		return err
 	}
 	runDir := filepath.Join(cfg.LogDir, spec.Name+"-"+n.Key.PublicHex()[:8])
-	trainer, err := NewTrainer(cfg, n, synapse, router, runDir, device)
+	trainer, err := NewTrainer(cfg, n, synapse, router, runDir, device, spec.Trainer...)
 	if err != nil {
 		return err
 	}

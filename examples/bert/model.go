@@ -135,6 +135,12 @@ func (m *Model) Config() Config { return m.cfg }
 // sentence, the rest the second; any other string is one text. Each is
 // truncated to MaxLen tokens. Any strings are accepted.
 func (m *Model) Tokenize(batch []string) (*torch.Tensor, error) {
+	return tokenize(m.tokenizer, m.cfg.MaxLen, batch)
+}
+
+// tokenize is Model.Tokenize for a model whose sequences hold at most
+// maxLen tokens; the data loaders use it before a model exists.
+func tokenize(tok *wordpiece.Tokenizer, maxLen int64, batch []string) (*torch.Tensor, error) {
 	if len(batch) == 0 {
 		return nil, fmt.Errorf("bert: tokenize: an empty batch")
 	}
@@ -142,9 +148,9 @@ func (m *Model) Tokenize(batch []string) (*torch.Tensor, error) {
 	longest := 0
 	for i, s := range batch {
 		if a, b, ok := strings.Cut(s, "\n"); ok {
-			encs[i] = m.tokenizer.EncodePair(a, b, int(m.cfg.MaxLen))
+			encs[i] = tok.EncodePair(a, b, int(maxLen))
 		} else {
-			encs[i] = m.tokenizer.Encode(s, int(m.cfg.MaxLen))
+			encs[i] = tok.Encode(s, int(maxLen))
 		}
 		longest = max(longest, encs[i].Length)
 	}

@@ -2,16 +2,11 @@ package cifar
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/opentensor/bittensor-go/neuron"
-	"github.com/opentensor/bittensor-go/proto"
-	"github.com/opentensor/bittensor-go/torch"
-	"github.com/opentensor/bittensor-go/torch/nn"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch/optim"
 )
 
@@ -49,10 +44,11 @@ type Options struct {
 func Run(ctx context.Context, cfg neuron.Config) error { return RunWith(ctx, cfg, Options{}) }
 
 // RunWith trains a CIFAR neuron with its peers, as the seed's walkthrough
-// does, until cfg.Epochs are done or ctx ends (then it checkpoints and
-// returns nil). The data is loaded first; settings the user must change (an
-// unknown dataset, missing data, a port in use, a bad bootstrap peer, a bad
-// checkpoint) fail before training, as *neuron.UsageError.
+// does (neuron.Run), until cfg.Epochs are done or ctx ends (then it
+// checkpoints and returns nil). The data is read first; settings the user
+// must change (an unknown dataset, missing data, a port in use, a bad
+// bootstrap peer, a bad checkpoint) fail before training, as
+// *neuron.UsageError.
 func RunWith(ctx context.Context, cfg neuron.Config, o Options) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -66,74 +62,30 @@ func RunWith(ctx context.Context, cfg neuron.Config, o Options) error {
 	if o.Model == (DPNConfig{}) {
 		o.Model = DPN26()
 	}
-	device, err := torch.ParseDevice(cfg.Device)
-	if err != nil {
-		return &neuron.UsageError{Flag: "device", Err: err}
+	if err := o.Model.Validate(); err != nil {
+		return err
 	}
-	if device.Type == torch.DeviceCUDA && device.Index >= torch.CUDADeviceCount() {
-		return &neuron.UsageError{Flag: "device", Err: fmt.Errorf("%s: this libtorch sees %d CUDA devices", device, torch.CUDADeviceCount())}
-	}
-	seed := cfg.Seed
-	if seed == 0 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		seed = binary.LittleEndian.Uint64(b[:]) >> 1
-	}
-	torch.ManualSeed(int64(seed))
-	var train, test *Loader
+	var trainSet, testSet *Dataset
 	if !cfg.ServeOnly {
-		// Load the data before anything starts listening: missing or
+		// Read the data before anything starts listening: missing or
 		// damaged files fail at once.
-		dataDir, err := findData(cfg.DataDir, o.Dataset)
-		if err != nil {
-			return err
-		}
-		if train, test, err = loaders(cfg, o.Dataset, dataDir, seed); err != nil {
+		var err error
+		if trainSet, testSet, err = loadDataset(cfg, o.Dataset); err != nil {
 			return err
 		}
 	}
-
-	model, err := NewModelWith(o.Model)
-	if err != nil {
-		return err
-	}
-	if err := nn.To(model, device); err != nil {
-		return err
-	}
-	id, err := neuron.LoadIdentityFlag(cfg.NeuronKey)
-	if err != nil {
-		return err
-	}
-	synapse, err := neuron.NewLocalSynapse(id.Synapse, model, bittensorpb.Modality_IMAGE)
-	if err != nil {
-		return err
-	}
-	n, err := neuron.StartNeuron(ctx, cfg, model.ContextDim(), device, synapse)
-	if err != nil {
-		return err
-	}
-	defer n.Close()
-	router, err := neuron.NewRouter(int(model.ContextDim()), routerKeyDim, routerTopK)
-	if err != nil {
-		return err
-	}
-	if err := nn.To(router, device); err != nil {
-		return err
-	}
-	runDir := filepath.Join(cfg.LogDir, "cifar-"+n.Key.PublicHex()[:8])
-	trainer, err := neuron.NewTrainer(cfg, n, synapse, router, runDir, device,
-		neuron.WithSGD(optim.SGDOptions{LR: learningRate, Momentum: momentum, WeightDecay: weightDecay}))
-	if err != nil {
-		return err
-	}
-	defer trainer.Close()
-	if cfg.ServeOnly {
-		cfg.Log.Info().Str("checkpoints", runDir).Str("device", device.String()).Msg("serving")
-		return trainer.Serve(ctx)
-	}
-
-	cfg.Log.Info().Str("checkpoints", runDir).Str("device", device.String()).Msg("training")
-	return trainer.Train(ctx, train.Tensors(), test.Tensors())
+	return neuron.Run(ctx, cfg, neuron.Spec{
+		Name:      "cifar",
+		Modality:  bittensorpb.Modality_IMAGE,
+		OutputDim: o.Model.FeatureDim(),
+		NewModel:  func() (neuron.Model, error) { return NewModelWith(o.Model) },
+		Data: func(_ context.Context, cfg neuron.Config, seed uint64) (train, test neuron.Batches, err error) {
+			return loaders(cfg, trainSet, testSet, seed)
+		},
+		RouterKeyDim: routerKeyDim,
+		RouterTopK:   routerTopK,
+		Trainer:      []neuron.TrainerOption{neuron.WithSGD(optim.SGDOptions{LR: learningRate, Momentum: momentum, WeightDecay: weightDecay})},
+	})
 }
 
 // findData returns the folder to read dataset from: dataDir, or for
@@ -156,25 +108,36 @@ func findData(dataDir, dataset string) (string, error) {
 	return dataDir, nil
 }
 
-// loaders loads the dataset and returns the shuffled, augmented training
-// loader and the test loader.
-func loaders(cfg neuron.Config, dataset, dir string, seed uint64) (train, test *Loader, err error) {
-	var trainSet, testSet *Dataset
+// loadDataset reads the chosen dataset from --data_dir (or Debian's
+// Fashion-MNIST when none is given).
+func loadDataset(cfg neuron.Config, dataset string) (train, test *Dataset, err error) {
+	dir, err := findData(cfg.DataDir, dataset)
+	if err != nil {
+		return nil, nil, err
+	}
 	if dataset == DatasetFashionMNIST {
-		trainSet, testSet, err = LoadFashionMNIST(dir)
+		train, test, err = LoadFashionMNIST(dir)
 	} else {
-		trainSet, testSet, err = LoadCIFAR10(dir)
+		train, test, err = LoadCIFAR10(dir)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if train, err = NewLoader(trainSet, cfg.BatchSize, true, seed); err != nil {
-		return nil, nil, err
-	}
-	if test, err = NewLoader(testSet, cfg.BatchSize, false, 0); err != nil {
-		return nil, nil, err
-	}
-	cfg.Log.Info().Str("dataset", dataset).Str("data", dir).Int("train", trainSet.Len()).Int("test", testSet.Len()).
+	cfg.Log.Info().Str("dataset", dataset).Str("data", dir).Int("train", train.Len()).Int("test", test.Len()).
 		Msg("data loaded")
 	return train, test, nil
+}
+
+// loaders returns the shuffled, augmented training batches and the test
+// batches of the datasets.
+func loaders(cfg neuron.Config, trainSet, testSet *Dataset, seed uint64) (train, test neuron.Batches, err error) {
+	tr, err := NewLoader(trainSet, cfg.BatchSize, true, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	te, err := NewLoader(testSet, cfg.BatchSize, false, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tr.Tensors(), te.Tensors(), nil
 }
