@@ -51,6 +51,24 @@ type Output struct {
 	Loss *torch.Tensor
 }
 
+// WithLosses completes o with the seed's losses for labels (the classes
+// of the log-probabilities in LocalTarget and NetworkTarget): the local
+// target loss and, with a network path, the network target loss; Loss is
+// their sum plus DistillationLoss. Without labels it leaves o as it is. It
+// returns o, so that a model's Forward can end with it.
+func (o *Output) WithLosses(labels *torch.Tensor) *Output {
+	if labels == nil {
+		return o
+	}
+	o.LocalTargetLoss = torch.NLLLoss(o.LocalTarget, labels, torch.ReduceMean)
+	o.Loss = o.LocalTargetLoss
+	if o.NetworkTarget != nil {
+		o.NetworkTargetLoss = torch.NLLLoss(o.NetworkTarget, labels, torch.ReduceMean)
+		o.Loss = o.Loss.Add(o.NetworkTargetLoss).Add(o.DistillationLoss)
+	}
+	return o
+}
+
 // StatefulModel is a Model whose training Forward computes state besides
 // its parameters' gradients (batch-norm running statistics, say), which
 // must change only while no served forward reads it. The Trainer calls

@@ -236,14 +236,5 @@ func (m *Model) Forward(inputs, network, labels *torch.Tensor) *neuron.Output {
 		out.NetworkOutput, out.NetworkTarget = m.target(pooled, network)
 		out.DistillationLoss = torch.MSELoss(student, network.Detach(), torch.ReduceMean)
 	}
-	if labels == nil {
-		return out
-	}
-	out.LocalTargetLoss = torch.NLLLoss(out.LocalTarget, labels, torch.ReduceMean)
-	out.Loss = out.LocalTargetLoss
-	if network != nil {
-		out.NetworkTargetLoss = torch.NLLLoss(out.NetworkTarget, labels, torch.ReduceMean)
-		out.Loss = out.Loss.Add(out.NetworkTargetLoss).Add(out.DistillationLoss)
-	}
-	return out
+	return out.WithLosses(labels)
 }

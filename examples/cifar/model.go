@@ -131,16 +131,7 @@ func (m *Model) Forward(images, network, labels *torch.Tensor) *neuron.Output {
 		out.NetworkTarget = m.logits(out.NetworkOutput)
 		out.DistillationLoss = torch.MSELoss(student, network.Detach(), torch.ReduceMean)
 	}
-	if labels == nil {
-		return out
-	}
-	out.LocalTargetLoss = torch.NLLLoss(out.LocalTarget, labels, torch.ReduceMean)
-	out.Loss = out.LocalTargetLoss
-	if network != nil {
-		out.NetworkTargetLoss = torch.NLLLoss(out.NetworkTarget, labels, torch.ReduceMean)
-		out.Loss = out.Loss.Add(out.NetworkTargetLoss).Add(out.DistillationLoss)
-	}
-	return out
+	return out.WithLosses(labels)
 }
 
 // CommitState installs the batch-norm running statistics computed by the

@@ -116,16 +116,7 @@ func (m *Model) Forward(x, network, targets *torch.Tensor) *neuron.Output {
 		out.NetworkTarget = m.classifier.Forward(out.NetworkOutput).LogSoftmax(1)
 		out.DistillationLoss = torch.MSELoss(student, network.Detach(), torch.ReduceMean)
 	}
-	if targets == nil {
-		return out
-	}
-	out.LocalTargetLoss = torch.NLLLoss(out.LocalTarget, targets, torch.ReduceMean)
-	out.Loss = out.LocalTargetLoss
-	if network != nil {
-		out.NetworkTargetLoss = torch.NLLLoss(out.NetworkTarget, targets, torch.ReduceMean)
-		out.Loss = out.Loss.Add(out.NetworkTargetLoss).Add(out.DistillationLoss)
-	}
-	return out
+	return out.WithLosses(targets)
 }
 
 // ---- 2. The data ----
