@@ -126,7 +126,7 @@ func (o *Observer) Start(addr string, network func() Network) (net.Addr, error) 
 	o.served = make(chan error, 1)
 	o.stop, o.sampled = make(chan struct{}), make(chan struct{})
 	go func() { o.served <- o.server.Serve(lis) }()
-	go o.sample()
+	go o.sample(o.stop) // handed over now: Close may clear o.stop before sample runs
 	return lis.Addr(), nil
 }
 
@@ -161,11 +161,10 @@ func (o *Observer) Close() error {
 	return nil
 }
 
-// sample records a throughput sample every SampleEvery until Close.
-func (o *Observer) sample() {
+// sample records a throughput sample every SampleEvery until stop closes.
+func (o *Observer) sample(stop <-chan struct{}) {
 	defer close(o.sampled)
 	o.mu.Lock()
-	stop := o.stop
 	o.prev = o.totals()
 	o.mu.Unlock()
 	tick := time.NewTicker(o.cfg.SampleEvery)

@@ -385,3 +385,32 @@ func TestStartAndClose(t *testing.T) {
 		t.Error("still serving after Close")
 	}
 }
+
+// Close right after Start returns, however the sampler's start is
+// scheduled (it once waited forever when Close ran before the sampler read
+// its stop channel).
+func TestCloseRightAfterStart(t *testing.T) {
+	done := make(chan error, 1)
+	go func() {
+		for range 200 {
+			o := New(DefaultConfig())
+			if _, err := o.Start("127.0.0.1:0", nil); err != nil {
+				done <- err
+				return
+			}
+			if err := o.Close(); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Close right after Start did not return")
+	}
+}
