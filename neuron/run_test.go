@@ -1,54 +1,20 @@
 package neuron_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
 
+	"github.com/opentensor/bittensor-go/internal/logtest"
 	"github.com/opentensor/bittensor-go/neuron"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the logged JSON lines whose message starts with prefix.
-func (b *lockedBuffer) lines(t *testing.T, prefix string) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		if msg, _ := m["message"].(string); strings.HasPrefix(msg, prefix) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 func signSpec() neuron.Spec {
 	return neuron.Spec{
@@ -68,21 +34,21 @@ func signSpec() neuron.Spec {
 // Run makes a model of one's own a neuron that learns its task, announces
 // what it serves, routes to its own synapse and checkpoints.
 func TestRunLearnsOwnModel(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	cfg := neuron.DefaultConfig()
 	cfg.Epochs, cfg.BatchSize, cfg.LogDir, cfg.Seed, cfg.LogInterval = 2, 32, t.TempDir(), 3, 1
 	cfg.Log = zerolog.New(logs)
 	if err := neuron.Run(context.Background(), cfg, signSpec()); err != nil {
 		t.Fatal(err)
 	}
-	tests := logs.lines(t, "Test Epoch")
+	tests := logs.Messages(t, "Test Epoch")
 	if len(tests) != 2 {
 		t.Fatalf("%d test lines, want 2", len(tests))
 	}
 	if acc, _ := tests[1]["network_accuracy"].(float64); acc < 0.9 {
 		t.Errorf("network accuracy %.3f after 2 epochs, want >= 0.9", acc)
 	}
-	started := logs.lines(t, "neuron started")
+	started := logs.Messages(t, "neuron started")
 	if len(started) != 1 {
 		t.Fatalf("%d start lines", len(started))
 	}
@@ -90,7 +56,7 @@ func TestRunLearnsOwnModel(t *testing.T) {
 	if len(own) != 1 {
 		t.Fatalf("start line lists synapses %v, want one", started[0]["synapse_keys"])
 	}
-	for _, l := range logs.lines(t, "Train Epoch") {
+	for _, l := range logs.Messages(t, "Train Epoch") {
 		if routed, _ := l["routed"].([]any); len(routed) != 1 || !strings.HasPrefix(own[0].(string), routed[0].(string)) {
 			t.Fatalf("a lone neuron routed to %v, want its own synapse %v", l["routed"], own[0])
 		}

@@ -1,54 +1,20 @@
 package bert
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/opentensor/bittensor-go/internal/logtest"
 	"github.com/opentensor/bittensor-go/neuron"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// messages returns the logged JSON lines whose message starts with prefix.
-func (b *syncBuffer) messages(t *testing.T, prefix string) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		if msg, _ := m["message"].(string); strings.HasPrefix(msg, prefix) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 // writeCorpus writes a small corpus: 20 paragraphs of three sentences.
 func writeCorpus(t *testing.T) string {
@@ -61,7 +27,7 @@ func writeCorpus(t *testing.T) string {
 	return dir
 }
 
-func runConfig(data, logdir string, log *syncBuffer) neuron.Config {
+func runConfig(data, logdir string, log *logtest.Buffer) neuron.Config {
 	cfg := neuron.DefaultConfig()
 	cfg.DataDir, cfg.LogDir = data, logdir
 	cfg.Epochs, cfg.BatchSize, cfg.LogInterval = 1, 8, 1
@@ -77,12 +43,12 @@ func TestRunTrainsAndResumes(t *testing.T) {
 	data, logdir := writeCorpus(t), t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var log syncBuffer
+	var log logtest.Buffer
 	if err := Run(ctx, runConfig(data, logdir, &log)); err != nil {
 		t.Fatal(err)
 	}
 	// 18 training paragraphs of 2 pairs each: 36 pairs, 5 batches of 8.
-	train, tests := log.messages(t, "Train Epoch:"), log.messages(t, "Test Epoch:")
+	train, tests := log.Messages(t, "Train Epoch:"), log.Messages(t, "Test Epoch:")
 	if len(train) != 5 || len(tests) != 1 {
 		t.Fatalf("%d training lines and %d test lines, want 5 and 1", len(train), len(tests))
 	}
@@ -101,16 +67,16 @@ func TestRunTrainsAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var resumed syncBuffer
+	var resumed logtest.Buffer
 	cfg := runConfig(data, t.TempDir(), &resumed)
 	cfg.ModelPath, cfg.Epochs = last, 2
 	if err := Run(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if r := resumed.messages(t, "resumed from checkpoint"); len(r) != 1 || r[0]["epoch"].(float64) != 1 {
+	if r := resumed.Messages(t, "resumed from checkpoint"); len(r) != 1 || r[0]["epoch"].(float64) != 1 {
 		t.Errorf("resume lines %v, want one at epoch 1", r)
 	}
-	again := resumed.messages(t, "Train Epoch:")
+	again := resumed.Messages(t, "Train Epoch:")
 	if len(again) != 5 || !strings.HasPrefix(again[0]["message"].(string), "Train Epoch: 1 ") {
 		t.Errorf("resumed run logged %d training lines, want 5 of epoch 1", len(again))
 	}
@@ -118,7 +84,7 @@ func TestRunTrainsAndResumes(t *testing.T) {
 
 // A --data_dir that is no corpus fails as a usage error before training.
 func TestRunMissingCorpus(t *testing.T) {
-	var log syncBuffer
+	var log logtest.Buffer
 	err := Run(context.Background(), runConfig(filepath.Join(t.TempDir(), "none"), t.TempDir(), &log))
 	var ue *neuron.UsageError
 	if !errors.As(err, &ue) || ue.Flag != "data_dir" {

@@ -1,55 +1,21 @@
 package cifar
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/opentensor/bittensor-go/internal/logtest"
 	"github.com/opentensor/bittensor-go/neuron"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// messages returns the logged JSON lines whose message starts with prefix.
-func (b *syncBuffer) messages(t *testing.T, prefix string) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		if msg, _ := m["message"].(string); strings.HasPrefix(msg, prefix) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func testConfig(data, logdir string, log *syncBuffer) neuron.Config {
+func testConfig(data, logdir string, log *logtest.Buffer) neuron.Config {
 	cfg := neuron.DefaultConfig()
 	cfg.DataDir, cfg.LogDir = data, logdir
 	cfg.Epochs, cfg.BatchSize, cfg.LogInterval = 2, 8, 1
@@ -66,11 +32,11 @@ func TestNeuronTrainsAndResumes(t *testing.T) {
 	data, logdir := writeCIFAR(t, 8, 8), t.TempDir() // 40 training images: 5 steps of 8
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	var log syncBuffer
+	var log logtest.Buffer
 	if err := RunWith(ctx, testConfig(data, logdir, &log), Options{Model: tinyDPN()}); err != nil {
 		t.Fatal(err)
 	}
-	train, tests := log.messages(t, "Train Epoch:"), log.messages(t, "Test Epoch:")
+	train, tests := log.Messages(t, "Train Epoch:"), log.Messages(t, "Test Epoch:")
 	if len(train) != 10 || len(tests) != 2 {
 		t.Fatalf("%d training lines and %d test lines, want 10 (2 epochs of 5 steps) and 2", len(train), len(tests))
 	}
@@ -93,23 +59,23 @@ func TestNeuronTrainsAndResumes(t *testing.T) {
 		t.Fatalf("checkpoint: %v", err)
 	}
 
-	var resumed syncBuffer
+	var resumed logtest.Buffer
 	cfg := testConfig(data, t.TempDir(), &resumed)
 	cfg.ModelPath, cfg.Epochs = last, 3
 	if err := RunWith(ctx, cfg, Options{Model: tinyDPN()}); err != nil {
 		t.Fatal(err)
 	}
-	if r := resumed.messages(t, "resumed from checkpoint"); len(r) != 1 || r[0]["epoch"] != 2.0 {
+	if r := resumed.Messages(t, "resumed from checkpoint"); len(r) != 1 || r[0]["epoch"] != 2.0 {
 		t.Fatalf("resume lines %v, want one at epoch 2", r)
 	}
-	again := resumed.messages(t, "Train Epoch:")
+	again := resumed.Messages(t, "Train Epoch:")
 	if len(again) != 5 || !strings.HasPrefix(again[0]["message"].(string), "Train Epoch: 2 ") {
 		t.Fatalf("resumed run logged %d training lines, want 5 of epoch 2", len(again))
 	}
 
 	// A DPN26 checkpoint does not fit a model of another shape: refused
 	// before training, naming --model_path.
-	var other syncBuffer
+	var other logtest.Buffer
 	cfg = testConfig(data, t.TempDir(), &other)
 	cfg.ModelPath = last
 	bigger := tinyDPN()
@@ -123,7 +89,7 @@ func TestNeuronTrainsAndResumes(t *testing.T) {
 
 // Bad settings fail before training with usage errors naming the flag.
 func TestRunUsageErrors(t *testing.T) {
-	var log syncBuffer
+	var log logtest.Buffer
 	ctx := context.Background()
 	for name, c := range map[string]struct {
 		cfg  func(neuron.Config) neuron.Config

@@ -1,51 +1,19 @@
 package mnist
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/opentensor/bittensor-go/internal/logtest"
 	"github.com/opentensor/bittensor-go/neuron"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// entries returns the logged JSON lines.
-func (b *syncBuffer) entries(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // writeSubset writes the first nTrain and nTest examples of the real MNIST
 // sets as idx files into a new folder.
@@ -78,7 +46,7 @@ func writeSubset(t *testing.T, nTrain, nTest int) string {
 	return dir
 }
 
-func testConfig(t *testing.T, data, logdir string, log *syncBuffer) neuron.Config {
+func testConfig(t *testing.T, data, logdir string, log *logtest.Buffer) neuron.Config {
 	cfg := neuron.DefaultConfig()
 	cfg.DataDir, cfg.LogDir = data, logdir
 	cfg.Epochs, cfg.BatchSize, cfg.LogInterval = 2, 64, 1
@@ -98,14 +66,14 @@ func field(e map[string]any, name string) float64 {
 // from the trained state at the next epoch.
 func TestSingleNeuronLearnsAndResumes(t *testing.T) {
 	data, logdir := writeSubset(t, 2048, 512), t.TempDir()
-	var log syncBuffer
+	var log logtest.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := Run(ctx, testConfig(t, data, logdir, &log)); err != nil {
 		t.Fatal(err)
 	}
 	var train, tests []map[string]any
-	for _, e := range log.entries(t) {
+	for _, e := range log.Messages(t, "") {
 		msg, _ := e["message"].(string)
 		switch {
 		case strings.HasPrefix(msg, "Train Epoch:"):
@@ -144,7 +112,7 @@ func TestSingleNeuronLearnsAndResumes(t *testing.T) {
 		}
 	}
 
-	var resumed syncBuffer
+	var resumed logtest.Buffer
 	cfg := testConfig(t, data, t.TempDir(), &resumed)
 	cfg.ModelPath, cfg.Epochs = filepath.Join(runs[0], neuron.LastCheckpoint), 3
 	if err := Run(ctx, cfg); err != nil {
@@ -152,7 +120,7 @@ func TestSingleNeuronLearnsAndResumes(t *testing.T) {
 	}
 	var again []map[string]any
 	found := false
-	for _, e := range resumed.entries(t) {
+	for _, e := range resumed.Messages(t, "") {
 		msg, _ := e["message"].(string)
 		if strings.HasPrefix(msg, "resumed from checkpoint") {
 			found = true
@@ -182,7 +150,7 @@ func TestResumeFromBadCheckpoint(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a checkpoint"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
+	var log logtest.Buffer
 	cfg := testConfig(t, writeSubset(t, 64, 64), t.TempDir(), &log)
 	cfg.ModelPath = bad
 	err := Run(context.Background(), cfg)
