@@ -677,13 +677,8 @@ func (m *Chain) GetSynapses(n int) []*bittensorpb.Synapse {
 // lock and must be quick.
 func (m *Chain) GetSynapsesWhere(n int, keep func(*bittensorpb.Synapse) bool) []*bittensorpb.Synapse {
 	m.mu.Lock()
-	list := m.state.synapseListWhere(n, m.now(), keep)
-	m.mu.Unlock()
-	out := make([]*bittensorpb.Synapse, len(list))
-	for i, d := range list {
-		out[i] = copySynapse(d)
-	}
-	return out
+	defer m.mu.Unlock()
+	return m.state.synapseCopiesWhere(n, m.now(), keep)
 }
 
 // Weights returns the weight of each synapse, 0 for those not held.

@@ -339,13 +339,8 @@ func (m *Gossip) GetSynapses(n int) []*bittensorpb.Synapse {
 // not keep or change the definition.
 func (m *Gossip) GetSynapsesWhere(n int, keep func(*bittensorpb.Synapse) bool) []*bittensorpb.Synapse {
 	m.mu.Lock()
-	list := m.state.synapseListWhere(n, m.now(), keep)
-	m.mu.Unlock()
-	out := make([]*bittensorpb.Synapse, len(list))
-	for i, d := range list {
-		out[i] = copySynapse(d)
-	}
-	return out
+	defer m.mu.Unlock()
+	return m.state.synapseCopiesWhere(n, m.now(), keep)
 }
 
 // Weights returns the weight of each synapse (by neuron and synapse key), 0

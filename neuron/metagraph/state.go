@@ -265,6 +265,16 @@ func (st *metagraphState) synapseList(n int, now time.Time) []*bittensorpb.Synap
 	return st.synapseListWhere(n, now, nil)
 }
 
+// synapseCopiesWhere is synapseListWhere with each message copied, for a
+// backend to hand out.
+func (st *metagraphState) synapseCopiesWhere(n int, now time.Time, keep func(*bittensorpb.Synapse) bool) []*bittensorpb.Synapse {
+	list := st.synapseListWhere(n, now, keep)
+	for i, d := range list {
+		list[i] = copySynapse(d)
+	}
+	return list
+}
+
 // synapseListWhere is synapseList over the definitions keep accepts (all
 // when keep is nil).
 func (st *metagraphState) synapseListWhere(n int, now time.Time, keep func(*bittensorpb.Synapse) bool) []*bittensorpb.Synapse {
