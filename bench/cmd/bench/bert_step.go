@@ -3,12 +3,10 @@ package main
 import (
 	"fmt"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/opentensor/bittensor-go/examples/bert"
 	"github.com/opentensor/bittensor-go/examples/bert/wordpiece"
-	"github.com/opentensor/bittensor-go/internal/benchref"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
@@ -87,22 +85,7 @@ func goBERTStep(steps, warmup, threads int) (float64, error) {
 	return float64(steps*bertBatch) / time.Since(start).Seconds(), nil
 }
 
-// bertStep prints the bert-step line: the Go step against its PyTorch twin,
-// interleaved rounds, the best of each.
+// bertStep prints the bert-step line: the Go step against its PyTorch twin.
 func bertStep(python, script string, steps, warmup, rounds, threads int) error {
-	args := []string{script, strconv.Itoa(steps), strconv.Itoa(warmup), strconv.Itoa(threads)}
-	var best [2]float64
-	for range rounds {
-		g, err := goBERTStep(steps, warmup, threads)
-		if err != nil {
-			return err
-		}
-		p, err := benchref.SamplesPerSec(python, args...)
-		if err != nil {
-			return err
-		}
-		best[0], best[1] = max(best[0], g), max(best[1], p)
-	}
-	fmt.Printf("bert-step: go=%.1f torch-python=%.1f go/python=%.3f\n", best[0], best[1], best[0]/best[1])
-	return nil
+	return versusPython("bert-step", python, script, steps, warmup, rounds, threads, goBERTStep)
 }

@@ -15,10 +15,18 @@ import (
 // dpnStep compares the CIFAR synapse's training step (DPN26, batch 32) in
 // Go with bench/python/dpn_step.py, one run each per round, interleaved.
 func dpnStep(python, script string, steps, warmup, rounds, threads int) error {
+	return versusPython("dpn-step", python, script, steps, warmup, rounds, threads, goDPNStep)
+}
+
+// versusPython prints the line of case name: the Go step goRate against its
+// PyTorch twin script (same steps, warmup and threads), one run each per
+// round, interleaved, the best of each.
+func versusPython(name, python, script string, steps, warmup, rounds, threads int,
+	goRate func(steps, warmup, threads int) (float64, error)) error {
 	args := []string{script, fmt.Sprint(steps), fmt.Sprint(warmup), fmt.Sprint(threads)}
 	var best [2]float64
 	for range rounds {
-		g, err := goDPNStep(steps, warmup, threads)
+		g, err := goRate(steps, warmup, threads)
 		if err != nil {
 			return err
 		}
@@ -28,7 +36,7 @@ func dpnStep(python, script string, steps, warmup, rounds, threads int) error {
 		}
 		best[0], best[1] = max(best[0], g), max(best[1], p)
 	}
-	fmt.Printf("dpn-step: go=%.2f torch-python=%.2f go/python=%.3f\n", best[0], best[1], best[0]/best[1])
+	fmt.Printf("%s: go=%.2f torch-python=%.2f go/python=%.3f\n", name, best[0], best[1], best[0]/best[1])
 	return nil
 }
 
