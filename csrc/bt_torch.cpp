@@ -308,6 +308,19 @@ char *bt_copy_out(bt_tensor t, void *dst, int64_t nbytes) {
   })
 }
 
+char *bt_data_ptr(bt_tensor t, void **data, int64_t *nbytes) {
+  BT_TRY({
+    need(data, "data");
+    need(nbytes, "nbytes");
+    const auto &x = T(t);
+    if (!x.defined()) throw std::invalid_argument("data pointer: undefined tensor");
+    if (!x.device().is_cpu()) throw std::invalid_argument("data pointer: tensor is on " + x.device().str() + ", not the CPU");
+    if (!x.is_contiguous()) throw std::invalid_argument("data pointer: tensor is not contiguous");
+    *nbytes = x.numel() * static_cast<int64_t>(x.element_size());
+    *data = x.numel() > 0 ? x.data_ptr() : nullptr;
+  })
+}
+
 char *bt_item(bt_tensor t, double *out) { BT_TRY(*need(out, "out") = T(t).item<double>()) }
 
 char *bt_to(bt_tensor t, int dtype, int device_type, int device_index, bt_tensor *out) {

@@ -94,6 +94,12 @@ void bt_device(bt_tensor t, int *type, int *index) BT_NOEXCEPT;
 int bt_requires_grad(bt_tensor t) BT_NOEXCEPT;
 int bt_is_leaf(bt_tensor t) BT_NOEXCEPT;
 
+/* The address and byte size of the values of a contiguous CPU tensor, valid
+ * until the tensor's storage is freed or resized (*data is NULL for no
+ * values). A tensor on another device or not contiguous is an error. The
+ * caller may read and write the bytes but must keep a handle to the tensor
+ * while it does. */
+char *bt_data_ptr(bt_tensor t, void **data, int64_t *nbytes);
 /* Copies the tensor's values (converted to CPU, contiguous) into dst, which holds nbytes. */
 char *bt_copy_out(bt_tensor t, void *dst, int64_t nbytes);
 char *bt_item(bt_tensor t, double *out);

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"slices"
 	"sync"
@@ -32,6 +31,7 @@ import (
 // request never affects the requests after it.
 type Axon struct {
 	cfg     AxonConfig
+	pool    *dirtyPool // the buffers of the answers
 	metrics *axonMetrics
 	guard   *ReplayGuard
 	server  *grpc.Server
@@ -50,13 +50,16 @@ func NewAxon(cfg AxonConfig) (*Axon, error) {
 	}
 	a := &Axon{
 		cfg:      cfg,
+		pool:     new(dirtyPool),
 		metrics:  new(axonMetrics),
 		guard:    NewReplayGuard(cfg.ReplayWindow, cfg.Now),
 		synapses: make(map[string]Synapse),
 	}
 	served := func(key string) error { _, err := a.synapse(key); return err }
-	a.server = grpc.NewServer(cfg.serverOptions(a.metrics, newAdmission(cfg.MaxConcurrent, cfg.MaxQueued), served, a.guard)...)
-	bittensorpb.RegisterBittensorServer(a.server, axonService{a: a})
+	opts := append(cfg.serverOptions(a.metrics, newAdmission(cfg.MaxConcurrent, cfg.MaxQueued), served, a.guard),
+		grpc.ForceServerCodecV2(newWireCodec()))
+	a.server = grpc.NewServer(opts...)
+	a.server.RegisterService(&axonServiceDesc, axonService{a: a})
 	return a, nil
 }
 
@@ -169,28 +172,28 @@ func (a *Axon) synapse(key string) (Synapse, error) {
 	return s, nil
 }
 
-// axonService adapts the Axon to the generated gRPC service interface.
+// axonService serves the Axon's synapses as the Bittensor service (see
+// axonServiceDesc).
 type axonService struct {
-	bittensorpb.UnimplementedBittensorServer
 	a *Axon
 }
 
-// Forward implements the Bittensor service: tensors = [inputs]; the answer
-// holds the synapse's output.
-func (s axonService) Forward(_ context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
-	syn, err := s.a.synapse(req.GetSynapseKey())
+// forward implements the Bittensor service's Forward: tensors = [inputs];
+// the answer holds the synapse's output.
+func (s axonService) forward(_ context.Context, req *incomingMessage) (*outgoingMessage, error) {
+	syn, err := s.a.synapse(req.header.synapseKey)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.a.validate(req, 1, "Forward takes 1 tensor (inputs)"); err != nil {
+	if err := validateCount(req, 1, "Forward takes 1 tensor (inputs)"); err != nil {
 		return nil, err
 	}
-	if err := checkInputs(syn, req.GetTensors()[0]); err != nil {
+	if err := checkInputs(syn, &req.tensors[0]); err != nil {
 		return nil, err
 	}
 	scope := torch.NewScope()
 	defer scope.Close()
-	inputs, modality, err := decodeInputs(req.GetTensors()[0], s.a.cfg.Limits, scope)
+	inputs, modality, err := decodeInputs(&req.tensors[0], s.a.cfg.Limits, scope)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "axon: inputs: %v", err)
 	}
@@ -205,44 +208,40 @@ func (s axonService) Forward(_ context.Context, req *bittensorpb.TensorMessage) 
 	return s.a.reply(req, out, bittensorpb.Modality_TENSOR)
 }
 
-// Backward implements the Bittensor service: tensors = [inputs, gradient of
-// the outputs]. The answer holds the gradient of the inputs when the inputs
+// backward implements the Bittensor service's Backward: tensors = [inputs,
+// gradient of the outputs]. The answer holds the gradient of the inputs when the inputs
 // are float and marked requires_grad, and nothing otherwise. A
 // NetworkLearner synapse learns from the gradient (its owner applies it at
 // its next step); a Trainable one applies it to its parameters at once.
-func (s axonService) Backward(_ context.Context, req *bittensorpb.TensorMessage) (*bittensorpb.TensorMessage, error) {
-	syn, err := s.a.synapse(req.GetSynapseKey())
+func (s axonService) backward(_ context.Context, req *incomingMessage) (*outgoingMessage, error) {
+	syn, err := s.a.synapse(req.header.synapseKey)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.a.validate(req, 2, "Backward takes 2 tensors (inputs, output gradient)"); err != nil {
+	if err := validateCount(req, 2, "Backward takes 2 tensors (inputs, output gradient)"); err != nil {
 		return nil, err
 	}
-	if err := checkInputs(syn, req.GetTensors()[0]); err != nil {
+	if err := checkInputs(syn, &req.tensors[0]); err != nil {
 		return nil, err
 	}
 	lim := s.a.cfg.Limits
 	scope := torch.NewScope()
 	defer scope.Close()
-	inputs, modality, err := decodeInputs(req.GetTensors()[0], lim, scope)
+	inputs, modality, err := decodeInputs(&req.tensors[0], lim, scope)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "axon: inputs: %v", err)
 	}
-	gradW := req.GetTensors()[1]
-	if gradW.GetDtype() != bittensorpb.DataType_FLOAT32 && gradW.GetDtype() != bittensorpb.DataType_FLOAT64 {
-		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient has dtype %v, want FLOAT32 or FLOAT64", gradW.GetDtype())
+	gradW := &req.tensors[1]
+	if dt := gradW.header.dtype; dt != bittensorpb.DataType_FLOAT32 && dt != bittensorpb.DataType_FLOAT64 {
+		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient has dtype %v, want FLOAT32 or FLOAT64", dt)
 	}
-	if err := CheckValues(gradW, math.Inf(1)); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient: %v", err)
+	if gradW.badValues != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient: %v", gradW.badValues)
 	}
-	grad, err := DeserializeTensor(gradW, lim)
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient: %v", err)
-	}
-	scope.Track(grad)
+	grad := scope.Track(gradW.take())
 
 	x, _ := inputs.(*torch.Tensor)
-	wantGrad := x != nil && x.DType().IsFloat() && req.GetTensors()[0].GetRequiresGrad()
+	wantGrad := x != nil && x.DType().IsFloat() && req.tensors[0].header.requiresGrad
 	if wantGrad {
 		if err := x.SetRequiresGrad(true).Err(); err != nil {
 			return nil, status.Errorf(codes.Internal, "axon: inputs: %v", err)
@@ -252,7 +251,7 @@ func (s axonService) Backward(_ context.Context, req *bittensorpb.TensorMessage)
 	if trainable, ok := syn.(Trainable); ok {
 		inGrad, err = trainStep(trainable, inputs, modality, x, grad, wantGrad)
 	} else {
-		inGrad, err = backwardPass(syn, req.GetNeuronKey(), inputs, modality, x, grad, wantGrad)
+		inGrad, err = backwardPass(syn, req.header.neuronKey, inputs, modality, x, grad, wantGrad)
 	}
 	if err != nil {
 		return nil, err
@@ -381,50 +380,51 @@ func freeAll(ts []*torch.Tensor) {
 	}
 }
 
-// validate checks a request's tensors and their count, or returns INVALID_ARGUMENT.
-func (a *Axon) validate(req *bittensorpb.TensorMessage, n int, what string) error {
-	if err := ValidateMessage(req, a.cfg.Limits); err != nil {
-		return status.Errorf(codes.InvalidArgument, "axon: %v", err)
+// validateCount checks that a request holds n tensors, or returns
+// INVALID_ARGUMENT. (The wire codec checked each against the Limits.)
+func validateCount(req *incomingMessage, n int, what string) error {
+	if len(req.tensors) == 0 {
+		return status.Errorf(codes.InvalidArgument, "axon: %v", malformedf("no tensors"))
 	}
-	if got := len(req.GetTensors()); got != n {
+	if got := len(req.tensors); got != n {
 		return status.Errorf(codes.InvalidArgument, "axon: %s, got %d", what, got)
 	}
 	return nil
 }
 
-// reply builds the answer to req holding out (nothing when out is nil).
-func (a *Axon) reply(req *bittensorpb.TensorMessage, out *torch.Tensor, modality bittensorpb.Modality) (*bittensorpb.TensorMessage, error) {
-	resp := &bittensorpb.TensorMessage{Version: ProtocolVersion, SynapseKey: req.GetSynapseKey()}
+// reply encodes the answer to req holding out (nothing when out is nil):
+// out's values are copied once, from its memory into the buffer gRPC sends.
+func (a *Axon) reply(req *incomingMessage, out *torch.Tensor, modality bittensorpb.Modality) (*outgoingMessage, error) {
+	h := messageHeader{synapseKey: req.header.synapseKey}
 	if out == nil {
-		return resp, nil
+		return encodeMessage(h, nil, nil, 0), nil
 	}
 	if modality == bittensorpb.Modality_TEXT {
 		modality = bittensorpb.Modality_TENSOR
 	}
-	w, err := SerializeTensor(out, modality)
+	e, err := encodeTorch(a.pool, out, modality, false, false)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "axon: output: %v", err)
 	}
-	w.RequiresGrad = false
-	resp.Tensors = []*bittensorpb.Tensor{w}
-	return resp, nil
+	defer e.buf.Free() // the message holds its own reference
+	return encodeMessage(h, []encodedTensor{e}, nil, 0), nil
 }
 
-// checkInputs answers INVALID_ARGUMENT for inputs w that are not finite or
+// checkInputs answers INVALID_ARGUMENT for inputs in that are not finite or
 // that do not fit what syn declares it accepts.
-func checkInputs(syn Synapse, w *bittensorpb.Tensor) error {
-	if err := CheckValues(w, math.Inf(1)); err != nil {
-		return status.Errorf(codes.InvalidArgument, "axon: inputs: %v", err)
+func checkInputs(syn Synapse, in *incomingTensor) error {
+	if in.badValues != nil {
+		return status.Errorf(codes.InvalidArgument, "axon: inputs: %v", in.badValues)
 	}
 	d, ok := syn.(InputDeclarer)
 	if !ok {
 		return nil
 	}
-	spec, ok := d.Inputs(w.GetModality())
+	spec, ok := d.Inputs(in.header.modality)
 	if !ok {
 		return nil
 	}
-	if err := spec.Check(w); err != nil {
+	if err := spec.Check(in.wire()); err != nil {
 		return status.Errorf(codes.InvalidArgument, "axon: synapse %s: %v", shortKey(syn.Key()), err)
 	}
 	return nil
@@ -439,17 +439,17 @@ func guard(syn Synapse, fn func() error) error {
 }
 
 // decodeInputs turns a request's input tensor into what CallForward takes:
-// strings for TEXT, a tensor in scope otherwise.
-func decodeInputs(w *bittensorpb.Tensor, lim Limits, scope *torch.Scope) (any, bittensorpb.Modality, error) {
-	if w.GetModality() == bittensorpb.Modality_TEXT {
-		batch, err := DecodeText(w, lim)
+// strings for TEXT, its tensor (now in scope) otherwise.
+func decodeInputs(in *incomingTensor, lim Limits, scope *torch.Scope) (any, bittensorpb.Modality, error) {
+	if in.header.modality == bittensorpb.Modality_TEXT {
+		batch, err := DecodeText(in.wire(), lim)
 		return batch, bittensorpb.Modality_TEXT, err
 	}
-	x, err := DeserializeTensor(w, lim)
-	if err != nil {
-		return nil, 0, err
+	x := in.take()
+	if x == nil {
+		return nil, 0, fmt.Errorf("serializer: %w", malformedf("a %v tensor is not numeric", in.header.modality))
 	}
-	return scope.Track(x), w.GetModality(), nil
+	return scope.Track(x), in.header.modality, nil
 }
 
 // synapseStatus turns a synapse's forward error into a gRPC status.

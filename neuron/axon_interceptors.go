@@ -22,20 +22,37 @@ import (
 //   - the guard then records the nonce, or refuses a replayed, stale or too
 //     new one with UNAUTHENTICATED.
 //
-// The handler decodes nothing of a refused request.
+// A request decoded by the wire codec (an incomingMessage) that breaks the
+// Limits is refused with INVALID_ARGUMENT after the synapse lookup and
+// before the signature check: its tensors were neither allocated nor hashed.
+// The handler runs for none of the refused requests.
 func authInterceptor(served func(synapseKey string) error, guard *ReplayGuard) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		m, ok := req.(*bittensorpb.TensorMessage)
-		if !ok {
+		var synapseKey, neuronKey string
+		var nonce int64
+		var verify func() error
+		switch m := req.(type) {
+		case *incomingMessage:
+			synapseKey, neuronKey, nonce, verify = m.header.synapseKey, m.header.neuronKey, m.header.nonce, m.verify
+			if err := served(synapseKey); err != nil {
+				return nil, err
+			}
+			if m.err != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "axon: %v", m.err)
+			}
+		case *bittensorpb.TensorMessage:
+			synapseKey, neuronKey, nonce = m.GetSynapseKey(), m.GetNeuronKey(), m.GetNonce()
+			verify = func() error { return VerifyMessage(m) }
+			if err := served(synapseKey); err != nil {
+				return nil, err
+			}
+		default:
 			return nil, status.Errorf(codes.Internal, "axon: unexpected request type %T", req)
 		}
-		if err := served(m.GetSynapseKey()); err != nil {
-			return nil, err
-		}
-		if err := VerifyMessage(m); err != nil {
+		if err := verify(); err != nil {
 			return nil, status.Errorf(codes.Unauthenticated, "axon: %v", err)
 		}
-		if err := guard.Check(m.GetNeuronKey(), m.GetNonce()); err != nil {
+		if err := guard.Check(neuronKey, nonce); err != nil {
 			return nil, status.Errorf(codes.Unauthenticated, "axon: %v", err)
 		}
 		return handler(ctx, req)

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -170,25 +172,47 @@ func FuzzAxonRequest(f *testing.F) {
 		f.Add(b, true)
 	}
 	valid := &bittensorpb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*bittensorpb.Tensor{x}}
+	validBytes, _ := proto.Marshal(valid)
+	call := func(b []byte, backward bool) (*outgoingMessage, error) {
+		req := a.newRequest()
+		if err := req.decode(mem.BufferSlice{mem.SliceBuffer(b)}); err != nil {
+			return nil, fmt.Errorf("the wire codec refused a valid TensorMessage: %w", err)
+		}
+		defer req.free()
+		if req.err != nil { // the interceptor refuses it with INVALID_ARGUMENT
+			if !errors.Is(req.err, ErrMalformed) {
+				return nil, fmt.Errorf("a refused request's error %w does not wrap ErrMalformed", req.err)
+			}
+			return nil, status.Error(codes.InvalidArgument, req.err.Error())
+		}
+		if backward {
+			return svc.backward(context.Background(), req)
+		}
+		return svc.forward(context.Background(), req)
+	}
 	f.Fuzz(func(t *testing.T, b []byte, backward bool) {
 		var m bittensorpb.TensorMessage
 		if proto.Unmarshal(b, &m) != nil {
 			return
 		}
 		m.SynapseKey = syn.Key()
-		var err error
-		if backward {
-			_, err = svc.Backward(context.Background(), &m)
-		} else {
-			_, err = svc.Forward(context.Background(), &m)
+		b, err := proto.Marshal(&m)
+		if err != nil {
+			t.Fatal(err)
 		}
+		resp, err := call(b, backward)
 		switch status.Code(err) {
 		case codes.OK, codes.InvalidArgument, codes.Unimplemented, codes.Internal:
 		default:
 			t.Fatalf("request answered %v", err)
 		}
-		if _, err := svc.Forward(context.Background(), valid); err != nil {
+		if resp != nil {
+			resp.free()
+		}
+		resp, err = call(validBytes, false)
+		if err != nil {
 			t.Fatalf("valid request after a fuzzed one: %v", err)
 		}
+		resp.free()
 	})
 }

@@ -2,7 +2,6 @@ package neuron
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -87,12 +86,13 @@ func DefaultDendriteConfig() DendriteConfig {
 // input gradients into the caller's graph. Connections are pooled per
 // endpoint, at most MaxConns of them, and closed by Close.
 type Dendrite struct {
-	key       *Key
-	cfg       DendriteConfig
-	pool      *ConnPool
-	ownsPool  bool
-	callSizes []grpc.CallOption // the message size limits of every call
-	nonces    *Nonces           // one source for every request: each nonce is used once
+	key      *Key
+	cfg      DendriteConfig
+	pool     *ConnPool
+	ownsPool bool
+	callOpts []grpc.CallOption // the message size limits and the wire codec of every call
+	bufs     *dirtyPool        // the buffers of the requests
+	nonces   *Nonces           // one source for every request: each nonce is used once
 	// life bounds the Backward calls, which run from the caller's backward
 	// pass after the Forward's context is gone; Close cancels it.
 	life   context.Context
@@ -163,16 +163,17 @@ func NewDendrite(key *Key, cfg DendriteConfig) (*Dendrite, error) {
 	}
 	life, cancel := context.WithCancel(context.Background())
 	return &Dendrite{
-		key:       key,
-		cfg:       cfg,
-		pool:      pool,
-		ownsPool:  owned,
-		callSizes: messageSizes(cfg.MaxMessageBytes),
-		nonces:    NewNonces(cfg.Now),
-		life:      life,
-		cancel:    cancel,
-		peers:     newPeerBook(cfg.Backoff, cfg.Now, cfg.MaxPeers, uint64(time.Now().UnixNano())),
-		local:     make(map[string]Synapse),
+		key:      key,
+		cfg:      cfg,
+		pool:     pool,
+		ownsPool: owned,
+		callOpts: append(messageSizes(cfg.MaxMessageBytes), grpc.ForceCodecV2(newWireCodec())),
+		bufs:     new(dirtyPool),
+		nonces:   NewNonces(cfg.Now),
+		life:     life,
+		cancel:   cancel,
+		peers:    newPeerBook(cfg.Backoff, cfg.Now, cfg.MaxPeers, uint64(time.Now().UnixNano())),
+		local:    make(map[string]Synapse),
 	}, nil
 }
 
@@ -306,6 +307,8 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 	for i, err := range res.Errs {
 		if err == nil {
 			answered = append(answered, i)
+		} else {
+			calls[i].release()
 		}
 	}
 	if err := d.attach(calls, answered, res.Outputs); err != nil {
@@ -321,36 +324,37 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 	return res
 }
 
-// call signs and sends one request to a synapse with a deadline of timeout.
-// The signature takes each tensor's buffer digest from bufDigest (nil:
-// computed afresh).
+// call signs and sends one request, the given tensors in order, to a
+// synapse with a deadline of timeout, and decodes the answer into resp.
 func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward bool, timeout time.Duration,
-	bufDigest func(*bittensorpb.Tensor) [sha256.Size]byte, tensors ...*bittensorpb.Tensor) (*bittensorpb.TensorMessage, error) {
+	resp *incomingMessage, tensors ...encodedTensor) error {
 	endpoint, err := endpointOf(syn)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	conn, err := d.pool.pool.Get(endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("dendrite: %s: %w", endpoint, err)
+		return fmt.Errorf("dendrite: %s: %w", endpoint, err)
 	}
 	defer conn.Release()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req := &bittensorpb.TensorMessage{Version: ProtocolVersion, SynapseKey: syn.GetSynapseKey(), Tensors: tensors}
-	if bufDigest == nil {
-		bufDigest = tensorBufferDigest
-	}
-	signMessage(req, d.key, d.nonces.Next(), bufDigest)
-	client := bittensorpb.NewBittensorClient(conn)
-	var resp *bittensorpb.TensorMessage
+	req := encodeMessage(messageHeader{synapseKey: syn.GetSynapseKey()}, tensors, d.key, d.nonces.Next())
+	defer req.free()
+	method := bittensorpb.Bittensor_Forward_FullMethodName
 	if backward {
-		resp, err = client.Backward(ctx, req, d.callSizes...)
-	} else {
-		resp, err = client.Forward(ctx, req, d.callSizes...)
+		method = bittensorpb.Bittensor_Backward_FullMethodName
 	}
-	if err != nil {
-		return nil, fmt.Errorf("dendrite: %s: %w", endpoint, err)
+	if err := conn.Invoke(ctx, method, req, resp, d.callOpts...); err != nil {
+		resp.free()
+		return fmt.Errorf("dendrite: %s: %w", endpoint, err)
 	}
-	return resp, nil
+	return nil
+}
+
+// newAnswer returns the decoding target of an answer: the Dendrite's
+// Limits and MaxAbsValue, and expect, which refuses an answer from its
+// metadata before anything is allocated for it.
+func (d *Dendrite) newAnswer(expect func(*incomingMessage) error) *incomingMessage {
+	return &incomingMessage{lim: d.cfg.Limits, maxAbs: d.cfg.MaxAbsValue, admit: expect}
 }

@@ -23,52 +23,83 @@ var ErrBadNumbers = errors.New("bad numbers")
 // integer and text tensors as they are. w must already have passed
 // ValidateTensor, so that its buffer holds exactly its elements.
 func CheckValues(w *bittensorpb.Tensor, maxAbs float64) error {
-	buf := w.GetBuffer()
-	// |v| <= limit compares as integers on the bits without the sign: IEEE
-	// 754 orders non-negative floats as their bit patterns, and every
-	// infinity and NaN lies above the largest finite value.
-	switch w.GetDtype() {
+	if i, bad := firstBadValue(w.GetBuffer(), w.GetDtype(), maxAbs); bad {
+		return badValueAt(w.GetBuffer(), w.GetDtype(), i, i, maxAbs)
+	}
+	return nil
+}
+
+// firstBadValue returns the index of the first value of buf, little-endian
+// values of dtype, that is NaN, infinite or larger than maxAbs in magnitude,
+// and whether there is one; integer and text buffers have none. A value is
+// bad when the bits of its magnitude compare above those of the bound as
+// integers: IEEE 754 orders non-negative floats as their bit patterns, and
+// every infinity and NaN lies above the largest finite value. Four words at
+// a time, each lane's magnitude is added to the distance from the bound to
+// the lane's top bit, which carries into it exactly when the value is bad.
+func firstBadValue(buf []byte, dtype bittensorpb.DataType, maxAbs float64) (int, bool) {
+	switch dtype {
 	case bittensorpb.DataType_FLOAT32:
 		limit := math.Min(maxAbs, math.MaxFloat32)
 		if !(limit >= 0) { // a NaN or negative bound: every value is out
-			if len(buf) >= 4 {
-				return badValue(0, float64(math.Float32frombits(binary.LittleEndian.Uint32(buf))), maxAbs)
-			}
-			return nil
+			return 0, len(buf) >= 4
 		}
 		f := float32(limit)
 		if float64(f) > limit { // the largest float32 within the bound
 			f = math.Nextafter32(f, 0)
 		}
-		lim := math.Float32bits(f)
+		lim := uint64(math.Float32bits(f))
+		const mag, tops = 0x7fffffff_7fffffff, 0x80000000_80000000
+		add := (0x7fffffff - lim) * 0x00000001_00000001
 		i := 0
-		for ; i+8 <= len(buf); i += 8 { // two values at a time
-			x := binary.LittleEndian.Uint64(buf[i:])
-			if uint32(x)&0x7fffffff > lim || uint32(x>>32)&0x7fffffff > lim {
+		for ; i+32 <= len(buf); i += 32 {
+			a := binary.LittleEndian.Uint64(buf[i:])&mag + add
+			b := binary.LittleEndian.Uint64(buf[i+8:])&mag + add
+			c := binary.LittleEndian.Uint64(buf[i+16:])&mag + add
+			d := binary.LittleEndian.Uint64(buf[i+24:])&mag + add
+			if (a|b|c|d)&tops != 0 {
 				break
 			}
 		}
-		for ; i+4 <= len(buf); i += 4 { // the last value, or the pair holding a bad one
-			if bits := binary.LittleEndian.Uint32(buf[i:]); bits&0x7fffffff > lim {
-				return badValue(i/4, float64(math.Float32frombits(bits)), maxAbs)
+		for ; i+4 <= len(buf); i += 4 { // the tail, or the words holding a bad value
+			if uint64(binary.LittleEndian.Uint32(buf[i:])&0x7fffffff) > lim {
+				return i / 4, true
 			}
 		}
 	case bittensorpb.DataType_FLOAT64:
 		limit := math.Min(maxAbs, math.MaxFloat64)
 		if !(limit >= 0) {
-			if len(buf) >= 8 {
-				return badValue(0, math.Float64frombits(binary.LittleEndian.Uint64(buf)), maxAbs)
-			}
-			return nil
+			return 0, len(buf) >= 8
 		}
 		lim := math.Float64bits(limit)
-		for i := 0; i+8 <= len(buf); i += 8 {
-			if bits := binary.LittleEndian.Uint64(buf[i:]); bits&(1<<63-1) > lim {
-				return badValue(i/8, math.Float64frombits(bits), maxAbs)
+		const mag, top = 1<<63 - 1, 1 << 63
+		add := mag - lim
+		i := 0
+		for ; i+32 <= len(buf); i += 32 {
+			a := binary.LittleEndian.Uint64(buf[i:])&mag + add
+			b := binary.LittleEndian.Uint64(buf[i+8:])&mag + add
+			c := binary.LittleEndian.Uint64(buf[i+16:])&mag + add
+			d := binary.LittleEndian.Uint64(buf[i+24:])&mag + add
+			if (a|b|c|d)&top != 0 {
+				break
+			}
+		}
+		for ; i+8 <= len(buf); i += 8 {
+			if binary.LittleEndian.Uint64(buf[i:])&mag > lim {
+				return i / 8, true
 			}
 		}
 	}
-	return nil
+	return 0, false
+}
+
+// badValueAt describes value i of buf (little-endian values of dtype), a
+// bad one, as element index of its tensor.
+func badValueAt(buf []byte, dtype bittensorpb.DataType, i, index int, maxAbs float64) error {
+	if dtype == bittensorpb.DataType_FLOAT32 {
+		return badValue(index, float64(math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))), maxAbs)
+	}
+	return badValue(index, math.Float64frombits(binary.LittleEndian.Uint64(buf[8*i:])), maxAbs)
 }
 
 // badValue describes the bad value v at element i.

@@ -2,7 +2,7 @@ package neuron
 
 import (
 	"context"
-	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -31,21 +31,36 @@ type remoteCall struct {
 	// the backward differentiates instead of running the forward again.
 	graph, leaf *torch.Tensor
 
-	wireDigest    [sha256.Size]byte // the buffer digest of wire, once computed
-	hasWireDigest bool
+	// enc is the encoded inputs, with their digest, once the forward
+	// encoded them: the backward sends the same bytes.
+	enc     encodedTensor
+	encoded bool
 }
 
-// bufDigest returns the buffer digest of w for a signature, computing the
-// one of the call's inputs only once: Forward and Backward both send them.
-// Forward and Backward of one call never run at the same time.
-func (c *remoteCall) bufDigest(w *bittensorpb.Tensor) [sha256.Size]byte {
-	if w != c.wire {
-		return tensorBufferDigest(w)
+// encode encodes the call's inputs (once: see enc).
+func (c *remoteCall) encode(pool *dirtyPool) error {
+	if c.encoded {
+		return nil
 	}
-	if !c.hasWireDigest {
-		c.wireDigest, c.hasWireDigest = tensorBufferDigest(w), true
+	if c.wire != nil {
+		c.enc = encodeWire(pool, c.wire, true)
+	} else {
+		e, err := encodeTorch(pool, c.input, c.modality, c.input.RequiresGrad(), true)
+		if err != nil {
+			return err
+		}
+		c.enc = e
 	}
-	return c.wireDigest
+	c.encoded = true
+	return nil
+}
+
+// release gives back the encoded inputs once no call will send them again.
+func (c *remoteCall) release() {
+	if c.encoded {
+		c.enc.buf.Free()
+		c.enc, c.encoded = encodedTensor{}, false
+	}
 }
 
 // attach makes outs[i], the answers of calls[i] for every i in answered, one
@@ -89,6 +104,7 @@ func (d *Dendrite) attach(calls []remoteCall, answered []int, outs []*torch.Tens
 				continue // no gradient, or backed off since its Forward
 			}
 			wg.Go(func() {
+				defer c.release() // no other Backward follows
 				start := time.Now()
 				var g *torch.Tensor
 				var err error
@@ -127,71 +143,91 @@ func (d *Dendrite) attach(calls []remoteCall, answered []int, outs []*torch.Tens
 
 // remoteForward sends the inputs and returns the checked, decoded output.
 func (d *Dendrite) remoteForward(ctx context.Context, c *remoteCall) (*torch.Tensor, error) {
-	if c.wire == nil {
-		w, err := SerializeTensor(c.input, c.modality)
-		if err != nil {
-			return nil, fmt.Errorf("dendrite: inputs: %w", err)
-		}
-		c.wire = w
+	if err := c.encode(d.bufs); err != nil {
+		return nil, fmt.Errorf("dendrite: inputs: %w", err)
 	}
-	resp, err := d.call(ctx, c.synapse, false, d.cfg.Timeout, c.bufDigest, c.wire)
+	peer := shortKey(c.synapse.GetSynapseKey())
+	want := []int64{c.batch, d.cfg.OutputDim}
+	resp := d.newAnswer(func(m *incomingMessage) error {
+		if n := len(m.tensors); n != 1 {
+			return fmt.Errorf("dendrite: %s answered %d tensors, want 1: %w", peer, n, errBadAnswer)
+		}
+		if h := m.tensors[0].header; h.dtype != bittensorpb.DataType_FLOAT32 || !slices.Equal(h.shape, want) {
+			return fmt.Errorf("dendrite: %s answered a %v %v tensor, want FLOAT32 %v: %w",
+				peer, h.dtype, h.shape, want, errBadAnswer)
+		}
+		return nil
+	})
+	if err := d.call(ctx, c.synapse, false, d.cfg.Timeout, resp, c.enc); err != nil {
+		return nil, err
+	}
+	defer resp.free()
+	w, err := d.answer(resp, peer, "output")
 	if err != nil {
 		return nil, err
 	}
-	peer := shortKey(c.synapse.GetSynapseKey())
-	if n := len(resp.GetTensors()); n != 1 {
-		return nil, fmt.Errorf("dendrite: %s answered %d tensors, want 1: %w", peer, n, errBadAnswer)
-	}
-	w := resp.GetTensors()[0]
-	want := []int64{c.batch, d.cfg.OutputDim}
-	if w.GetDtype() != bittensorpb.DataType_FLOAT32 || !slices.Equal(w.GetShape(), want) {
-		return nil, fmt.Errorf("dendrite: %s answered a %v %v tensor, want FLOAT32 %v: %w",
-			peer, w.GetDtype(), w.GetShape(), want, errBadAnswer)
-	}
-	if err := d.checkAnswer(w); err != nil {
-		return nil, fmt.Errorf("dendrite: %s: output: %w", peer, err)
-	}
-	out, err := DeserializeTensor(w, d.cfg.Limits)
-	if err != nil {
-		return nil, fmt.Errorf("dendrite: %s: output: %w", peer, err)
-	}
-	out = out.To(d.cfg.Device)
+	out := w.take().To(d.cfg.Device)
 	return out, out.Err()
+}
+
+// answer returns the one tensor of a decoded answer, or why the answer is
+// refused: it breaks the Limits, its metadata is not what was asked for, or
+// its values are not finite or beyond MaxAbsValue.
+func (d *Dendrite) answer(resp *incomingMessage, peer, what string) (*incomingTensor, error) {
+	if resp.err != nil {
+		if errors.Is(resp.err, ErrMalformed) {
+			return nil, fmt.Errorf("dendrite: %s: %s: %w: %w", peer, what, errBadAnswer, resp.err)
+		}
+		return nil, resp.err
+	}
+	w := &resp.tensors[0]
+	if w.badValues != nil {
+		return nil, fmt.Errorf("dendrite: %s: %s: %w", peer, what, w.badValues)
+	}
+	return w, nil
 }
 
 // remoteBackward sends the inputs and the output gradient and, when the
 // caller's input needs it, returns the input gradient the peer computed.
 func (d *Dendrite) remoteBackward(c *remoteCall, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
-	gw, err := SerializeTensor(grad, bittensorpb.Modality_TENSOR)
+	gw, err := encodeTorch(d.bufs, grad, bittensorpb.Modality_TENSOR, grad.RequiresGrad(), true)
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: output gradient: %w", err)
 	}
-	resp, err := d.call(d.life, c.synapse, true, d.cfg.BackwardTimeout, c.bufDigest, c.wire, gw)
+	defer gw.buf.Free()
+	peer := shortKey(c.synapse.GetSynapseKey())
+	resp := d.newAnswer(func(m *incomingMessage) error {
+		if !wantGrad {
+			return errNotWanted // nothing of the answer is used
+		}
+		if n := len(m.tensors); n != 1 {
+			return fmt.Errorf("dendrite: %s answered Backward with %d tensors, want 1: %w", peer, n, errBadAnswer)
+		}
+		h := m.tensors[0].header
+		if !slices.Equal(h.shape, c.input.Shape()) {
+			return fmt.Errorf("dendrite: %s answered an input gradient of shape %v, want %v: %w",
+				peer, h.shape, c.input.Shape(), errBadAnswer)
+		}
+		if h.dtype != bittensorpb.DataType_FLOAT32 && h.dtype != bittensorpb.DataType_FLOAT64 {
+			return fmt.Errorf("dendrite: %s answered an input gradient of dtype %v: %w", peer, h.dtype, errBadAnswer)
+		}
+		return nil
+	})
+	err = d.call(d.life, c.synapse, true, d.cfg.BackwardTimeout, resp, c.enc, gw)
 	if err != nil || !wantGrad {
 		return nil, err
 	}
-	peer := shortKey(c.synapse.GetSynapseKey())
-	if n := len(resp.GetTensors()); n != 1 {
-		return nil, fmt.Errorf("dendrite: %s answered Backward with %d tensors, want 1: %w", peer, n, errBadAnswer)
-	}
-	w := resp.GetTensors()[0]
-	if !slices.Equal(w.GetShape(), c.input.Shape()) {
-		return nil, fmt.Errorf("dendrite: %s answered an input gradient of shape %v, want %v: %w",
-			peer, w.GetShape(), c.input.Shape(), errBadAnswer)
-	}
-	if dt := w.GetDtype(); dt != bittensorpb.DataType_FLOAT32 && dt != bittensorpb.DataType_FLOAT64 {
-		return nil, fmt.Errorf("dendrite: %s answered an input gradient of dtype %v: %w", peer, dt, errBadAnswer)
-	}
-	if err := d.checkAnswer(w); err != nil {
-		return nil, fmt.Errorf("dendrite: %s: input gradient: %w", peer, err)
-	}
-	g, err := DeserializeTensor(w, d.cfg.Limits)
+	defer resp.free()
+	w, err := d.answer(resp, peer, "input gradient")
 	if err != nil {
-		return nil, fmt.Errorf("dendrite: %s: input gradient: %w", peer, err)
+		return nil, err
 	}
-	g = g.To(c.input.Device()).ToDType(c.input.DType())
+	g := w.take().To(c.input.Device()).ToDType(c.input.DType())
 	return g, g.Err()
 }
+
+// errNotWanted refuses an answer the caller does not use.
+var errNotWanted = errors.New("answer not used")
 
 // localForward runs an in-process call's forward as the Axon's Forward
 // would, and checks its output as a peer's. With withGraph (the caller
@@ -291,13 +327,4 @@ func (c *remoteCall) localInputs(leaf bool) any {
 		x = x.SetRequiresGrad(true)
 	}
 	return x
-}
-
-// checkAnswer validates a peer's answer w and checks that its values are
-// finite and within MaxAbsValue.
-func (d *Dendrite) checkAnswer(w *bittensorpb.Tensor) error {
-	if err := ValidateTensor(w, d.cfg.Limits); err != nil {
-		return fmt.Errorf("%w: %w", errBadAnswer, err)
-	}
-	return CheckValues(w, d.cfg.MaxAbsValue)
 }

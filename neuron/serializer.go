@@ -75,20 +75,25 @@ func ValidateTensor(t *bittensorpb.Tensor, lim Limits) error {
 	if t == nil {
 		return malformedf("nil tensor")
 	}
-	switch t.GetModality() {
+	return validateHeader(headerOf(t, [32]byte{}), lim)
+}
+
+// validateHeader is ValidateTensor of a tensor's metadata and buffer length.
+func validateHeader(t tensorHeader, lim Limits) error {
+	switch t.modality {
 	case bittensorpb.Modality_TENSOR, bittensorpb.Modality_IMAGE, bittensorpb.Modality_TEXT:
 	default:
-		return malformedf("unknown modality %d", int32(t.GetModality()))
+		return malformedf("unknown modality %d", int32(t.modality))
 	}
-	switch t.GetDtype() {
+	switch t.dtype {
 	case bittensorpb.DataType_FLOAT32, bittensorpb.DataType_FLOAT64, bittensorpb.DataType_INT32, bittensorpb.DataType_INT64, bittensorpb.DataType_UTF8:
 	default:
-		return malformedf("unknown dtype %d", int32(t.GetDtype()))
+		return malformedf("unknown dtype %d", int32(t.dtype))
 	}
-	if (t.GetModality() == bittensorpb.Modality_TEXT) != (t.GetDtype() == bittensorpb.DataType_UTF8) {
-		return malformedf("modality %v does not carry dtype %v", t.GetModality(), t.GetDtype())
+	if (t.modality == bittensorpb.Modality_TEXT) != (t.dtype == bittensorpb.DataType_UTF8) {
+		return malformedf("modality %v does not carry dtype %v", t.modality, t.dtype)
 	}
-	shape := t.GetShape()
+	shape := t.shape
 	if len(shape) > lim.MaxRank {
 		return malformedf("rank %d exceeds the limit %d", len(shape), lim.MaxRank)
 	}
@@ -105,7 +110,7 @@ func ValidateTensor(t *bittensorpb.Tensor, lim Limits) error {
 		}
 		n *= d
 	}
-	if t.GetDtype() == bittensorpb.DataType_UTF8 {
+	if t.dtype == bittensorpb.DataType_UTF8 {
 		if len(shape) != 1 {
 			return malformedf("TEXT tensor has shape %v, want [number of strings]", shape)
 		}
@@ -114,10 +119,10 @@ func ValidateTensor(t *bittensorpb.Tensor, lim Limits) error {
 		}
 		return nil
 	}
-	size, _ := dtypeSize(t.GetDtype())
-	if want := n * size; int64(len(t.GetBuffer())) != want {
+	size, _ := dtypeSize(t.dtype)
+	if want := n * size; int64(t.bufLen) != want {
 		return malformedf("buffer is %d bytes, want %d (shape %v × %d bytes of %v)",
-			len(t.GetBuffer()), want, shape, size, t.GetDtype())
+			t.bufLen, want, shape, size, t.dtype)
 	}
 	return nil
 }

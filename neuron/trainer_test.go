@@ -228,13 +228,16 @@ func TestNeuronSharesOneConnectionPool(t *testing.T) {
 	}
 	// A call over the wire to the neuron's own Axon dials through the pool.
 	own := n.Metagraph.GetSynapses(1)[0]
-	in, err := SerializeTensor(torch.Zeros([]int64{1, tinyIn}), bittensorpb.Modality_TENSOR)
+	in, err := encodeTorch(n.Dendrite.bufs, torch.Zeros([]int64{1, tinyIn}), bittensorpb.Modality_TENSOR, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.Dendrite.call(context.Background(), own, false, 5*time.Second, nil, in); err != nil {
+	resp := n.Dendrite.newAnswer(nil)
+	if err := n.Dendrite.call(context.Background(), own, false, 5*time.Second, resp, in); err != nil {
 		t.Fatal(err)
 	}
+	resp.free()
+	in.buf.Free()
 	if got := n.Conns.Len(); got != 1 {
 		t.Errorf("after a call over the wire the pool holds %d connections, want 1 (to the neuron's own Axon)", got)
 	}

@@ -143,6 +143,11 @@ func Full(shape []int64, value float64, opts ...Option) *Tensor {
 	return fill(C.BT_FILL_FULL, shape, value, opts)
 }
 
+// Empty returns a tensor of the given shape whose values are whatever its
+// fresh memory held (default dtype Float32): for a tensor that is written in
+// full before it is read (see UnsafeBytes), without the cost of zeroing.
+func Empty(shape []int64, opts ...Option) *Tensor { return fill(C.BT_FILL_EMPTY, shape, 0, opts) }
+
 // Rand returns uniform random values in [0, 1).
 func Rand(shape []int64, opts ...Option) *Tensor { return fill(C.BT_FILL_RAND, shape, 0, opts) }
 

@@ -63,6 +63,31 @@ func (t *Tensor) Bytes() ([]byte, error) {
 	return out, nil
 }
 
+// UnsafeBytes returns the memory that holds the values of t, a contiguous
+// CPU tensor, as bytes in C order (nil for a tensor without values): no
+// copy. The slice aliases libtorch's memory, which the Go garbage collector
+// knows nothing of, so it is valid only while that memory lives: keep t
+// reachable, unfreed (runtime.KeepAlive after the last use of the slice),
+// and neither resized nor written by an in-place op while the slice is read.
+// Writes through the slice change t behind autograd's back: write only into
+// a tensor that nothing else uses yet (a fresh Empty, say). A tensor on
+// another device or not contiguous is an error (see Contiguous and To).
+func (t *Tensor) UnsafeBytes() ([]byte, error) {
+	if err := t.Err(); err != nil {
+		return nil, err
+	}
+	defer runtime.KeepAlive(t)
+	var p unsafe.Pointer
+	var n C.int64_t
+	if err := takeError("unsafe bytes", C.bt_data_ptr(t.h, &p, &n)); err != nil {
+		return nil, err
+	}
+	if p == nil || n == 0 {
+		return nil, nil
+	}
+	return unsafe.Slice((*byte)(p), int(n)), nil
+}
+
 // Item returns the value of a one-element tensor.
 func (t *Tensor) Item() (float64, error) {
 	if err := t.Err(); err != nil {
