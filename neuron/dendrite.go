@@ -289,20 +289,24 @@ func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*bittensorpb.S
 func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 	res := Responses{Outputs: make([]*torch.Tensor, len(calls)), Errs: make([]error, len(calls))}
 	withGraph := torch.GradEnabled() // of the caller's thread; the calls run on others
-	var wg sync.WaitGroup
-	for i := range calls {
-		key := calls[i].synapse.GetSynapseKey()
-		wg.Go(func() {
-			start := time.Now()
-			if calls[i].local != nil {
-				res.Outputs[i], res.Errs[i] = d.localForward(&calls[i], withGraph)
-			} else {
-				res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])
-			}
-			d.record(key, false, time.Since(start), res.Errs[i])
-		})
+	run := func(i int) {
+		start := time.Now()
+		if calls[i].local != nil {
+			res.Outputs[i], res.Errs[i] = d.localForward(&calls[i], withGraph)
+		} else {
+			res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])
+		}
+		d.record(calls[i].synapse.GetSynapseKey(), false, time.Since(start), res.Errs[i])
 	}
-	wg.Wait()
+	if len(calls) == 1 && calls[0].local == nil { // nothing to overlap with
+		run(0)
+	} else {
+		var wg sync.WaitGroup
+		for i := range calls {
+			wg.Go(func() { run(i) })
+		}
+		wg.Wait()
+	}
 	var answered []int
 	for i, err := range res.Errs {
 		if err == nil {

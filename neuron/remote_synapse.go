@@ -190,6 +190,9 @@ func (d *Dendrite) answer(resp *incomingMessage, peer, what string) (*incomingTe
 // remoteBackward sends the inputs and the output gradient and, when the
 // caller's input needs it, returns the input gradient the peer computed.
 func (d *Dendrite) remoteBackward(c *remoteCall, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
+	if err := c.encode(d.bufs); err != nil { // released after an earlier backward of the same graph
+		return nil, fmt.Errorf("dendrite: inputs: %w", err)
+	}
 	gw, err := encodeTorch(d.bufs, grad, bittensorpb.Modality_TENSOR, grad.RequiresGrad(), true)
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: output gradient: %w", err)

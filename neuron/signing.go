@@ -84,6 +84,10 @@ func tensorsDigest(ts []tensorHeader) [sha256.Size]byte {
 // digestChunk is the size of the pieces bufferDigest hashes independently.
 const digestChunk = 64 << 10
 
+// parallelDigestPieces is the number of pieces (1 MiB) from which a buffer
+// is hashed on several goroutines.
+const parallelDigestPieces = 16
+
 // bufferDigest returns the SHA-256 of the concatenated BLAKE3-256 digests
 // of buf's digestChunk-sized pieces, in order (a buffer of at most one piece
 // is hashed twice). The two levels let a large buffer hash on every core: the
@@ -102,12 +106,14 @@ func bufferDigest(buf []byte) [sha256.Size]byte {
 // bytes, which it may first copy into place or check, so that a buffer is
 // copied, checked and hashed in one pass, a piece at a time while it is in
 // the cache. scratch is a digestChunk-sized buffer of the calling goroutine
-// that piece may use. The pieces are produced and hashed on up to
-// GOMAXPROCS goroutines at once.
+// that piece may use. A buffer of parallelDigestPieces pieces or more is
+// produced and hashed on up to GOMAXPROCS goroutines at once; a smaller one
+// on the caller's, which costs less than waking other threads (on a loaded
+// machine, much less).
 func chunkedDigest(size int, piece func(i int, scratch []byte) []byte) [sha256.Size]byte {
 	n := max(1, (size+digestChunk-1)/digestChunk)
 	sums := make([][sha256.Size]byte, n)
-	if workers := min(n, runtime.GOMAXPROCS(0)); workers <= 1 {
+	if workers := min(n, runtime.GOMAXPROCS(0)); workers <= 1 || n < parallelDigestPieces {
 		var scratch []byte
 		for i := range sums {
 			if scratch == nil && n > 1 {

@@ -34,12 +34,19 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/opentensor/bittensor-go/internal/mallocenv"
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
 func main() {
+	// Run under the malloc settings bittensor runs with (see
+	// internal/mallocenv); the peer processes inherit them.
+	if err := mallocenv.Reexec(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/wire:", err)
+		os.Exit(1)
+	}
 	duration := flag.Duration("duration", 2*time.Second, "time spent measuring each payload, per server")
 	peerLatency := flag.Duration("peer-latency", 20*time.Millisecond, "model latency of each fan-out peer")
 	rounds := flag.Int("rounds", 20, "fan-out calls timed per peer count")
