@@ -24,11 +24,14 @@ import (
 // for its owner's next step, a Trainable one steps at once.
 //
 // Every request passes, in order: admission (bounded concurrency,
-// RESOURCE_EXHAUSTED past the queue), the synapse lookup (NOT_FOUND),
-// authentication (signature and nonce, UNAUTHENTICATED) and validation of every
-// tensor before anything is allocated for it (INVALID_ARGUMENT). gRPC itself
-// refuses messages over the size limit with RESOURCE_EXHAUSTED. A refused
-// request never affects the requests after it.
+// RESOURCE_EXHAUSTED past the queue), decoding by the wire codec (see
+// wireCodec: every tensor's metadata is checked against the Limits before
+// anything is allocated for it, and nothing is allocated for a synapse not
+// served), the synapse lookup (NOT_FOUND), the Limits (INVALID_ARGUMENT),
+// authentication (signature and nonce, UNAUTHENTICATED), and the checks of
+// the values and the request's shape (INVALID_ARGUMENT). gRPC itself refuses
+// messages over the size limit with RESOURCE_EXHAUSTED. A refused request
+// never affects the requests after it.
 type Axon struct {
 	cfg     AxonConfig
 	pool    *dirtyPool // the buffers of the answers
