@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,16 @@ type Config struct {
 	// Seed seeds the model's initialisation and the data order; 0 draws one
 	// at random, so that neurons started alike still differ.
 	Seed uint64
+	// Optimizer replaces the neuron's training recipe (the seed's SGD, or
+	// its Spec's) with another optimizer: "sgd", "adam" or "adamw"
+	// (OptimizerNames); empty keeps the recipe. LearningRate, when above 0,
+	// replaces the recipe's learning rate (Adam's and AdamW's default is
+	// DefaultAdamLR). WarmupSteps, when above 1, raises the learning rate
+	// linearly over the first WarmupSteps training steps
+	// (optim.LinearWarmup).
+	Optimizer    string
+	LearningRate float64
+	WarmupSteps  int
 
 	// Log receives the neuron's log; the zero Logger discards it.
 	Log zerolog.Logger
@@ -193,6 +204,15 @@ func (c *Config) Validate() error {
 	}
 	if c.RemoteGradMaxAge <= 0 {
 		return usageErrorf("remote_grad_max_age", "%v, want a positive duration", c.RemoteGradMaxAge)
+	}
+	if !slices.Contains(OptimizerNames, c.Optimizer) && c.Optimizer != "" {
+		return usageErrorf("optimizer", "%q, want one of %s (or none: the neuron's own recipe)", c.Optimizer, strings.Join(OptimizerNames, ", "))
+	}
+	if !(c.LearningRate >= 0) || math.IsInf(c.LearningRate, 0) {
+		return usageErrorf("learning_rate", "%v, want a finite value > 0 (or 0: the recipe's own)", c.LearningRate)
+	}
+	if c.WarmupSteps < 0 {
+		return usageErrorf("warmup_steps", "%d, want 0 (no warm-up) or more", c.WarmupSteps)
 	}
 	if c.ServeOnly && !c.RemoteGrads {
 		return usageErrorf("serve_only", "a neuron that only serves learns from its callers alone; drop --remote_grads=false")

@@ -2,6 +2,7 @@ package neuron
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,11 @@ func TestConfigValidate(t *testing.T) {
 		{"metrics_port", func(c *Config) { c.MetricsPort = -2 }},
 		{"metrics_port", func(c *Config) { c.MetricsPort = 65536 }},
 		{"metrics_port", func(c *Config) { c.AxonPort, c.MetricsPort = 8091, 8091 }},
+		{"optimizer", func(c *Config) { c.Optimizer = "lamb" }},
+		{"learning_rate", func(c *Config) { c.LearningRate = -0.1 }},
+		{"learning_rate", func(c *Config) { c.LearningRate = math.NaN() }},
+		{"learning_rate", func(c *Config) { c.LearningRate = math.Inf(1) }},
+		{"warmup_steps", func(c *Config) { c.WarmupSteps = -1 }},
 	}
 	for _, tc := range cases {
 		c := DefaultConfig()

@@ -100,10 +100,12 @@ type Trainer struct {
 	model   Model
 	router  *Router
 	opt     *optim.Optimizer
+	recipe  recipe
 	dir     string
 	device  torch.Device
 
 	epoch    int     // epochs completed
+	steps    int     // optimizer steps taken: what the warm-up counts
 	bestLoss float64 // lowest test loss seen
 }
 
@@ -115,7 +117,8 @@ type trainerOptions struct {
 }
 
 // WithSGD sets the optimizer's settings; the default is the seed's MNIST
-// recipe, SGD with learning rate 0.01 and momentum 0.9.
+// recipe, SGD with learning rate 0.01 and momentum 0.9. Config.Optimizer
+// and Config.LearningRate override it.
 func WithSGD(o optim.SGDOptions) TrainerOption {
 	return func(t *trainerOptions) { t.sgd = o }
 }
@@ -138,9 +141,11 @@ func NewTrainer(cfg Config, n *Neuron, synapse *LocalSynapse, router *Router, di
 	}
 	params := append(nn.Parameters(t.model), nn.Parameters(router)...)
 	var err error
-	if t.opt, err = optim.NewSGD(params, o.sgd); err != nil {
-		return nil, fmt.Errorf("trainer: %w", err)
+	if t.opt, t.recipe, err = cfg.newOptimizer(params, o.sgd); err != nil {
+		return nil, err
 	}
+	cfg.Log.Info().Str("optimizer", t.recipe.name).Float64("learning_rate", t.recipe.warmup.LR).
+		Int("warmup_steps", t.recipe.warmup.Steps).Msg("training recipe")
 	if cfg.ModelPath != "" {
 		err := synapse.Update(func() error { return t.load(cfg.ModelPath) })
 		if err != nil {
@@ -218,6 +223,7 @@ func (t *Trainer) trainEpoch(ctx context.Context, train, test Batches) error {
 		defer p.EndEpoch()
 	}
 	seen, step := 0, 0
+	t.steps = t.epoch * train.Len() // a resumed run reruns its unfinished epoch
 	for b := range train.Epoch(ctx, t.epoch) {
 		size := int(b.Inputs.Size(0)) // before Step frees the batch
 		res, err := t.Step(ctx, b)
@@ -355,12 +361,27 @@ func (t *Trainer) applyAndStep() error {
 	if _, err := t.synapse.RemoteGrads().Apply(); err != nil {
 		return err
 	}
-	if err := t.opt.Step(); err != nil {
+	if err := t.stepOptimizer(); err != nil {
 		return err
 	}
 	if m, ok := t.model.(StatefulModel); ok {
 		return m.CommitState()
 	}
+	return nil
+}
+
+// stepOptimizer steps the optimizer at the rate the recipe's warm-up
+// gives the step, and counts it.
+func (t *Trainer) stepOptimizer() error {
+	if t.recipe.warmup.Steps > 1 {
+		if err := t.opt.SetLR(t.recipe.warmup.At(t.steps)); err != nil {
+			return err
+		}
+	}
+	if err := t.opt.Step(); err != nil {
+		return err
+	}
+	t.steps++
 	return nil
 }
 
@@ -385,7 +406,7 @@ func (t *Trainer) Serve(ctx context.Context) error {
 			if err != nil || n == 0 {
 				return err
 			}
-			if err := t.opt.Step(); err != nil {
+			if err := t.stepOptimizer(); err != nil {
 				return err
 			}
 			return t.opt.ZeroGrad()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -60,6 +61,13 @@ func neuronFlags() []cli.Flag {
 			Usage: "callers' gradients that waited longer than this for a training step are dropped"},
 		&cli.BoolFlag{Name: "serve_only", Value: d.ServeOnly, EnvVars: envVars("serve_only"),
 			Usage: "serve without training data: the model learns only from its callers' gradients"},
+		&cli.StringFlag{Name: "optimizer", Value: d.Optimizer, EnvVars: envVars("optimizer"),
+			Usage: "replace the neuron's training recipe (the seed's SGD) with another optimizer: " +
+				strings.Join(neuron.OptimizerNames, ", ") + "; empty keeps the recipe"},
+		&cli.Float64Flag{Name: "learning_rate", Value: d.LearningRate, EnvVars: envVars("learning_rate"),
+			Usage: fmt.Sprintf("learning rate; 0 keeps the recipe's (SGD: the neuron's own, adam and adamw: %g)", neuron.DefaultAdamLR)},
+		&cli.IntFlag{Name: "warmup_steps", Value: d.WarmupSteps, EnvVars: envVars("warmup_steps"),
+			Usage: "raise the learning rate linearly over the first N training steps (0: no warm-up)"},
 		&cli.Uint64Flag{Name: "seed", Value: d.Seed, EnvVars: envVars("seed"),
 			Usage: "seed of the model's initialisation and the data order (0: random)", Hidden: true},
 	}
@@ -91,5 +99,8 @@ func configFromFlags(cCtx *cli.Context) neuron.Config {
 	c.RemoteGradMaxAge = cCtx.Duration("remote_grad_max_age")
 	c.ServeOnly = cCtx.Bool("serve_only")
 	c.Seed = cCtx.Uint64("seed")
+	c.Optimizer = cCtx.String("optimizer")
+	c.LearningRate = cCtx.Float64("learning_rate")
+	c.WarmupSteps = cCtx.Int("warmup_steps")
 	return c
 }

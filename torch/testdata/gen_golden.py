@@ -344,6 +344,19 @@ def optim_cases(g):
             optim_loss(p, t).backward()
             opt.step()
             g.put(f"{name}_step{step}", p)
+    # optim.LinearWarmup{LR: 0.1, Steps: 4}: the rate PyTorch's LinearLR
+    # gives each of 6 optimizer steps (the Go test reads the factor per step).
+    p = pat([2, 3], 7, 0).requires_grad_()
+    opt = torch.optim.SGD([p], lr=0.1)
+    sched = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / 4, end_factor=1.0, total_iters=3)
+    rates = []
+    for _ in range(6):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.zero_grad()
+        optim_loss(p, t).backward()
+        opt.step()
+        sched.step()
+    g.put("linear_warmup_lr", torch.tensor(rates, dtype=torch.float64))
 
 
 def main():
