@@ -29,7 +29,10 @@ type setup struct {
 	gossip, ttl string
 	// extra are flags given to every neuron (a recipe option, say).
 	extra []string
-	logf  func(format string, args ...any)
+	// logs, when set, is a folder where every neuron's log is kept, in
+	// seed-<s>/<case>/<name>.log.
+	logs string
+	logf func(format string, args ...any)
 }
 
 // neuronArgs returns the command line of a neuron of the benchmark: its
@@ -42,6 +45,19 @@ func (s *setup) neuronArgs(key, logdir string, seed uint64, extra ...string) []s
 		"--seed", strconv.FormatUint(seed, 10)}
 	args = append(args, s.extra...)
 	return append(args, extra...)
+}
+
+// session starts a session for case c and seed, keeping its logs under
+// s.logs when set.
+func (s *setup) session(ctx context.Context, c string, seed uint64, deadline time.Time) (*session, error) {
+	sess := newSession(ctx, s.bin, deadline, s.logf)
+	if s.logs != "" {
+		sess.logDir = filepath.Join(s.logs, "seed-"+strconv.FormatUint(seed, 10), c)
+		if err := os.MkdirAll(sess.logDir, 0o755); err != nil {
+			return nil, fmt.Errorf("log folder: %w", err)
+		}
+	}
+	return sess, nil
 }
 
 // stepOf returns the steps a neuron had trained when it wrote training line l.
@@ -80,7 +96,10 @@ func (s *setup) solo(ctx context.Context, seed uint64, deadline time.Time) (out 
 	if err != nil {
 		return nil, err
 	}
-	sess := newSession(ctx, s.bin, deadline, s.logf)
+	sess, err := s.session(ctx, caseSolo, seed, deadline)
+	if err != nil {
+		return nil, err
+	}
 	defer func() { err = errors.Join(err, sess.close()) }()
 	a, err := sess.start("solo A", s.neuronArgs(s.keyFile(seed, "solo-A"), filepath.Join(dir, "A"), seed, "--test_every", strconv.Itoa(s.interval))...)
 	if err != nil {
@@ -105,7 +124,10 @@ func (s *setup) pair(ctx context.Context, seed uint64, deadline time.Time, keep 
 	if err != nil {
 		return nil, ck, err
 	}
-	sess := newSession(ctx, s.bin, deadline, s.logf)
+	sess, err := s.session(ctx, casePair, seed, deadline)
+	if err != nil {
+		return nil, ck, err
+	}
 	defer func() { err = errors.Join(err, sess.close()) }()
 	every := strconv.Itoa(s.interval)
 	a, err := sess.start("pair A", s.neuronArgs(s.keyFile(seed, "A"), filepath.Join(dir, "A"), seed, "--test_every", every)...)
@@ -160,7 +182,10 @@ func (s *setup) newcomer(ctx context.Context, seed uint64, deadline time.Time, c
 	if err != nil {
 		return nil, err
 	}
-	sess := newSession(ctx, s.bin, deadline, s.logf)
+	sess, err := s.session(ctx, caseNewcomer, seed, deadline)
+	if err != nil {
+		return nil, err
+	}
 	defer func() { err = errors.Join(err, sess.close()) }()
 	// The pre-trained neurons keep the pair's key files.
 	a, err := sess.start("trained A", s.neuronArgs(s.keyFile(seed, "A"), filepath.Join(dir, "A"), seed, "--model_path", ck.a)...)

@@ -216,9 +216,9 @@ func TestBenchmarkEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs six neuron processes")
 	}
-	out := t.TempDir()
+	out, logs := t.TempDir(), t.TempDir()
 	o, err := parseOptions([]string{"-steps", "10", "-interval", "5", "-seeds", "1", "-train_examples", "320",
-		"-test_examples", "320", "-out", out, "-timeout", "5m"})
+		"-test_examples", "320", "-out", out, "-logs", logs, "-timeout", "5m"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,5 +254,14 @@ func TestBenchmarkEndToEnd(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "learning.svg")); err != nil {
 		t.Error(err)
+	}
+	// -logs keeps each neuron's log, training lines included.
+	for _, name := range []string{"solo/solo-A", "pair/pair-A", "pair/pair-B", "newcomer/trained-A", "newcomer/trained-B", "newcomer/newcomer-C"} {
+		b, err := os.ReadFile(filepath.Join(logs, "seed-1", name+".log"))
+		if err != nil {
+			t.Error(err)
+		} else if !strings.Contains(string(b), "Train Epoch:") {
+			t.Errorf("%s.log has no training line:\n%s", name, b)
+		}
 	}
 }

@@ -47,7 +47,7 @@ type options struct {
 	batch, pretrainEpochs                     int
 	trainExamples, testExamples               int
 	target                                    float64
-	out, bin, from                            string
+	out, bin, from, logs                      string
 	neuronFlags                               []string
 	parallel                                  bool
 	timeout                                   time.Duration
@@ -70,6 +70,7 @@ func parseOptions(args []string) (options, error) {
 	fs.Float64Var(&o.target, "target", 0.97, "the test accuracy whose first crossing is reported")
 	fs.StringVar(&o.out, "out", ".", "folder for learning.csv and learning.svg")
 	fs.StringVar(&o.from, "from", "", "run nothing: summarise and plot this learning.csv of an earlier run (with -target)")
+	fs.StringVar(&o.logs, "logs", "", "keep every neuron's log in this folder (seed-<s>/<case>/<name>.log); default: not kept")
 	fs.StringVar(&o.bin, "bin", "", "a built bittensor command (default: go build ./cmd/bittensor)")
 	neuronFlags := fs.String("neuron_flags", "", "extra flags for every neuron, space-separated (e.g. a recipe option)")
 	fs.BoolVar(&o.parallel, "parallel", false, "run each seed's solo case beside its pair and newcomer cases (shorter, but they share the cores)")
@@ -175,7 +176,7 @@ func run(ctx context.Context, o options, logf func(string, ...any)) (lines []str
 	s := &setup{bin: bin, data: data, work: work, steps: o.steps, pairSteps: o.pairSteps, newcomerSteps: o.newcomerSteps,
 		interval: o.interval, batch: o.batch, epochLen: (n + o.batch - 1) / o.batch,
 		pretrainEpochs: o.pretrainEpochs, gossip: o.gossip.String(), ttl: o.ttl.String(),
-		extra: o.neuronFlags, logf: logf}
+		extra: o.neuronFlags, logs: o.logs, logf: logf}
 	logf("%d training examples, %d steps an epoch; seeds %v", n, s.epochLen, o.seeds)
 
 	var records []record

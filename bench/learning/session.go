@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -85,6 +86,9 @@ type session struct {
 	logf     func(format string, args ...any)
 	// onTest, when set, receives every "Test Step" line, whoever waits.
 	onTest func(p *proc, l logLine)
+	// logDir, when set, is a folder where each process's log is copied
+	// (to <name>.log, spaces as dashes), to read timeouts and errors later.
+	logDir string
 }
 
 func newSession(ctx context.Context, bin string, deadline time.Time, logf func(string, ...any)) *session {
@@ -100,8 +104,21 @@ func (s *session) start(name string, args ...string) (*proc, error) {
 	pr := &proc{name: name, p: p}
 	s.procs = append(s.procs, pr)
 	s.logf("started %s (pid %d)", name, p.PID())
+	var copyTo *os.File
+	if s.logDir != "" {
+		path := filepath.Join(s.logDir, strings.ReplaceAll(name, " ", "-")+".log")
+		if copyTo, err = os.Create(path); err != nil {
+			s.logf("%s's log is not kept: %v", name, err)
+		}
+	}
 	go func() {
+		if copyTo != nil {
+			defer copyTo.Close()
+		}
 		for raw := range p.Lines {
+			if copyTo != nil {
+				fmt.Fprintln(copyTo, raw.Raw)
+			}
 			select {
 			case s.events <- event{from: pr, line: parseLine(raw.Raw)}:
 			case <-s.done:
