@@ -179,14 +179,13 @@ func (m *Model) split(inputs *torch.Tensor) (ids, segs *torch.Tensor, err error)
 // embed returns the embeddings of inputs and the attention mask that hides
 // the padding.
 func (m *Model) embed(ids, segs *torch.Tensor, train bool) (emb, ignore *torch.Tensor) {
-	// Positions 0, 1, … per row, computed from ids so that they (and all
-	// that follows) join the scope of the inputs.
 	// Every intermediate is freed on return (see torch.Free).
 	var tmp []*torch.Tensor
 	defer func() { torch.Free(tmp...) }()
 	t := func(r *torch.Tensor) *torch.Tensor { tmp = append(tmp, r); return r }
-	ones := t(ids.OnesLike())
-	pos := t(t(ones.Cumsum(1)).Sub(ones))
+	// The position embeddings [seq, Hidden] of 0, 1, …, broadcast over the
+	// batch (as PyTorch's BERT adds them); the sum joins the scope of ids.
+	pos := t(torch.Arange(0, float64(ids.Size(1)), 1, torch.WithDevice(ids.Device())))
 	sum := t(t(t(m.tokens.Forward(ids)).Add(t(m.positions.Forward(pos)))).Add(t(m.segments.Forward(segs))))
 	emb = torch.Dropout(t(m.embedNorm.Forward(sum)), m.cfg.Dropout, train)
 	return emb, nn.PaddingMask(t(ids.NeScalar(float64(m.tokenizer.Pad))))
