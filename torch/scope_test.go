@@ -2,6 +2,7 @@ package torch_test
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -168,4 +169,41 @@ func TestScopeConcurrent(t *testing.T) {
 		t.Errorf("Len = %d, want %d (one relu result per iteration)", s.Len(), 8*20)
 	}
 	s.Close()
+}
+
+// Freeing intermediates before backward releases only the Go handles:
+// autograd keeps what it saved, so the gradients are those of a step that
+// freed nothing, and the intermediates leave their scope.
+func TestFreeIntermediatesBeforeBackward(t *testing.T) {
+	grad := func(freeEarly bool) ([]float64, int) {
+		s := torch.NewScope()
+		defer s.Close()
+		x := s.Track(p64(7, 0, 2, 3)).SetRequiresGrad(true)
+		a := x.Tanh()
+		b := a.Mul(x)
+		c := b.Sigmoid()
+		loss := c.Sum()
+		if freeEarly {
+			torch.Free(a, nil, b, c)
+			if err := a.Err(); !errors.Is(err, torch.ErrFreed) {
+				t.Errorf("a after Free: %v, want ErrFreed", err)
+			}
+		}
+		if err := loss.Backward(); err != nil {
+			t.Fatal(err)
+		}
+		v, err := x.Grad().Float64s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, s.Len()
+	}
+	want, kept := grad(false)
+	got, left := grad(true)
+	if !slices.Equal(got, want) {
+		t.Errorf("gradient with intermediates freed = %v, want %v", got, want)
+	}
+	if left != kept-3 {
+		t.Errorf("scope holds %d tensors after freeing 3 of %d", left, kept)
+	}
 }

@@ -99,6 +99,17 @@ func (t *Tensor) Free() {
 	t.release()
 }
 
+// Free frees each of ts now, as (*Tensor).Free does. A layer calls it on
+// its intermediate results once it is done with them: autograd keeps its
+// own references to what backward needs, so this returns the rest of their
+// memory at the point where Python's reference counting would, instead of
+// when the caller's scope closes.
+func Free(ts ...*Tensor) {
+	for _, t := range ts {
+		t.Free()
+	}
+}
+
 func (t *Tensor) release() {
 	if t.h == nil {
 		return

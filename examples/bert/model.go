@@ -179,18 +179,25 @@ func (m *Model) split(inputs *torch.Tensor) (ids, segs *torch.Tensor, err error)
 // embed returns the embeddings of inputs and the attention mask that hides
 // the padding.
 func (m *Model) embed(ids, segs *torch.Tensor, train bool) (emb, ignore *torch.Tensor) {
-	// Positions 0, 1, … per row, computed from ids so that they (and all
-	// that follows) join the scope of the inputs.
-	ones := ids.OnesLike()
-	pos := ones.Cumsum(1).Sub(ones)
-	emb = m.tokens.Forward(ids).Add(m.positions.Forward(pos)).Add(m.segments.Forward(segs))
-	emb = torch.Dropout(m.embedNorm.Forward(emb), m.cfg.Dropout, train)
-	return emb, nn.PaddingMask(ids.NeScalar(float64(m.tokenizer.Pad)))
+	// Every intermediate is freed on return (see torch.Free).
+	var tmp []*torch.Tensor
+	defer func() { torch.Free(tmp...) }()
+	t := func(r *torch.Tensor) *torch.Tensor { tmp = append(tmp, r); return r }
+	// The position embeddings [seq, Hidden] of 0, 1, …, broadcast over the
+	// batch (as PyTorch's BERT adds them); the sum joins the scope of ids.
+	pos := t(torch.Arange(0, float64(ids.Size(1)), 1, torch.WithDevice(ids.Device())))
+	sum := t(t(t(m.tokens.Forward(ids)).Add(t(m.positions.Forward(pos)))).Add(t(m.segments.Forward(segs))))
+	emb = torch.Dropout(t(m.embedNorm.Forward(sum)), m.cfg.Dropout, train)
+	return emb, nn.PaddingMask(t(ids.NeScalar(float64(m.tokenizer.Pad))))
 }
 
 // pool returns the pooled [CLS] state of an encoder's output.
 func pool(pooler *nn.Linear, hidden *torch.Tensor) *torch.Tensor {
-	return pooler.Forward(hidden.Narrow(1, 0, 1).Squeeze(1)).Tanh()
+	first := hidden.Narrow(1, 0, 1)
+	cls := first.Squeeze(1)
+	h := pooler.Forward(cls)
+	defer torch.Free(first, cls, h)
+	return h.Tanh()
 }
 
 // Encode returns the pooled [CLS] vector of inputs, [batch, Hidden]: what
@@ -202,12 +209,17 @@ func (m *Model) Encode(inputs *torch.Tensor) *torch.Tensor {
 		return torch.Errorf("bert: encode: %w", err)
 	}
 	emb, ignore := m.embed(ids, segs, false)
-	return pool(m.pooler, m.encoder.Forward(emb, ignore, false))
+	hidden := m.encoder.Forward(emb, ignore, false)
+	defer torch.Free(emb, ignore, hidden)
+	return pool(m.pooler, hidden)
 }
 
 // target classifies a pair from its pooled vector and a context.
 func (m *Model) target(pooled, context *torch.Tensor) (output, target *torch.Tensor) {
-	output = m.joiner.Forward(torch.Cat([]*torch.Tensor{pooled, context}, 1)).Tanh()
+	joined := torch.Cat([]*torch.Tensor{pooled, context}, 1)
+	h := m.joiner.Forward(joined)
+	defer torch.Free(joined, h)
+	output = h.Tanh()
 	return output, m.nsp.Forward(output).LogSoftmax(1)
 }
 
@@ -229,8 +241,12 @@ func (m *Model) Forward(inputs, network, labels *torch.Tensor) *neuron.Output {
 	}
 	train := m.IsTraining() && torch.GradEnabled()
 	emb, ignore := m.embed(ids, segs, train)
-	pooled := pool(m.pooler, m.encoder.Forward(emb, ignore, train))
-	student := pool(m.studentPooler, m.student.Forward(emb.Detach(), ignore, train))
+	hidden := m.encoder.Forward(emb, ignore, train)
+	detached := emb.Detach()
+	studentHidden := m.student.Forward(detached, ignore, train)
+	defer torch.Free(emb, ignore, hidden, detached, studentHidden)
+	pooled := pool(m.pooler, hidden)
+	student := pool(m.studentPooler, studentHidden)
 	out.LocalOutput, out.LocalTarget = m.target(pooled, student)
 	if network != nil {
 		out.NetworkOutput, out.NetworkTarget = m.target(pooled, network)

@@ -164,18 +164,43 @@ func newBottleneck(ns *norms, last, in, out, dense, stride, groups int64, first 
 }
 
 func (b *bottleneck) forward(x *torch.Tensor, mode normMode) *torch.Tensor {
-	h := b.bn1.forward(b.conv1.Forward(x), mode).Relu()
-	h = b.bn2.forward(b.conv2.Forward(h), mode).Relu()
-	h = b.bn3.forward(b.conv3.Forward(h), mode)
+	h1 := relu(convNorm(b.conv1, b.bn1, x, mode))
+	h2 := relu(convNorm(b.conv2, b.bn2, h1, mode))
+	h1.Free()
+	h := convNorm(b.conv3, b.bn3, h2, mode)
+	h2.Free()
+	defer h.Free()
 	if b.shortcut != nil {
-		x = b.shortcutBN.forward(b.shortcut.Forward(x), mode)
+		x = convNorm(b.shortcut, b.shortcutBN, x, mode)
+		defer x.Free()
 	}
 	d := b.out
-	return torch.Cat([]*torch.Tensor{
-		x.Narrow(1, 0, d).Add(h.Narrow(1, 0, d)),
-		x.Narrow(1, d, x.Size(1)-d),
-		h.Narrow(1, d, h.Size(1)-d),
-	}, 1).Relu()
+	parts := []*torch.Tensor{x.Narrow(1, 0, d), h.Narrow(1, 0, d), x.Narrow(1, d, x.Size(1)-d), h.Narrow(1, d, h.Size(1)-d)}
+	defer torch.Free(parts...)
+	sum := parts[0].Add(parts[1])
+	defer sum.Free()
+	return relu(torch.Cat([]*torch.Tensor{sum, parts[2], parts[3]}, 1))
+}
+
+// The forwards free each intermediate result's handle as soon as they are
+// done with it (see torch.Free), as Python's reference counting does.
+// Autograd holds its own references to what backward needs; handles kept
+// until the step's scope closed held the rest too (batch norms' outputs
+// before their ReLU, the blocks' sums, concatenations and outputs): the
+// dpn-step benchmark's process peaked at 5.3 GB resident instead of 3.0 GB
+// (PyTorch's: 2.9 GB) and took 35 % more page faults.
+
+// convNorm returns bn(conv(x)).
+func convNorm(conv *nn.Conv2d, bn *batchNorm, x *torch.Tensor, mode normMode) *torch.Tensor {
+	c := conv.Forward(x)
+	defer c.Free()
+	return bn.forward(c, mode)
+}
+
+// relu returns t.Relu() and frees t.
+func relu(t *torch.Tensor) *torch.Tensor {
+	defer t.Free()
+	return t.Relu()
 }
 
 // trunk is a whole DPN up to its pooled, flattened features.
@@ -208,9 +233,14 @@ func newTrunk(ns *norms, c DPNConfig) *trunk {
 
 // forward maps normalised images [N, 3, 32, 32] to features [N, FeatureDim].
 func (t *trunk) forward(x *torch.Tensor, mode normMode) *torch.Tensor {
-	h := t.stemBN.forward(t.stem.Forward(x), mode).Relu()
+	h := relu(convNorm(t.stem, t.stemBN, x, mode))
 	for _, b := range t.blocks {
-		h = b.forward(h, mode)
+		next := b.forward(h, mode)
+		h.Free()
+		h = next
 	}
-	return torch.AvgPool2d(h, [2]int64{poolSize, poolSize}, [2]int64{}, [2]int64{}).Flatten(1, -1)
+	defer h.Free()
+	pooled := torch.AvgPool2d(h, [2]int64{poolSize, poolSize}, [2]int64{}, [2]int64{})
+	defer pooled.Free()
+	return pooled.Flatten(1, -1)
 }

@@ -69,16 +69,20 @@ func (a *MultiheadSelfAttention) Forward(x, ignore *torch.Tensor, train bool) *t
 	}
 	b, l, dim := shape[0], shape[1], shape[2]
 	hd := dim / a.Heads
-	heads := func(t *torch.Tensor) *torch.Tensor { // [b, l, dim] → [b, heads, l, hd]
-		return t.View(b, l, a.Heads, hd).Transpose(1, 2)
+	// Every intermediate is freed on return (see torch.Free).
+	var tmp []*torch.Tensor
+	defer func() { torch.Free(tmp...) }()
+	t := func(r *torch.Tensor) *torch.Tensor { tmp = append(tmp, r); return r }
+	heads := func(proj *Linear) *torch.Tensor { // [b, l, dim] → [b, heads, l, hd]
+		return t(t(t(proj.Forward(x)).View(b, l, a.Heads, hd)).Transpose(1, 2))
 	}
-	q, k, v := heads(a.Query.Forward(x)), heads(a.Key.Forward(x)), heads(a.Value.Forward(x))
-	scores := q.Matmul(k.Transpose(2, 3)).DivScalar(math.Sqrt(float64(hd))) // [b, heads, l, l]
+	q, k, v := heads(a.Query), heads(a.Key), heads(a.Value)
+	scores := t(t(q.Matmul(t(k.Transpose(2, 3)))).DivScalar(math.Sqrt(float64(hd)))) // [b, heads, l, l]
 	if ignore != nil {
-		scores = scores.MaskedFill(ignore, math.Inf(-1))
+		scores = t(scores.MaskedFill(ignore, math.Inf(-1)))
 	}
-	probs := torch.Dropout(scores.Softmax(3), a.Dropout, train)
-	ctx := probs.Matmul(v).Transpose(1, 2).Reshape(b, l, dim)
+	probs := t(torch.Dropout(t(scores.Softmax(3)), a.Dropout, train))
+	ctx := t(t(t(probs.Matmul(v)).Transpose(1, 2)).Reshape(b, l, dim))
 	return a.Out.Forward(ctx)
 }
 
@@ -132,9 +136,14 @@ func NewTransformerEncoderLayer(c EncoderConfig) (*TransformerEncoderLayer, erro
 // Forward runs the layer on x [batch, seq, dim]; ignore is as for
 // MultiheadSelfAttention.Forward, and dropout applies when train is true.
 func (e *TransformerEncoderLayer) Forward(x, ignore *torch.Tensor, train bool) *torch.Tensor {
-	h := e.Norm1.Forward(x.Add(torch.Dropout(e.Attention.Forward(x, ignore, train), e.Dropout, train)))
-	ff := e.FC2.Forward(e.FC1.Forward(h).Gelu())
-	return e.Norm2.Forward(h.Add(torch.Dropout(ff, e.Dropout, train)))
+	// Every intermediate is freed on return (see torch.Free).
+	var tmp []*torch.Tensor
+	defer func() { torch.Free(tmp...) }()
+	t := func(r *torch.Tensor) *torch.Tensor { tmp = append(tmp, r); return r }
+	att := t(torch.Dropout(t(e.Attention.Forward(x, ignore, train)), e.Dropout, train))
+	h := t(e.Norm1.Forward(t(x.Add(att))))
+	ff := t(e.FC2.Forward(t(t(e.FC1.Forward(h)).Gelu())))
+	return e.Norm2.Forward(t(h.Add(t(torch.Dropout(ff, e.Dropout, train)))))
 }
 
 // TransformerEncoder is a stack of TransformerEncoderLayers, registered as
@@ -162,8 +171,12 @@ func NewTransformerEncoder(c EncoderConfig) (*TransformerEncoder, error) {
 
 // Forward runs x [batch, seq, dim] through every layer.
 func (s *TransformerEncoder) Forward(x, ignore *torch.Tensor, train bool) *torch.Tensor {
-	for _, l := range s.Layers {
-		x = l.Forward(x, ignore, train)
+	for i, l := range s.Layers {
+		next := l.Forward(x, ignore, train)
+		if i > 0 {
+			x.Free() // the previous layer's output; the caller's x stays
+		}
+		x = next
 	}
 	return x
 }
