@@ -205,8 +205,8 @@ func (c *Config) Validate() error {
 	if c.RemoteGradMaxAge <= 0 {
 		return usageErrorf("remote_grad_max_age", "%v, want a positive duration", c.RemoteGradMaxAge)
 	}
-	if !slices.Contains(OptimizerNames, c.Optimizer) && c.Optimizer != "" {
-		return usageErrorf("optimizer", "%q, want one of %s (or none: the neuron's own recipe)", c.Optimizer, strings.Join(OptimizerNames, ", "))
+	if !slices.Contains(OptimizerNames(), c.Optimizer) && c.Optimizer != "" {
+		return usageErrorf("optimizer", "%q, want one of %s (or none: the neuron's own recipe)", c.Optimizer, strings.Join(OptimizerNames(), ", "))
 	}
 	if !(c.LearningRate >= 0) || math.IsInf(c.LearningRate, 0) {
 		return usageErrorf("learning_rate", "%v, want a finite value > 0 (or 0: the recipe's own)", c.LearningRate)

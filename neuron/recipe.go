@@ -7,8 +7,8 @@ import (
 	"github.com/opentensor/bittensor-go/torch/optim"
 )
 
-// OptimizerNames are the optimizers Config.Optimizer may name.
-var OptimizerNames = []string{"sgd", "adam", "adamw"}
+// OptimizerNames returns the optimizers Config.Optimizer may name.
+func OptimizerNames() []string { return []string{"sgd", "adam", "adamw"} }
 
 // The defaults of the optimizers a Config may choose instead of the
 // neuron's recipe.
@@ -52,7 +52,7 @@ func (c *Config) newOptimizer(params []*torch.Tensor, sgd optim.SGDOptions) (*op
 			opt, err = optim.NewAdamW(params, optim.AdamOptions{LR: r.warmup.LR, WeightDecay: adamWWeightDecay})
 		}
 	default:
-		return nil, recipe{}, usageErrorf("optimizer", "%q, want one of %v", c.Optimizer, OptimizerNames)
+		return nil, recipe{}, usageErrorf("optimizer", "%q, want one of %v", c.Optimizer, OptimizerNames())
 	}
 	if err != nil {
 		return nil, recipe{}, fmt.Errorf("trainer: %w", err)

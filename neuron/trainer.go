@@ -371,9 +371,10 @@ func (t *Trainer) applyAndStep() error {
 }
 
 // stepOptimizer steps the optimizer at the rate the recipe's warm-up
-// gives the step, and counts it.
+// gives the step, and counts it. Past the warm-up the rate is the one the
+// optimizer was made with, so it is not set again.
 func (t *Trainer) stepOptimizer() error {
-	if t.recipe.warmup.Steps > 1 {
+	if t.steps < t.recipe.warmup.Steps {
 		if err := t.opt.SetLR(t.recipe.warmup.At(t.steps)); err != nil {
 			return err
 		}

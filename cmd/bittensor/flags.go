@@ -63,7 +63,7 @@ func neuronFlags() []cli.Flag {
 			Usage: "serve without training data: the model learns only from its callers' gradients"},
 		&cli.StringFlag{Name: "optimizer", Value: d.Optimizer, EnvVars: envVars("optimizer"),
 			Usage: "replace the neuron's training recipe (the seed's SGD) with another optimizer: " +
-				strings.Join(neuron.OptimizerNames, ", ") + "; empty keeps the recipe"},
+				strings.Join(neuron.OptimizerNames(), ", ") + "; empty keeps the recipe"},
 		&cli.Float64Flag{Name: "learning_rate", Value: d.LearningRate, EnvVars: envVars("learning_rate"),
 			Usage: fmt.Sprintf("learning rate; 0 keeps the recipe's (SGD: the neuron's own, adam and adamw: %g)", neuron.DefaultAdamLR)},
 		&cli.IntFlag{Name: "warmup_steps", Value: d.WarmupSteps, EnvVars: envVars("warmup_steps"),
