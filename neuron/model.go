@@ -33,6 +33,9 @@ type TextModel interface {
 type Output struct {
 	// LocalOutput encodes the inputs with the student's context.
 	LocalOutput *torch.Tensor
+	// LocalContext is the student's context that LocalOutput encodes, for
+	// a model whose ForwardNetwork needs it (see SharedEncodingModel).
+	LocalContext *torch.Tensor
 	// LocalTarget holds the target predictions (log-probabilities) from
 	// LocalOutput.
 	LocalTarget *torch.Tensor
@@ -49,6 +52,26 @@ type Output struct {
 	DistillationLoss *torch.Tensor
 	// Loss is the sum of the losses computed: what training minimises.
 	Loss *torch.Tensor
+}
+
+// SharedEncodingModel is a Model whose local path encodes its inputs
+// exactly as Encode does, in training and in evaluation mode alike, so that
+// a step computes that encoding once: the Trainer routes with the
+// LocalOutput of ForwardLocal instead of calling Encode, and one backward
+// pass carries the router's gradient and the local losses' gradients through
+// it. The parameters' gradients are those of Encode and Forward computed
+// apart. A model whose Encode differs from its local path (batch norm with
+// running statistics in Encode and batch statistics in training, dropout in
+// one of them) must not implement it.
+type SharedEncodingModel interface {
+	Model
+	// ForwardLocal computes the local path of Forward for inputs:
+	// LocalOutput (equal to Encode(inputs)), LocalTarget and whatever
+	// ForwardNetwork needs of it (LocalContext, say).
+	ForwardLocal(inputs *torch.Tensor) *Output
+	// ForwardNetwork completes local, the ForwardLocal of the same inputs,
+	// as Forward(inputs, network, targets) would, and returns it.
+	ForwardNetwork(local *Output, inputs, network, targets *torch.Tensor) *Output
 }
 
 // WithLosses completes o with the seed's losses for labels (the classes

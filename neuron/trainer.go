@@ -308,7 +308,7 @@ func (t *Trainer) step(ctx context.Context, b Batch) (StepResult, error) {
 	if err := t.opt.ZeroGrad(); err != nil {
 		return StepResult{}, fmt.Errorf("trainer: %w", err)
 	}
-	encoding := t.model.Encode(x)
+	encoding, forward := t.encode(x)
 	known, err := t.fitting(x)
 	if err != nil {
 		return StepResult{}, err
@@ -319,7 +319,7 @@ func (t *Trainer) step(ctx context.Context, b Batch) (StepResult, error) {
 		return StepResult{}, err
 	}
 	defer q.dispatch.Close()
-	out := t.model.Forward(x, q.network, y)
+	out := forward(q.network, y)
 	res := StepResult{Synapses: len(known), Failed: q.res.Failed(), Routed: keyLabels(q.dispatch.Synapses)}
 	for _, l := range []struct {
 		v   *torch.Tensor
@@ -415,6 +415,21 @@ func (t *Trainer) Serve(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("trainer: serve: %w", err)
 		}
+	}
+}
+
+// encode returns the encoding of x that the router takes, and the function
+// that completes the model's Forward of x with the network's answer. A
+// SharedEncodingModel computes its local path once for both.
+func (t *Trainer) encode(x *torch.Tensor) (*torch.Tensor, func(network, targets *torch.Tensor) *Output) {
+	if m, ok := t.model.(SharedEncodingModel); ok {
+		local := m.ForwardLocal(x)
+		return local.LocalOutput, func(network, targets *torch.Tensor) *Output {
+			return m.ForwardNetwork(local, x, network, targets)
+		}
+	}
+	return t.model.Encode(x), func(network, targets *torch.Tensor) *Output {
+		return t.model.Forward(x, network, targets)
 	}
 }
 
@@ -596,12 +611,13 @@ func (t *Trainer) testBatch(ctx context.Context, b Batch) (loss, local, network 
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	q, err := t.query(ctx, s, t.callable(synapses), t.model.Encode(x), x, b.Text)
+	encoding, forward := t.encode(x)
+	q, err := t.query(ctx, s, t.callable(synapses), encoding, x, b.Text)
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	defer q.dispatch.Close()
-	out := t.model.Forward(x, q.network, y)
+	out := forward(q.network, y)
 	size := float64(x.Size(0))
 	if loss, err = out.Loss.Item(); err != nil {
 		return 0, 0, 0, fmt.Errorf("trainer: test: %w", err)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -353,5 +354,79 @@ func (b tinyBatches) Epoch(ctx context.Context, _ int) iter.Seq[Batch] {
 				return
 			}
 		}
+	}
+}
+
+// encodeCounter is a tinyModel that counts its Encodes.
+type encodeCounter struct {
+	*tinyModel
+	encodes atomic.Int64
+}
+
+func (m *encodeCounter) Encode(x *torch.Tensor) *torch.Tensor {
+	m.encodes.Add(1)
+	return m.tinyModel.Encode(x)
+}
+
+// sharedTinyModel is an encodeCounter whose local path is its encoding,
+// shared with the router (a SharedEncodingModel).
+type sharedTinyModel struct{ encodeCounter }
+
+func (m *sharedTinyModel) ForwardLocal(x *torch.Tensor) *Output {
+	out := &Output{LocalContext: m.student.Forward(x).Tanh()}
+	out.LocalOutput = m.encode(x, out.LocalContext)
+	out.LocalTarget = m.classifier.Forward(out.LocalOutput).LogSoftmax(1)
+	return out
+}
+
+func (m *sharedTinyModel) ForwardNetwork(out *Output, x, network, targets *torch.Tensor) *Output {
+	out.NetworkOutput = m.encode(x, network)
+	out.NetworkTarget = m.classifier.Forward(out.NetworkOutput).LogSoftmax(1)
+	out.DistillationLoss = torch.MSELoss(out.LocalContext, network.Detach(), torch.ReduceMean)
+	return out.WithLosses(targets)
+}
+
+func (m *sharedTinyModel) Forward(x, network, targets *torch.Tensor) *Output {
+	return m.ForwardNetwork(m.ForwardLocal(x), x, network, targets)
+}
+
+// A SharedEncodingModel's step encodes the batch once fewer (the router
+// takes the local path's encoding) and trains the model exactly as the
+// step of the same model without the interface does.
+func TestTrainerSharesTheLocalEncoding(t *testing.T) {
+	cfg := testNeuronConfig()
+	torch.ManualSeed(5)
+	plain := &encodeCounter{tinyModel: newTinyModel()}
+	plainTrainer, _, _ := startNeuronServing(t, cfg, plain)
+	torch.ManualSeed(5)
+	shared := &sharedTinyModel{encodeCounter{tinyModel: newTinyModel()}}
+	sharedTrainer, _, _ := startNeuronServing(t, cfg, shared)
+	before := plain.encoder.Weight.Detach().Clone()
+	ctx := context.Background()
+	const steps = 5
+	for i := range steps {
+		b := tinyBatch()
+		for _, tr := range []*Trainer{plainTrainer, sharedTrainer} {
+			torch.ManualSeed(int64(100 + i)) // the router draws its noise
+			if _, err := tr.Step(ctx, Batch{Inputs: b.Inputs.Clone(), Targets: b.Targets.Clone()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if p, s := plain.encodes.Load(), shared.encodes.Load(); p != 2*steps || s != steps {
+		t.Errorf("%d steps encoded %d times without sharing and %d with, want %d and %d", steps, p, s, 2*steps, steps)
+	}
+	want, got := nn.NamedParameters(plain), nn.NamedParameters(shared)
+	for name, w := range want {
+		diff, err := w.Sub(got[name]).Abs().Max().Item()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(diff < 1e-5) {
+			t.Errorf("parameter %s differs by %g after %d steps with the shared encoding", name, diff, steps)
+		}
+	}
+	if moved, err := plain.encoder.Weight.Sub(before).Abs().Max().Item(); err != nil || !(moved > 1e-4) {
+		t.Errorf("the encoder moved by %v (%v) in %d steps: the comparison shows nothing", moved, err, steps)
 	}
 }

@@ -185,17 +185,24 @@ func startMember(ctx context.Context, cfg neuron.Config) (*member, error) {
 	return &member{neuron: n, synapse: syn}, nil
 }
 
-// benchConfig is the configuration of the measured neurons.
-func benchConfig() neuron.Config {
+// benchConfig is the configuration of the measured neurons. With peers,
+// gossip runs every 100 ms so that they find each other at once; a lone
+// neuron keeps the default period, as `bittensor run` does, since each
+// round re-signs its definition with a proof of work (16 bits, tens of
+// milliseconds), which every 100 ms would take a tenth of a core from the
+// step it measures.
+func benchConfig(peers int) neuron.Config {
 	cfg := neuron.DefaultConfig()
-	cfg.MetagraphPeriod, cfg.MetagraphTTL = 100*time.Millisecond, 30*time.Second
+	if peers > 0 {
+		cfg.MetagraphPeriod, cfg.MetagraphTTL = 100*time.Millisecond, 30*time.Second
+	}
 	cfg.LogDir = os.TempDir()
 	return cfg
 }
 
 // startLone starts a neuron with no peers and its trainer.
 func startLone(ctx context.Context) (*neuron.Trainer, *member, error) {
-	cfg := benchConfig()
+	cfg := benchConfig(0)
 	self, err := startMember(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
@@ -219,7 +226,7 @@ func newTrainer(cfg neuron.Config, m *member) (*neuron.Trainer, error) {
 
 // measure returns the training samples per second of a neuron with p peers.
 func measure(ctx context.Context, loader *mnist.Loader, p, steps, warmup int) (float64, error) {
-	cfg := benchConfig()
+	cfg := benchConfig(p)
 	self, err := startMember(ctx, cfg)
 	if err != nil {
 		return 0, err

@@ -47,7 +47,7 @@ func pairCase(ctx context.Context, loader *mnist.Loader, steps, warmup, rounds i
 // measureWithPeerProcess returns the training samples per second of a
 // neuron joined by one serve-only peer process.
 func measureWithPeerProcess(ctx context.Context, loader *mnist.Loader, bin, logdir string, steps, warmup int) (float64, error) {
-	cfg := benchConfig()
+	cfg := benchConfig(1)
 	self, err := startMember(ctx, cfg)
 	if err != nil {
 		return 0, err

@@ -46,10 +46,14 @@ func soloCases(ctx context.Context, loader *mnist.Loader, python, script string,
 }
 
 // modelStep returns the samples per second of the model work of a lone
-// neuron's step, written out in Go with no framework: the routing context
-// through a linear gate, the self-query without autograd, the seed's
-// forward and losses, backward, the self-query's backward into the model,
-// and an SGD step. bench/python/neuron_step.py is its PyTorch twin.
+// neuron's step as the Trainer does it, written out in Go with no
+// framework: the local path, whose encoding also feeds the routing gate
+// (mnist.Model is a neuron.SharedEncodingModel), the self-query with its
+// graph kept (the in-process call), the network path and the seed's losses,
+// backward, the self-query's backward into the model through the kept
+// graph, and an SGD step. bench/python/neuron_step.py is the PyTorch twin
+// of the seed's step, which encodes the batch twice more: once for the
+// routing context and once to recompute the self-query for its backward.
 func modelStep(steps, warmup int) (float64, error) {
 	const batch = 64
 	runtime.LockOSThread()
@@ -71,15 +75,15 @@ func modelStep(steps, warmup int) (float64, error) {
 		if err := opt.ZeroGrad(); err != nil {
 			return err
 		}
-		g := gate.Forward(m.Encode(x)).Sigmoid()
-		var served *torch.Tensor
-		torch.NoGrad(func() { served = m.Encode(x) })
-		served = served.SetRequiresGrad(true)
-		out := m.Forward(x, served.Mul(g), labels)
+		local := m.ForwardLocal(x)
+		g := gate.Forward(local.LocalOutput).Sigmoid()
+		served := m.Encode(x)
+		answer := served.Detach().SetRequiresGrad(true)
+		out := m.ForwardNetwork(local, x, answer.Mul(g), labels)
 		if err := out.Loss.Backward(); err != nil {
 			return err
 		}
-		if err := m.Encode(x).BackwardWith(served.Grad(), false); err != nil {
+		if err := served.BackwardWith(answer.Grad(), false); err != nil {
 			return err
 		}
 		return opt.Step()

@@ -73,20 +73,35 @@ func (m *Model) Inputs() neuron.InputSpec {
 	return neuron.InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, 1, Rows, Cols}}
 }
 
+var _ neuron.SharedEncodingModel = (*Model)(nil)
+
 // Forward computes the seed's outputs: the local path (student context),
 // and, when network is given, the network path and the distillation loss
 // (mean squared error of the student against the detached network
 // context). With labels it computes the NLL losses and their sum.
 func (m *Model) Forward(images, network, labels *torch.Tensor) *neuron.Output {
+	return m.ForwardNetwork(m.ForwardLocal(images), images, network, labels)
+}
+
+// ForwardLocal computes the local path of Forward: LocalOutput, which is
+// Encode(images), its LocalTarget, and the student's LocalContext. The
+// Trainer routes with its LocalOutput (see neuron.SharedEncodingModel).
+func (m *Model) ForwardLocal(images *torch.Tensor) *neuron.Output {
 	x := flatten(images)
-	student := m.student(x)
-	out := &neuron.Output{}
-	out.LocalOutput = m.encode(x, student)
+	out := &neuron.Output{LocalContext: m.student(x)}
+	out.LocalOutput = m.encode(x, out.LocalContext)
 	out.LocalTarget = m.target(out.LocalOutput)
+	return out
+}
+
+// ForwardNetwork completes out, the ForwardLocal of images, as Forward
+// does: the network path and the distillation loss when network is given,
+// the losses when labels are.
+func (m *Model) ForwardNetwork(out *neuron.Output, images, network, labels *torch.Tensor) *neuron.Output {
 	if network != nil {
-		out.NetworkOutput = m.encode(x, network)
+		out.NetworkOutput = m.encode(flatten(images), network)
 		out.NetworkTarget = m.target(out.NetworkOutput)
-		out.DistillationLoss = torch.MSELoss(student, network.Detach(), torch.ReduceMean)
+		out.DistillationLoss = torch.MSELoss(out.LocalContext, network.Detach(), torch.ReduceMean)
 	}
 	return out.WithLosses(labels)
 }
