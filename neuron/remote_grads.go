@@ -85,7 +85,8 @@ type RemoteGrads struct {
 
 	mu      sync.Mutex
 	cfg     RemoteGradConfig
-	sum     []*torch.Tensor    // per parameter, the clipped gradients since the last step; nil until one arrives
+	sum     []*torch.Tensor    // per parameter, the clipped gradients since the last step, divided by scale; nil until one arrives
+	scale   []float64          // per parameter, what sum holds is scale times the tensor in sum
 	held    *torch.Scope       // owns the sums (out of the scopes of the requests they came from)
 	used    map[string]float64 // per caller, the norm it added since the last step
 	since   time.Time          // when the oldest gradient in sum arrived
@@ -104,7 +105,7 @@ func NewRemoteGrads(params []*torch.Tensor, cfg RemoteGradConfig) (*RemoteGrads,
 	}
 	return &RemoteGrads{
 		params: params, now: now, cfg: cfg,
-		sum: make([]*torch.Tensor, len(params)), used: make(map[string]float64), held: torch.NewScope(),
+		sum: make([]*torch.Tensor, len(params)), scale: make([]float64, len(params)), used: make(map[string]float64), held: torch.NewScope(),
 		pending: make(chan struct{}, 1),
 	}, nil
 }
@@ -183,16 +184,15 @@ func (r *RemoteGrads) Add(caller string, grads []*torch.Tensor) error {
 		if g == nil {
 			continue
 		}
-		if r.sum[i] == nil { // the first gradient since the step: keep it, no copy
-			if scale == 1 {
-				r.sum[i] = r.held.Track(g.Detach())
-			} else {
-				r.sum[i] = r.held.Track(g.Detach().MulScalar(scale))
-			}
+		if r.sum[i] == nil { // the first gradient since the step: keep it, no copy, scaled at Apply
+			r.sum[i], r.scale[i] = r.held.Track(g.Detach()), scale
 			if err := r.sum[i].Err(); err != nil {
 				return fmt.Errorf("remote gradients: parameter %d: %w", i, err)
 			}
 			continue
+		}
+		if r.scale[i] != 1 { // a second caller's gradient: the sum becomes a tensor of its own
+			r.sum[i], r.scale[i] = r.held.Track(r.sum[i].MulScalar(r.scale[i])), 1
 		}
 		if err := r.sum[i].AddInPlace(g, scale); err != nil {
 			return fmt.Errorf("remote gradients: parameter %d: %w", i, err)
@@ -236,7 +236,7 @@ func (r *RemoteGrads) Apply() (int, error) {
 		if s == nil {
 			continue
 		}
-		if err := r.params[i].AccumulateGrad(s, alpha); err != nil {
+		if err := r.params[i].AccumulateGrad(s, alpha*r.scale[i]); err != nil {
 			return 0, fmt.Errorf("remote gradients: apply to parameter %d: %w", i, err)
 		}
 	}

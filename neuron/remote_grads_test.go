@@ -104,6 +104,42 @@ func TestRemoteGradsClipPerCallerAndAverage(t *testing.T) {
 	}
 }
 
+// A clipped first gradient is scaled when it is applied alone, and before
+// another caller's is added to it; the gradient the caller gave is not
+// changed by the clipping.
+func TestRemoteGradsScaleAClippedFirstGradient(t *testing.T) {
+	cfg := DefaultRemoteGradConfig()
+	cfg.MaxNorm = 1
+	r, params, _ := newTestRemoteGrads(t, cfg)
+	first := grads(3, 4) // norm 5, clipped to 1: (0.6, 0.8)
+	if err := r.Add("a", first); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Apply(); err != nil || n != 1 {
+		t.Fatalf("Apply = %d, %v; want 1 caller", n, err)
+	}
+	if got := gradOf(t, params[0]); !near(got, []float32{0.6, 0.8}) {
+		t.Fatalf("applied gradient %v, want [0.6 0.8]", got)
+	}
+	if v, err := first[0].Float32s(); err != nil || !near(v, []float32{3, 4}) {
+		t.Fatalf("the caller's gradient became %v (%v), want it unchanged", v, err)
+	}
+	// Now a clipped first caller, then an unclipped second one.
+	if err := r.Add("a", grads(0, 10)); err != nil { // clipped to (0, 1)
+		t.Fatal(err)
+	}
+	if err := r.Add("b", grads(0.5, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Apply(); err != nil || n != 2 {
+		t.Fatalf("second Apply = %d, %v; want 2 callers", n, err)
+	}
+	// (0.6, 0.8) from the first step plus the mean of (0, 1) and (0.5, 0).
+	if got := gradOf(t, params[0]); !near(got, []float32{0.85, 1.3}) {
+		t.Fatalf("after the second step the gradient is %v, want [0.85 1.3]", got)
+	}
+}
+
 // A gradient holding NaN or an infinity is refused and trains nothing.
 func TestRemoteGradsRefuseNonFinite(t *testing.T) {
 	r, params, _ := newTestRemoteGrads(t, DefaultRemoteGradConfig())
