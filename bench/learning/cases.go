@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -188,7 +189,11 @@ func (s *setup) newcomer(ctx context.Context, seed uint64, deadline time.Time, c
 	}
 	defer func() { err = errors.Join(err, sess.close()) }()
 	// The pre-trained neurons keep the pair's key files.
-	a, err := sess.start("trained A", s.neuronArgs(s.keyFile(seed, "A"), filepath.Join(dir, "A"), seed, "--model_path", ck.a)...)
+	// They test too, so that the newcomer's accuracy can be set beside
+	// that of the peers it learns from.
+	test := []string{"--test_every", strconv.Itoa(s.interval)}
+	a, err := sess.start("trained A", s.neuronArgs(s.keyFile(seed, "A"), filepath.Join(dir, "A"), seed,
+		append([]string{"--model_path", ck.a}, test...)...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -196,10 +201,13 @@ func (s *setup) newcomer(ctx context.Context, seed uint64, deadline time.Time, c
 	if err != nil {
 		return nil, err
 	}
-	if _, err := sess.start("trained B", s.neuronArgs(s.keyFile(seed, "B"), filepath.Join(dir, "B"), seed+1,
-		"--model_path", ck.b, "--bootstrap", addr)...); err != nil {
+	b, err := sess.start("trained B", s.neuronArgs(s.keyFile(seed, "B"), filepath.Join(dir, "B"), seed+1,
+		append([]string{"--model_path", ck.b, "--bootstrap", addr}, test...)...)...)
+	if err != nil {
 		return nil, err
 	}
+	teachers := s.recorder(caseTeachers, seed, math.MaxInt, &out, map[*proc]string{a: "A", b: "B"})
+	sess.onTest = teachers
 	if err := sess.until("the trained pair training together", func(p *proc, l logLine) (bool, error) {
 		return p == a && l.isTrain() && l.Peers >= 1 && l.Synapses >= 2, nil
 	}); err != nil {
@@ -210,7 +218,8 @@ func (s *setup) newcomer(ctx context.Context, seed uint64, deadline time.Time, c
 	if err != nil {
 		return nil, err
 	}
-	sess.onTest = s.recorder(caseNewcomer, seed, s.newcomerSteps, &out, map[*proc]string{c: "C"})
+	newcomer := s.recorder(caseNewcomer, seed, s.newcomerSteps, &out, map[*proc]string{c: "C"})
+	sess.onTest = func(p *proc, l logLine) { teachers(p, l); newcomer(p, l) }
 	joined := false
 	err = sess.until(fmt.Sprintf("the newcomer's test at step %d", s.newcomerSteps), func(p *proc, l logLine) (bool, error) {
 		if !joined && p == c && l.isTrain() && l.Peers >= 2 && l.Synapses >= 3 {

@@ -291,6 +291,9 @@ func report(o options, records []record, runErr error) ([]string, error) {
 			lines = append(lines, summaryLine(records, c, o.target))
 		}
 	}
+	if o.cases[caseNewcomer] {
+		lines = append(lines, summaryLine(records, caseTeachers, o.target))
+	}
 	lines = append(lines, learningLine("learning", records, networkPath, o.target),
 		learningLine("learning-local", records, localPath, o.target))
 	return lines, errors.Join(append([]error{runErr}, errs...)...)

@@ -18,6 +18,9 @@ const (
 	caseSolo     = "solo"
 	casePair     = "pair"
 	caseNewcomer = "newcomer"
+	// caseTeachers records the pre-trained pair's own tests while the
+	// newcomer learns from it (their steps count from their first run).
+	caseTeachers = "teachers"
 )
 
 // record is one test pass of one neuron: its accuracies after Step steps.
@@ -216,7 +219,7 @@ func readCSV(r io.Reader) ([]record, error) {
 // of at least 0, accuracies in [0, 1] and a finite loss.
 func parseRow(row []string) (record, error) {
 	r := record{Case: row[0], Neuron: row[2]}
-	if r.Case != caseSolo && r.Case != casePair && r.Case != caseNewcomer {
+	if r.Case != caseSolo && r.Case != casePair && r.Case != caseNewcomer && r.Case != caseTeachers {
 		return r, fmt.Errorf("unknown case %q", r.Case)
 	}
 	var err error
