@@ -85,8 +85,8 @@ type RemoteGrads struct {
 
 	mu      sync.Mutex
 	cfg     RemoteGradConfig
-	sum     []*torch.Tensor    // per parameter, the clipped gradients since the last step, divided by scale; nil until one arrives
-	scale   []float64          // per parameter, what sum holds is scale times the tensor in sum
+	sum     []*torch.Tensor    // per parameter, with scale: scale[i]·sum[i] is the clipped gradients since the last step; nil until one arrives
+	scale   []float64          // per parameter, the factor sum[i] is applied with (a clipped first gradient is kept unscaled)
 	held    *torch.Scope       // owns the sums (out of the scopes of the requests they came from)
 	used    map[string]float64 // per caller, the norm it added since the last step
 	since   time.Time          // when the oldest gradient in sum arrived
@@ -192,7 +192,9 @@ func (r *RemoteGrads) Add(caller string, grads []*torch.Tensor) error {
 			continue
 		}
 		if r.scale[i] != 1 { // a second caller's gradient: the sum becomes a tensor of its own
-			r.sum[i], r.scale[i] = r.held.Track(r.sum[i].MulScalar(r.scale[i])), 1
+			kept := r.sum[i]
+			r.sum[i], r.scale[i] = r.held.Track(kept.MulScalar(r.scale[i])), 1
+			kept.Free()
 		}
 		if err := r.sum[i].AddInPlace(g, scale); err != nil {
 			return fmt.Errorf("remote gradients: parameter %d: %w", i, err)

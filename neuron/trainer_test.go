@@ -42,16 +42,24 @@ func (m *tinyModel) Encode(x *torch.Tensor) *torch.Tensor {
 }
 
 func (m *tinyModel) Forward(x, network, targets *torch.Tensor) *Output {
-	student := m.student.Forward(x).Tanh()
-	out := &Output{LocalOutput: m.encode(x, student)}
+	return m.forwardNetwork(m.forwardLocal(x), x, network, targets)
+}
+
+// forwardLocal is the local path of Forward.
+func (m *tinyModel) forwardLocal(x *torch.Tensor) *Output {
+	out := &Output{LocalContext: m.student.Forward(x).Tanh()}
+	out.LocalOutput = m.encode(x, out.LocalContext)
 	out.LocalTarget = m.classifier.Forward(out.LocalOutput).LogSoftmax(1)
+	return out
+}
+
+// forwardNetwork completes the local path out with the network path and
+// the losses.
+func (m *tinyModel) forwardNetwork(out *Output, x, network, targets *torch.Tensor) *Output {
 	out.NetworkOutput = m.encode(x, network)
 	out.NetworkTarget = m.classifier.Forward(out.NetworkOutput).LogSoftmax(1)
-	out.DistillationLoss = torch.MSELoss(student, network.Detach(), torch.ReduceMean)
-	out.LocalTargetLoss = torch.NLLLoss(out.LocalTarget, targets, torch.ReduceMean)
-	out.NetworkTargetLoss = torch.NLLLoss(out.NetworkTarget, targets, torch.ReduceMean)
-	out.Loss = out.LocalTargetLoss.Add(out.NetworkTargetLoss).Add(out.DistillationLoss)
-	return out
+	out.DistillationLoss = torch.MSELoss(out.LocalContext, network.Detach(), torch.ReduceMean)
+	return out.WithLosses(targets)
 }
 
 // newTestTrainer starts a lone neuron on 127.0.0.1 serving a tinyModel and
@@ -372,22 +380,10 @@ func (m *encodeCounter) Encode(x *torch.Tensor) *torch.Tensor {
 // shared with the router (a SharedEncodingModel).
 type sharedTinyModel struct{ encodeCounter }
 
-func (m *sharedTinyModel) ForwardLocal(x *torch.Tensor) *Output {
-	out := &Output{LocalContext: m.student.Forward(x).Tanh()}
-	out.LocalOutput = m.encode(x, out.LocalContext)
-	out.LocalTarget = m.classifier.Forward(out.LocalOutput).LogSoftmax(1)
-	return out
-}
+func (m *sharedTinyModel) ForwardLocal(x *torch.Tensor) *Output { return m.forwardLocal(x) }
 
 func (m *sharedTinyModel) ForwardNetwork(out *Output, x, network, targets *torch.Tensor) *Output {
-	out.NetworkOutput = m.encode(x, network)
-	out.NetworkTarget = m.classifier.Forward(out.NetworkOutput).LogSoftmax(1)
-	out.DistillationLoss = torch.MSELoss(out.LocalContext, network.Detach(), torch.ReduceMean)
-	return out.WithLosses(targets)
-}
-
-func (m *sharedTinyModel) Forward(x, network, targets *torch.Tensor) *Output {
-	return m.ForwardNetwork(m.ForwardLocal(x), x, network, targets)
+	return m.forwardNetwork(out, x, network, targets)
 }
 
 // A SharedEncodingModel's step encodes the batch once fewer (the router
