@@ -149,13 +149,22 @@ func (n *Neuron) startAxon(cfg Config, synapses []Synapse) error {
 	return nil
 }
 
+// refreshInterval is how often the neuron signs its definitions again: a
+// tenth of their time to live, and at least one gossip period. Each refresh
+// costs the owner a proof of work and every member a verification, while
+// only the TTL decides how soon a dead owner is forgotten; a definition so
+// refreshed has nine tenths of its life to reach every member.
+func refreshInterval(period, ttl time.Duration) time.Duration {
+	return max(period, ttl/10)
+}
+
 func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, outputDim int64, synapses []Synapse) error {
 	mcfg := metagraph.DefaultConfig()
 	mcfg.Port = cfg.MetagraphPort
 	mcfg.RemoteIP = cfg.RemoteIP
 	mcfg.Size = cfg.MetagraphSize
 	mcfg.Period = cfg.MetagraphPeriod
-	mcfg.Refresh = cfg.MetagraphPeriod
+	mcfg.Refresh = refreshInterval(cfg.MetagraphPeriod, cfg.MetagraphTTL)
 	mcfg.TTL = cfg.MetagraphTTL
 	mcfg.MaxBackoff = max(mcfg.Period, min(mcfg.MaxBackoff, cfg.MetagraphTTL/2))
 	if cfg.Bootstrap != "" {
