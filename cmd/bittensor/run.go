@@ -10,7 +10,6 @@ import (
 
 	"github.com/opentensor/bittensor-go/examples/bert"
 	"github.com/opentensor/bittensor-go/examples/fortune"
-	"github.com/opentensor/bittensor-go/examples/mnist"
 	"github.com/opentensor/bittensor-go/neuron"
 )
 
@@ -28,7 +27,7 @@ type neuronKind struct {
 // neuronKinds lists the neurons `bittensor run` accepts.
 func neuronKinds() []neuronKind {
 	return []neuronKind{
-		{name: "mnist", usage: "an MLP that classifies MNIST digits, distilling what its peers know", run: mnist.Run},
+		mnistKind(),
 		cifarKind(),
 		{name: "bert", usage: "a small BERT that learns next-sentence prediction from text, serving its pooled [CLS] vector", run: bert.Run},
 		{name: "fortune", usage: "your own neuron in one file (examples/fortune): tells a fortune's topic from its trigrams", run: fortune.Run},

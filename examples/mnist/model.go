@@ -20,15 +20,36 @@ const (
 // ((784+1024)→1024→1024) encodes an image together with a context (the
 // student's, or the network's); a target network (1024→512→256→10, with
 // log-softmax and no ReLU on the logits) classifies the encoding.
+// ModelOptions may add a linear read-out of the network context.
 type Model struct {
 	nn.Base
 	student1, student2        *nn.Linear
 	forward1, forward2        *nn.Linear
 	target1, target2, target3 *nn.Linear
+	readout                   *nn.Linear // nil unless ModelOptions.ContextReadout
 }
 
-// NewModel returns a Model initialised from the torch random generator.
+// ModelOptions are the departures from the seed's MNIST synapse that a
+// neuron may choose. The zero value is the seed's model.
+type ModelOptions struct {
+	// ContextReadout adds a linear read-out of the network context
+	// (ContextDim→10) to the classifier's logits on the network path, so
+	// that a newcomer can use a trained peer's encoding from its first
+	// steps, before its own encoder and classifier have learnt to read it.
+	// The local path and what the synapse serves are unchanged.
+	ContextReadout bool
+}
+
+// NewModel returns the seed's Model initialised from the torch random
+// generator.
 func NewModel() *Model {
+	return NewModelWith(ModelOptions{})
+}
+
+// NewModelWith returns a Model with the options o, initialised from the
+// torch random generator (the seed's layers are drawn first, in the same
+// order as NewModel's).
+func NewModelWith(o ModelOptions) *Model {
 	m := &Model{}
 	m.student1 = nn.Register(m, "student1", nn.NewLinear(Pixels, ContextDim, true))
 	m.student2 = nn.Register(m, "student2", nn.NewLinear(ContextDim, ContextDim, true))
@@ -37,6 +58,9 @@ func NewModel() *Model {
 	m.target1 = nn.Register(m, "target1", nn.NewLinear(ContextDim, 512, true))
 	m.target2 = nn.Register(m, "target2", nn.NewLinear(512, 256, true))
 	m.target3 = nn.Register(m, "target3", nn.NewLinear(256, Classes, true))
+	if o.ContextReadout {
+		m.readout = nn.Register(m, "readout", nn.NewLinear(ContextDim, Classes, true))
+	}
 	return m
 }
 
@@ -55,9 +79,14 @@ func (m *Model) encode(x, context *torch.Tensor) *torch.Tensor {
 	return m.forward2.Forward(m.forward1.Forward(h).Relu()).Relu()
 }
 
-func (m *Model) target(h *torch.Tensor) *torch.Tensor {
+// logits classifies an encoding h, without the log-softmax.
+func (m *Model) logits(h *torch.Tensor) *torch.Tensor {
 	h = m.target2.Forward(m.target1.Forward(h).Relu()).Relu()
-	return m.target3.Forward(h).LogSoftmax(1)
+	return m.target3.Forward(h)
+}
+
+func (m *Model) target(h *torch.Tensor) *torch.Tensor {
+	return m.logits(h).LogSoftmax(1)
 }
 
 // Encode returns the encoding of images with the student's context: what
@@ -100,7 +129,11 @@ func (m *Model) ForwardLocal(images *torch.Tensor) *neuron.Output {
 func (m *Model) ForwardNetwork(out *neuron.Output, images, network, labels *torch.Tensor) *neuron.Output {
 	if network != nil {
 		out.NetworkOutput = m.encode(flatten(images), network)
-		out.NetworkTarget = m.target(out.NetworkOutput)
+		if m.readout != nil {
+			out.NetworkTarget = m.logits(out.NetworkOutput).Add(m.readout.Forward(network)).LogSoftmax(1)
+		} else {
+			out.NetworkTarget = m.target(out.NetworkOutput)
+		}
 		out.DistillationLoss = torch.MSELoss(out.LocalContext, network.Detach(), torch.ReduceMean)
 	}
 	return out.WithLosses(labels)

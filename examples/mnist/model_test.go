@@ -139,3 +139,47 @@ func TestServedModelDeclaresItsImages(t *testing.T) {
 		t.Error("the image synapse declares tensor inputs")
 	}
 }
+
+// The context read-out changes the network path only: the seed's layers
+// are drawn as NewModel draws them, the local path and the served encoding
+// are the seed model's, and the read-out learns from the network target.
+func TestContextReadoutChangesTheNetworkPathOnly(t *testing.T) {
+	s := torch.NewScope()
+	defer s.Close()
+	torch.ManualSeed(5)
+	seed := NewModel()
+	torch.ManualSeed(5)
+	m := NewModelWith(ModelOptions{ContextReadout: true})
+	if seed.readout != nil || m.readout == nil {
+		t.Fatalf("read-out layers: seed %v, with the option %v", seed.readout, m.readout)
+	}
+	if got, want := len(nn.Parameters(m)), len(nn.Parameters(seed))+2; got != want {
+		t.Fatalf("%d parameters with the read-out, want %d", got, want)
+	}
+	images := s.Track(torch.Rand([]int64{4, 1, Rows, Cols}))
+	labels := s.Track(torch.FromInt64([]int64{0, 3, 9, 1}))
+	network := s.Track(torch.Rand([]int64{4, ContextDim}))
+	maxDiff := func(a, b *torch.Tensor) float64 {
+		v, err := a.Sub(b).Abs().Max().Item()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if d := maxDiff(m.Encode(images), seed.Encode(images)); d != 0 {
+		t.Fatalf("the served encoding differs from the seed model's by %v", d)
+	}
+	a, b := seed.Forward(images, network, labels), m.Forward(images, network, labels)
+	if d := maxDiff(a.LocalTarget, b.LocalTarget); d != 0 {
+		t.Fatalf("the local path differs from the seed model's by %v", d)
+	}
+	if d := maxDiff(a.NetworkTarget, b.NetworkTarget); d == 0 {
+		t.Fatal("the read-out leaves the network path as it was")
+	}
+	if err := b.NetworkTargetLoss.Backward(); err != nil {
+		t.Fatal(err)
+	}
+	if m.readout.Weight.Grad() == nil {
+		t.Fatal("the network target loss does not reach the read-out")
+	}
+}

@@ -12,18 +12,28 @@ import (
 // Settings the user must change (a port in use, a bad bootstrap peer, a bad
 // checkpoint) fail before the data is loaded, as *neuron.UsageError.
 func Run(ctx context.Context, cfg neuron.Config) error {
-	return neuron.Run(ctx, cfg, Spec())
+	return RunWith(ctx, cfg, ModelOptions{})
+}
+
+// RunWith is Run with the model options o.
+func RunWith(ctx context.Context, cfg neuron.Config, o ModelOptions) error {
+	return neuron.Run(ctx, cfg, SpecWith(o))
 }
 
 // Spec is the MNIST neuron for neuron.Run: the seed's MNIST synapse, serving
 // images of [batch, 1, 28, 28] and answering ContextDim features per example,
 // with the seed's router (keys of 100 features, 10 synapses per example).
 func Spec() neuron.Spec {
+	return SpecWith(ModelOptions{})
+}
+
+// SpecWith is Spec with the model options o.
+func SpecWith(o ModelOptions) neuron.Spec {
 	return neuron.Spec{
 		Name:         "mnist",
 		Modality:     bittensorpb.Modality_IMAGE,
 		OutputDim:    ContextDim,
-		NewModel:     func() (neuron.Model, error) { return NewModel(), nil },
+		NewModel:     func() (neuron.Model, error) { return NewModelWith(o), nil },
 		Data:         data,
 		RouterKeyDim: 100,
 		RouterTopK:   10,

@@ -1,0 +1,24 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/opentensor/bittensor-go/examples/mnist"
+	"github.com/opentensor/bittensor-go/neuron"
+)
+
+// mnistKind is `bittensor run mnist`: the common flags and --context_readout.
+func mnistKind() neuronKind {
+	return neuronKind{
+		name:  "mnist",
+		usage: "an MLP that classifies MNIST digits, distilling what its peers know",
+		flags: []cli.Flag{
+			&cli.BoolFlag{Name: "context_readout", EnvVars: envVars("context_readout"),
+				Usage: "add a linear read-out of the network context to the network path's logits " +
+					"(not in the seed's model; checkpoints record the choice)"},
+		},
+		runFlags: func(cCtx *cli.Context, cfg neuron.Config) error {
+			return mnist.RunWith(cCtx.Context, cfg, mnist.ModelOptions{ContextReadout: cCtx.Bool("context_readout")})
+		},
+	}
+}
