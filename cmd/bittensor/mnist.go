@@ -15,7 +15,7 @@ func mnistKind() neuronKind {
 		flags: []cli.Flag{
 			&cli.BoolFlag{Name: "context_readout", EnvVars: envVars("context_readout"),
 				Usage: "add a linear read-out of the network context to the network path's logits " +
-					"(not in the seed's model; checkpoints record the choice)"},
+					"(not in the seed's model; a --model_path checkpoint resumes only with the choice it was made with)"},
 		},
 		runFlags: func(cCtx *cli.Context, cfg neuron.Config) error {
 			return mnist.RunWith(cCtx.Context, cfg, mnist.ModelOptions{ContextReadout: cCtx.Bool("context_readout")})

@@ -59,7 +59,9 @@ func NewModelWith(o ModelOptions) *Model {
 	m.target2 = nn.Register(m, "target2", nn.NewLinear(512, 256, true))
 	m.target3 = nn.Register(m, "target3", nn.NewLinear(256, Classes, true))
 	if o.ContextReadout {
-		m.readout = nn.Register(m, "readout", nn.NewLinear(ContextDim, Classes, true))
+		// Named after the flag, so that a checkpoint made with the other
+		// choice fails to load with an error that names it.
+		m.readout = nn.Register(m, "context_readout", nn.NewLinear(ContextDim, Classes, true))
 	}
 	return m
 }
@@ -129,11 +131,11 @@ func (m *Model) ForwardLocal(images *torch.Tensor) *neuron.Output {
 func (m *Model) ForwardNetwork(out *neuron.Output, images, network, labels *torch.Tensor) *neuron.Output {
 	if network != nil {
 		out.NetworkOutput = m.encode(flatten(images), network)
+		logits := m.logits(out.NetworkOutput)
 		if m.readout != nil {
-			out.NetworkTarget = m.logits(out.NetworkOutput).Add(m.readout.Forward(network)).LogSoftmax(1)
-		} else {
-			out.NetworkTarget = m.target(out.NetworkOutput)
+			logits = logits.Add(m.readout.Forward(network))
 		}
+		out.NetworkTarget = logits.LogSoftmax(1)
 		out.DistillationLoss = torch.MSELoss(out.LocalContext, network.Detach(), torch.ReduceMean)
 	}
 	return out.WithLosses(labels)

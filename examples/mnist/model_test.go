@@ -182,4 +182,14 @@ func TestContextReadoutChangesTheNetworkPathOnly(t *testing.T) {
 	if m.readout.Weight.Grad() == nil {
 		t.Fatal("the network target loss does not reach the read-out")
 	}
+	// A checkpoint of either choice is refused by the other, naming the flag.
+	for _, c := range []struct {
+		name       string
+		into, from *Model
+	}{{"the seed model's state into the read-out model", m, seed}, {"the read-out model's state into the seed model", seed, m}} {
+		err := nn.CheckStateDict(c.into, nn.StateDict(c.from))
+		if err == nil || !strings.Contains(err.Error(), "context_readout") {
+			t.Errorf("%s: %v, want an error naming context_readout", c.name, err)
+		}
+	}
 }
