@@ -33,10 +33,12 @@ type Model struct {
 // neuron may choose. The zero value is the seed's model.
 type ModelOptions struct {
 	// ContextReadout adds a linear read-out of the network context
-	// (ContextDim→10) to the classifier's logits on the network path, so
-	// that a newcomer can use a trained peer's encoding from its first
-	// steps, before its own encoder and classifier have learnt to read it.
-	// The local path and what the synapse serves are unchanged.
+	// (ContextDim→10), trained on its own loss, whose log-probabilities
+	// are added to the classifier's on the network path (see
+	// ForwardNetwork), so that a newcomer can use a trained peer's
+	// encoding from its first steps, before its own encoder and classifier
+	// have learnt to read it. The local path, what the synapse serves and
+	// the gradients of the seed's layers are unchanged.
 	ContextReadout bool
 }
 
@@ -81,14 +83,10 @@ func (m *Model) encode(x, context *torch.Tensor) *torch.Tensor {
 	return m.forward2.Forward(m.forward1.Forward(h).Relu()).Relu()
 }
 
-// logits classifies an encoding h, without the log-softmax.
-func (m *Model) logits(h *torch.Tensor) *torch.Tensor {
-	h = m.target2.Forward(m.target1.Forward(h).Relu()).Relu()
-	return m.target3.Forward(h)
-}
-
+// target classifies an encoding h into log-probabilities.
 func (m *Model) target(h *torch.Tensor) *torch.Tensor {
-	return m.logits(h).LogSoftmax(1)
+	h = m.target2.Forward(m.target1.Forward(h).Relu()).Relu()
+	return m.target3.Forward(h).LogSoftmax(1)
 }
 
 // Encode returns the encoding of images with the student's context: what
@@ -128,15 +126,32 @@ func (m *Model) ForwardLocal(images *torch.Tensor) *neuron.Output {
 // ForwardNetwork completes out, the ForwardLocal of images, as Forward
 // does: the network path and the distillation loss when network is given,
 // the losses when labels are.
+//
+// With the context read-out the network path's prediction is the product
+// of two experts, the classifier of the encoding and the linear read-out of
+// the context: NetworkTarget = log_softmax(classifier + read-out), both as
+// log-probabilities. Each expert is trained on its own NLL, so the seed's
+// layers get the gradients the seed's model gives them and the read-out
+// learns as a linear probe of the context; NetworkTargetLoss is the NLL of
+// the product, which the neuron reports.
 func (m *Model) ForwardNetwork(out *neuron.Output, images, network, labels *torch.Tensor) *neuron.Output {
-	if network != nil {
-		out.NetworkOutput = m.encode(flatten(images), network)
-		logits := m.logits(out.NetworkOutput)
-		if m.readout != nil {
-			logits = logits.Add(m.readout.Forward(network))
-		}
-		out.NetworkTarget = logits.LogSoftmax(1)
-		out.DistillationLoss = torch.MSELoss(out.LocalContext, network.Detach(), torch.ReduceMean)
+	if network == nil {
+		return out.WithLosses(labels)
 	}
-	return out.WithLosses(labels)
+	out.NetworkOutput = m.encode(flatten(images), network)
+	classified := m.target(out.NetworkOutput)
+	out.NetworkTarget = classified
+	out.DistillationLoss = torch.MSELoss(out.LocalContext, network.Detach(), torch.ReduceMean)
+	if m.readout == nil {
+		return out.WithLosses(labels)
+	}
+	read := m.readout.Forward(network).LogSoftmax(1)
+	out.NetworkTarget = classified.Add(read).LogSoftmax(1)
+	if out.WithLosses(labels); labels != nil {
+		out.Loss = out.LocalTargetLoss.
+			Add(torch.NLLLoss(classified, labels, torch.ReduceMean)).
+			Add(torch.NLLLoss(read, labels, torch.ReduceMean)).
+			Add(out.DistillationLoss)
+	}
+	return out
 }

@@ -140,9 +140,10 @@ func TestServedModelDeclaresItsImages(t *testing.T) {
 	}
 }
 
-// The context read-out changes the network path only: the seed's layers
-// are drawn as NewModel draws them, the local path and the served encoding
-// are the seed model's, and the read-out learns from the network target.
+// The context read-out changes the network path's prediction only: the
+// seed's layers are drawn as NewModel draws them, the local path, the served
+// encoding and the seed's layers' gradients are the seed model's, and the
+// read-out learns from the labels.
 func TestContextReadoutChangesTheNetworkPathOnly(t *testing.T) {
 	s := torch.NewScope()
 	defer s.Close()
@@ -174,13 +175,27 @@ func TestContextReadoutChangesTheNetworkPathOnly(t *testing.T) {
 		t.Fatalf("the local path differs from the seed model's by %v", d)
 	}
 	if d := maxDiff(a.NetworkTarget, b.NetworkTarget); d == 0 {
-		t.Fatal("the read-out leaves the network path as it was")
+		t.Fatal("the read-out leaves the network path's prediction as it was")
 	}
-	if err := b.NetworkTargetLoss.Backward(); err != nil {
-		t.Fatal(err)
+	if d := maxDiff(b.NetworkTarget.Exp().Sum(1), s.Track(torch.Ones([]int64{4}))); d > 1e-5 {
+		t.Fatalf("the network path's probabilities sum to 1±%v", d)
+	}
+	for _, o := range []*neuron.Output{a, b} {
+		if err := o.Loss.Backward(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if m.readout.Weight.Grad() == nil {
-		t.Fatal("the network target loss does not reach the read-out")
+		t.Fatal("the loss does not reach the read-out")
+	}
+	seedParams := nn.NamedParameters(seed)
+	for name, p := range nn.NamedParameters(m) {
+		if strings.HasPrefix(name, "context_readout.") {
+			continue
+		}
+		if d := maxDiff(p.Grad(), seedParams[name].Grad()); d > 1e-6 {
+			t.Errorf("%s's gradient differs from the seed model's by %v", name, d)
+		}
 	}
 	// A checkpoint of either choice is refused by the other, naming the flag.
 	for _, c := range []struct {
