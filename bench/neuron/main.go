@@ -174,7 +174,7 @@ func startMember(ctx context.Context, cfg neuron.Config) (*member, error) {
 	if err != nil {
 		return nil, err
 	}
-	syn, err := neuron.NewLocalSynapse(key, mnist.NewModel(), bittensorpb.Modality_IMAGE)
+	syn, err := neuron.NewLocalSynapse(key, mnist.NewModelWith(mnist.DefaultModelOptions()), bittensorpb.Modality_IMAGE)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,8 @@ func soloCases(ctx context.Context, loader *mnist.Loader, python, script string,
 // (mnist.Model is a neuron.SharedEncodingModel), the self-query with its
 // graph kept (the in-process call), the network path and the seed's losses,
 // backward, the self-query's backward into the model through the kept
-// graph, and an SGD step. bench/python/neuron_step.py is the PyTorch twin
+// graph, and an SGD step, with the model `bittensor run mnist` runs
+// (mnist.DefaultModelOptions). bench/python/neuron_step.py is the PyTorch twin
 // of the seed's step, which encodes the batch twice more: once for the
 // routing context and once to recompute the self-query for its backward.
 func modelStep(steps, warmup int) (float64, error) {
@@ -59,7 +60,7 @@ func modelStep(steps, warmup int) (float64, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	torch.ManualSeed(0)
-	m := mnist.NewModel()
+	m := mnist.NewModelWith(mnist.DefaultModelOptions())
 	gate := nn.NewLinear(mnist.ContextDim, 1, true)
 	opt, err := optim.NewSGD(append(nn.Parameters(m), nn.Parameters(gate)...), optim.SGDOptions{LR: 0.01, Momentum: 0.9})
 	if err != nil {

@@ -5,7 +5,9 @@ Per step, as the seed's neuron does when it queries only itself: the routing
 context (the model's encoding, with autograd, through a linear gate), the
 self-query (the same encoding without autograd, what the neuron serves), the
 seed's forward with the self-query as the network's context and its three
-losses, backward, the self-query's backward (the served encoding recomputed
+losses, the context read-out of `bittensor run mnist` (a linear layer of the
+context with its own loss, its log-probabilities added to the classifier's
+for the prediction, whose loss the neuron reports), backward, the self-query's backward (the served encoding recomputed
 with autograd and back-propagated with the gradient the network context got,
 training the model as a peer's Backward would), and one SGD step.
 
@@ -27,6 +29,7 @@ class Net(nn.Module):
         self.s1, self.s2 = nn.Linear(784, 1024), nn.Linear(1024, 1024)
         self.f1, self.f2 = nn.Linear(784 + 1024, 1024), nn.Linear(1024, 1024)
         self.t1, self.t2, self.t3 = nn.Linear(1024, 512), nn.Linear(512, 256), nn.Linear(256, 10)
+        self.readout = nn.Linear(1024, 10)
         self.gate = nn.Linear(1024, 1)
 
     def student(self, x):
@@ -64,9 +67,12 @@ def main():
         network = served * gate
         student = net.student(x)
         local = net.enc(x, student)
-        remote = net.enc(x, network)
-        loss = (F.nll_loss(net.target(local), labels) + F.nll_loss(net.target(remote), labels)
-                + F.mse_loss(student, network.detach()))
+        remote = net.target(net.enc(x, network))
+        read = F.log_softmax(net.readout(network), dim=1)
+        predicted = F.log_softmax(remote + read, dim=1)
+        F.nll_loss(predicted, labels)  # the network target loss the neuron reports
+        loss = (F.nll_loss(net.target(local), labels) + F.nll_loss(remote, labels)
+                + F.nll_loss(read, labels) + F.mse_loss(student, network.detach()))
         loss.backward()
         net.encode(x).backward(served.grad)  # the self-query's Backward
         opt.step()

@@ -14,8 +14,10 @@ func mnistKind() neuronKind {
 		usage: "an MLP that classifies MNIST digits, distilling what its peers know",
 		flags: []cli.Flag{
 			&cli.BoolFlag{Name: "context_readout", EnvVars: envVars("context_readout"),
-				Usage: "add a linear read-out of the network context to the network path's logits " +
-					"(not in the seed's model; a --model_path checkpoint resumes only with the choice it was made with)"},
+				Value: mnist.DefaultModelOptions().ContextReadout,
+				Usage: "add a linear read-out of the network context, trained on its own loss, whose probabilities " +
+					"multiply the classifier's on the network path (--context_readout=false: the seed's model; " +
+					"a --model_path checkpoint resumes only with the choice it was made with)"},
 		},
 		runFlags: func(cCtx *cli.Context, cfg neuron.Config) error {
 			return mnist.RunWith(cCtx.Context, cfg, mnist.ModelOptions{ContextReadout: cCtx.Bool("context_readout")})

@@ -30,7 +30,8 @@ type Model struct {
 }
 
 // ModelOptions are the departures from the seed's MNIST synapse that a
-// neuron may choose. The zero value is the seed's model.
+// neuron may choose. The zero value is the seed's model; `bittensor run
+// mnist` runs with DefaultModelOptions.
 type ModelOptions struct {
 	// ContextReadout adds a linear read-out of the network context
 	// (ContextDim→10), trained on its own loss, whose log-probabilities
@@ -42,8 +43,14 @@ type ModelOptions struct {
 	ContextReadout bool
 }
 
-// NewModel returns the seed's Model initialised from the torch random
-// generator.
+// DefaultModelOptions are the options of `bittensor run mnist`, Run and
+// Spec: the context read-out, with which a newcomer learns from trained
+// peers in half the steps a lone neuron needs (see the README's "Learning
+// together").
+func DefaultModelOptions() ModelOptions { return ModelOptions{ContextReadout: true} }
+
+// NewModel returns the seed's Model (the zero ModelOptions) initialised
+// from the torch random generator.
 func NewModel() *Model {
 	return NewModelWith(ModelOptions{})
 }

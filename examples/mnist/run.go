@@ -9,10 +9,11 @@ import (
 
 // Run trains an MNIST neuron with its peers, as the seed's walkthrough does,
 // until cfg.Epochs are done or ctx ends (then it checkpoints and returns nil).
+// Its model has the DefaultModelOptions.
 // Settings the user must change (a port in use, a bad bootstrap peer, a bad
 // checkpoint) fail before the data is loaded, as *neuron.UsageError.
 func Run(ctx context.Context, cfg neuron.Config) error {
-	return RunWith(ctx, cfg, ModelOptions{})
+	return RunWith(ctx, cfg, DefaultModelOptions())
 }
 
 // RunWith is Run with the model options o.
@@ -20,11 +21,12 @@ func RunWith(ctx context.Context, cfg neuron.Config, o ModelOptions) error {
 	return neuron.Run(ctx, cfg, SpecWith(o))
 }
 
-// Spec is the MNIST neuron for neuron.Run: the seed's MNIST synapse, serving
+// Spec is the MNIST neuron for neuron.Run: the seed's MNIST synapse with the
+// DefaultModelOptions, serving
 // images of [batch, 1, 28, 28] and answering ContextDim features per example,
 // with the seed's router (keys of 100 features, 10 synapses per example).
 func Spec() neuron.Spec {
-	return SpecWith(ModelOptions{})
+	return SpecWith(DefaultModelOptions())
 }
 
 // SpecWith is Spec with the model options o.

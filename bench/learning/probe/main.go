@@ -39,8 +39,18 @@ type loaded struct {
 	owners       []string
 }
 
+// load reads the checkpoint at path, with or without the context read-out
+// as the neuron that saved it ran.
 func load(path string) (*loaded, error) {
-	m := mnist.NewModel()
+	names, err := torch.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	_, readout := names["model.context_readout.weight"]
+	for _, v := range names {
+		v.Free()
+	}
+	m := mnist.NewModelWith(mnist.ModelOptions{ContextReadout: readout})
 	r, err := neuron.NewRouter(mnist.ContextDim, 100, 10)
 	if err != nil {
 		return nil, err

@@ -14,9 +14,9 @@ import (
 
 // writeCheckpoint saves a fresh model and router under the names a
 // Trainer's checkpoint uses, with the router rows owned as owners lists.
-func writeCheckpoint(t *testing.T, path string, owners []string) {
+func writeCheckpoint(t *testing.T, path string, o mnist.ModelOptions, owners []string) {
 	t.Helper()
-	m := mnist.NewModel()
+	m := mnist.NewModelWith(o)
 	r, err := neuron.NewRouter(mnist.ContextDim, 100, 10)
 	if err != nil {
 		t.Fatal(err)
@@ -43,8 +43,9 @@ func writeCheckpoint(t *testing.T, path string, owners []string) {
 func TestProbeBatchCountsEveryContext(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.ckpt"), filepath.Join(dir, "b.ckpt")
-	writeCheckpoint(t, a, []string{"aaaa/s1", "bbbb/s2"})
-	writeCheckpoint(t, b, []string{"bbbb/s2", "aaaa/s1"})
+	// A neuron of the seed's model and one with the context read-out.
+	writeCheckpoint(t, a, mnist.ModelOptions{}, []string{"aaaa/s1", "bbbb/s2"})
+	writeCheckpoint(t, b, mnist.ModelOptions{ContextReadout: true}, []string{"bbbb/s2", "aaaa/s1"})
 	self, err := load(a)
 	if err != nil {
 		t.Fatal(err)
