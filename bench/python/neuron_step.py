@@ -7,9 +7,10 @@ self-query (the same encoding without autograd, what the neuron serves), the
 seed's forward with the self-query as the network's context and its three
 losses, the context read-out of `bittensor run mnist` (a linear layer of the
 context with its own loss, its log-probabilities added to the classifier's
-for the prediction, whose loss the neuron reports), backward, the self-query's backward (the served encoding recomputed
-with autograd and back-propagated with the gradient the network context got,
-training the model as a peer's Backward would), and one SGD step.
+for the prediction, whose loss the neuron reports), backward, the
+self-query's backward (the served encoding recomputed with autograd and
+back-propagated with the gradient the network context got, training the
+model as a peer's Backward would), and one SGD step.
 
 Usage: neuron_step.py <steps> <warmup> <threads>; prints "samples/s=<v>".
 Run with Debian's /usr/bin/python3 (python3-torch), under the same malloc

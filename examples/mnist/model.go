@@ -154,7 +154,8 @@ func (m *Model) ForwardNetwork(out *neuron.Output, images, network, labels *torc
 	}
 	read := m.readout.Forward(network).LogSoftmax(1)
 	out.NetworkTarget = classified.Add(read).LogSoftmax(1)
-	if out.WithLosses(labels); labels != nil {
+	out.WithLosses(labels)
+	if labels != nil {
 		out.Loss = out.LocalTargetLoss.
 			Add(torch.NLLLoss(classified, labels, torch.ReduceMean)).
 			Add(torch.NLLLoss(read, labels, torch.ReduceMean)).
