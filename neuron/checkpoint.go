@@ -55,6 +55,9 @@ func (t *Trainer) Save(path string) error {
 func (t *Trainer) load(path string) error {
 	ck, err := optim.ReadCheckpoint(path, t.opt)
 	if err != nil {
+		if why := t.modelMismatch(path); why != nil {
+			return fmt.Errorf("resume %s: %w", path, why)
+		}
 		return fmt.Errorf("resume: %w", err)
 	}
 	defer ck.Close()
@@ -78,6 +81,24 @@ func (t *Trainer) load(path string) error {
 	}
 	t.epoch, t.bestLoss = st.epoch, st.bestLoss
 	return nil
+}
+
+// modelMismatch explains a checkpoint the optimizer refused. libtorch checks
+// the optimizer's state while it reads the file, before the model's state
+// dict can be, so a checkpoint of another model (say, one made with another
+// --context_readout choice) fails first on a parameter group's size, an error
+// that names neither model. modelMismatch reads the file again without the
+// optimizer and returns checkState's error, which names the tensors that
+// differ, or nil when the records fit (the optimizer's error is then the
+// cause).
+func (t *Trainer) modelMismatch(path string) error {
+	ck, err := optim.ReadCheckpoint(path, nil)
+	if err != nil {
+		return nil
+	}
+	defer ck.Close()
+	_, err = t.checkState(ck.Tensors)
+	return err
 }
 
 // checkpointState is a checkpoint's contents, checked against the trainer.

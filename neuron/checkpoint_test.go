@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,18 +43,22 @@ func TestFailedResumeChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := len(tr.router.slotOwners())
+	bigger, err := optim.NewSGD(append(slices.Clone(other.opt.Params()), torch.Zeros([]int64{3})), optim.SGDOptions{LR: 0.1, Momentum: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, c := range map[string]struct {
 		edit func(ts map[string]*torch.Tensor)
-		opt  bool // save other's optimizer state in the file
+		opt  *optim.Optimizer // the optimizer whose state the file holds
 		want string
 	}{
-		"negative epoch": {func(ts map[string]*torch.Tensor) { ts[ckptEpoch] = torch.FromInt64([]int64{-1}) }, true, "epoch -1"},
-		"epoch dtype":    {func(ts map[string]*torch.Tensor) { ts[ckptEpoch] = torch.FromFloat64([]float64{1}) }, true, ckptEpoch},
-		"no best loss":   {func(ts map[string]*torch.Tensor) { delete(ts, ckptBestLoss) }, true, "no " + ckptBestLoss},
-		"too few rows":   {func(ts map[string]*torch.Tensor) { ts[ckptSlots] = torch.FromUint8([]byte("a")) }, true, "key rows saved"},
+		"negative epoch": {func(ts map[string]*torch.Tensor) { ts[ckptEpoch] = torch.FromInt64([]int64{-1}) }, other.opt, "epoch -1"},
+		"epoch dtype":    {func(ts map[string]*torch.Tensor) { ts[ckptEpoch] = torch.FromFloat64([]float64{1}) }, other.opt, ckptEpoch},
+		"no best loss":   {func(ts map[string]*torch.Tensor) { delete(ts, ckptBestLoss) }, other.opt, "no " + ckptBestLoss},
+		"too few rows":   {func(ts map[string]*torch.Tensor) { ts[ckptSlots] = torch.FromUint8([]byte("a")) }, other.opt, "key rows saved"},
 		"duplicate owner": {func(ts map[string]*torch.Tensor) {
 			ts[ckptSlots] = torch.FromUint8([]byte(strings.Repeat("x/y\n", rows-1) + "x/y"))
-		}, true, "owns two key rows"},
+		}, other.opt, "owns two key rows"},
 		"model shape": {func(ts map[string]*torch.Tensor) {
 			for n := range ts {
 				if strings.HasPrefix(n, ckptModel) {
@@ -61,7 +66,7 @@ func TestFailedResumeChangesNothing(t *testing.T) {
 					return
 				}
 			}
-		}, true, "model"},
+		}, other.opt, "model"},
 		"router tensor missing": {func(ts map[string]*torch.Tensor) {
 			for n := range ts {
 				if strings.HasPrefix(n, ckptRouter) {
@@ -69,21 +74,21 @@ func TestFailedResumeChangesNothing(t *testing.T) {
 					return
 				}
 			}
-		}, true, "router"},
-		"unknown record": {func(ts map[string]*torch.Tensor) { ts["meta.extra"] = torch.FromInt64([]int64{1}) }, true, "unexpected record"},
-		"no optimizer":   {func(map[string]*torch.Tensor) {}, false, "no optimizer state"},
+		}, other.opt, "router"},
+		"unknown record": {func(ts map[string]*torch.Tensor) { ts["meta.extra"] = torch.FromInt64([]int64{1}) }, other.opt, "unexpected record"},
+		"no optimizer":   {func(map[string]*torch.Tensor) {}, nil, "no optimizer state"},
+		// Another model's checkpoint: the optimizer's state has one
+		// parameter more, which libtorch refuses first; the error names the
+		// model's tensor all the same.
+		"another model": {func(ts map[string]*torch.Tensor) { ts[ckptModel+"extra.weight"] = torch.Zeros([]int64{3}) }, bigger, "unexpected [extra.weight]"},
 	} {
 		ts, err := optim.LoadCheckpoint(good, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.edit(ts)
-		var opt *optim.Optimizer
-		if c.opt {
-			opt = other.opt
-		}
 		bad := filepath.Join(dir, "bad")
-		if err := optim.SaveCheckpoint(bad, ts, opt); err != nil {
+		if err := optim.SaveCheckpoint(bad, ts, c.opt); err != nil {
 			t.Fatal(err)
 		}
 		err = tr.load(bad)

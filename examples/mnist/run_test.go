@@ -159,3 +159,30 @@ func TestResumeFromBadCheckpoint(t *testing.T) {
 		t.Fatalf("got %v, want a --model_path usage error", err)
 	}
 }
+
+// A checkpoint made with the seed's model (--context_readout=false) is
+// refused by the read-out model with a --model_path usage error that names
+// the read-out layer, not the optimizer's parameter groups (which libtorch
+// checks first).
+func TestResumeOtherReadoutChoiceNamesIt(t *testing.T) {
+	data, logdir := writeSubset(t, 64, 64), t.TempDir()
+	var log logtest.Buffer
+	cfg := testConfig(t, data, logdir, &log)
+	cfg.Epochs = 1
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := RunWith(ctx, cfg, ModelOptions{ContextReadout: false}); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := filepath.Glob(filepath.Join(logdir, "mnist-*", neuron.LastCheckpoint))
+	if len(last) != 1 {
+		t.Fatalf("last checkpoints %v, want one", last)
+	}
+	cfg = testConfig(t, data, t.TempDir(), &log)
+	cfg.ModelPath = last[0]
+	err := RunWith(ctx, cfg, ModelOptions{ContextReadout: true})
+	var ue *neuron.UsageError
+	if !errors.As(err, &ue) || ue.Flag != "model_path" || !strings.Contains(err.Error(), "context_readout") {
+		t.Fatalf("got %v, want a --model_path usage error naming context_readout", err)
+	}
+}
