@@ -22,9 +22,9 @@ func RunWith(ctx context.Context, cfg neuron.Config, o ModelOptions) error {
 }
 
 // Spec is the MNIST neuron for neuron.Run: the seed's MNIST synapse with the
-// DefaultModelOptions, serving
-// images of [batch, 1, 28, 28] and answering ContextDim features per example,
-// with the seed's router (keys of 100 features, 10 synapses per example).
+// DefaultModelOptions, serving images of [batch, 1, 28, 28] and answering
+// ContextDim features per example, with the seed's router (keys of 100
+// features, 10 synapses per example).
 func Spec() neuron.Spec {
 	return SpecWith(DefaultModelOptions())
 }
