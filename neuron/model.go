@@ -59,8 +59,11 @@ type Output struct {
 // a step computes that encoding once: the Trainer routes with the
 // LocalOutput of ForwardLocal instead of calling Encode, and one backward
 // pass carries the router's gradient and the local losses' gradients through
-// it. The parameters' gradients are those of Encode and Forward computed
-// apart. A model whose Encode differs from its local path (batch norm with
+// it. The neuron's own synapse, when the router picks it, answers with the
+// routed rows of that encoding too, instead of an in-process call encoding
+// them again; it learns from their gradient through the same graph, after
+// the step's backward, as it would from the call's backward. The
+// parameters' gradients are those of Encode and Forward computed apart. A model whose Encode differs from its local path (batch norm with
 // running statistics in Encode and batch statistics in training, dropout in
 // one of them) must not implement it.
 type SharedEncodingModel interface {

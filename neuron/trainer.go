@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -334,9 +335,10 @@ func (t *Trainer) step(ctx context.Context, b Batch) (StepResult, error) {
 		res.Skipped = true
 		return res, nil
 	}
-	if err := out.Loss.Backward(); err != nil {
+	if err := out.Loss.BackwardWith(nil, q.own.retainsGraph()); err != nil {
 		return StepResult{}, fmt.Errorf("trainer: backward: %w", err)
 	}
+	t.learnOwn(q.own)
 	norm, err := torch.ClipGradNorm(nn.Parameters(t.router), routerMaxNorm)
 	if err != nil {
 		return StepResult{}, fmt.Errorf("trainer: %w", err)
@@ -481,6 +483,7 @@ type queried struct {
 	network  *torch.Tensor // the joined answer
 	dispatch *Dispatch     // the routing; Close it after use
 	res      Responses     // per synapse of dispatch.Synapses
+	own      *ownAnswer    // the own synapse's answer when taken from the local encoding
 }
 
 // query routes x to synapses, calls them and joins their answers: the
@@ -495,17 +498,25 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittens
 	if err != nil {
 		return queried{}, fmt.Errorf("trainer: %w", err)
 	}
+	// The own synapse's answer comes from the local encoding where it can
+	// (ownIndex); the Dendrite calls the others.
+	own := t.ownIndex(d, x)
+	called, requests := d.Synapses, d.Requests
+	if own >= 0 {
+		called, requests = slices.Delete(slices.Clone(called), own, own+1), slices.Delete(slices.Clone(requests), own, own+1)
+	}
 	var res Responses
-	switch t.synapse.Modality() {
-	case bittensorpb.Modality_TEXT:
-		var requests [][]string
-		if requests, err = textRequests(d, text); err == nil {
-			res, err = t.neuron.Dendrite.ForwardText(ctx, d.Synapses, requests)
+	switch {
+	case len(called) == 0:
+	case t.synapse.Modality() == bittensorpb.Modality_TEXT:
+		var batches [][]string
+		if batches, err = textRequests(d, text); err == nil {
+			res, err = t.neuron.Dendrite.ForwardText(ctx, called, batches)
 		}
-	case bittensorpb.Modality_IMAGE:
-		res, err = t.neuron.Dendrite.ForwardImage(ctx, d.Synapses, d.Requests)
+	case t.synapse.Modality() == bittensorpb.Modality_IMAGE:
+		res, err = t.neuron.Dendrite.ForwardImage(ctx, called, requests)
 	default:
-		res, err = t.neuron.Dendrite.ForwardTensor(ctx, d.Synapses, d.Requests)
+		res, err = t.neuron.Dendrite.ForwardTensor(ctx, called, requests)
 	}
 	if err != nil {
 		d.Close()
@@ -514,13 +525,24 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittens
 	for _, o := range res.Outputs {
 		s.Track(o)
 	}
+	var q queried
+	if own >= 0 {
+		var answer *torch.Tensor
+		q.own, answer, err = t.answerOwn(s, d, own, encoding)
+		if answer == nil { // the answer could not be attached to the graph
+			d.Close()
+			return queried{}, err
+		}
+		res.Outputs, res.Errs = slices.Insert(res.Outputs, own, answer), slices.Insert(res.Errs, own, err)
+	}
 	t.logCalls(d.Synapses, res.Errs)
 	network, err := d.Join(res.Outputs)
 	if err != nil {
 		d.Close()
 		return queried{}, fmt.Errorf("trainer: %w", err)
 	}
-	return queried{network: network, dispatch: d, res: res}, nil
+	q.network, q.dispatch, q.res = network, d, res
+	return q, nil
 }
 
 // textRequests returns the strings of text that d sends each synapse.

@@ -48,13 +48,14 @@ func soloCases(ctx context.Context, loader *mnist.Loader, python, script string,
 // modelStep returns the samples per second of the model work of a lone
 // neuron's step as the Trainer does it, written out in Go with no
 // framework: the local path, whose encoding also feeds the routing gate
-// (mnist.Model is a neuron.SharedEncodingModel), the self-query with its
-// graph kept (the in-process call), the network path and the seed's losses,
-// backward, the self-query's backward into the model through the kept
-// graph, and an SGD step, with the model `bittensor run mnist` runs
-// (mnist.DefaultModelOptions). bench/python/neuron_step.py is the PyTorch twin
-// of the seed's step, which encodes the batch twice more: once for the
-// routing context and once to recompute the self-query for its backward.
+// and is the own synapse's answer (mnist.Model is a
+// neuron.SharedEncodingModel), the network path and the seed's losses,
+// backward (keeping the graph), the answer's backward into the model
+// through the local encoding's graph, and an SGD step, with the model
+// `bittensor run mnist` runs (mnist.DefaultModelOptions).
+// bench/python/neuron_step.py is the PyTorch twin of the seed's step,
+// which encodes the batch three times more: for the routing context, for
+// the self-query, and to recompute the self-query for its backward.
 func modelStep(steps, warmup int) (float64, error) {
 	const batch = 64
 	runtime.LockOSThread()
@@ -78,13 +79,12 @@ func modelStep(steps, warmup int) (float64, error) {
 		}
 		local := m.ForwardLocal(x)
 		g := gate.Forward(local.LocalOutput).Sigmoid()
-		served := m.Encode(x)
-		answer := served.Detach().SetRequiresGrad(true)
+		answer := local.LocalOutput.Detach().SetRequiresGrad(true)
 		out := m.ForwardNetwork(local, x, answer.Mul(g), labels)
-		if err := out.Loss.Backward(); err != nil {
+		if err := out.Loss.BackwardWith(nil, true); err != nil {
 			return err
 		}
-		if err := served.BackwardWith(answer.Grad(), false); err != nil {
+		if err := local.LocalOutput.BackwardWith(answer.Grad(), false); err != nil {
 			return err
 		}
 		return opt.Step()
