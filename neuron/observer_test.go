@@ -32,6 +32,20 @@ func scrapeNeuron(t *testing.T, n *Neuron) observetest.Metrics {
 	return m
 }
 
+// scrapeUntil scrapes n's metrics until done accepts them, for at most
+// 10 s, and returns the last scrape.
+func scrapeUntil(t *testing.T, n *Neuron, done func(observetest.Metrics) bool) observetest.Metrics {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m := scrapeNeuron(t, n)
+		if done(m) || time.Now().After(deadline) {
+			return m
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // metric returns a series' value, failing the test when it is missing.
 func metric(t *testing.T, m observetest.Metrics, name string, labels ...string) float64 {
 	t.Helper()
@@ -78,7 +92,16 @@ func TestNeuronMetricsFollowItsCalls(t *testing.T) {
 		t.Fatalf("unsigned request: %v, want UNAUTHENTICATED", err)
 	}
 
-	mA := scrapeNeuron(t, nA)
+	// The Axon counts and times a request when gRPC reports its end, which
+	// may come after the caller has the answer: scrape until the requests
+	// are all counted and every Forward counted is timed too (bounded).
+	mA := scrapeUntil(t, nA, func(m observetest.Metrics) bool {
+		ok, _ := m.Value("bittensor_axon_requests_total", "method", "Forward", "code", "OK")
+		refused, _ := m.Value("bittensor_axon_requests_total", "method", "Forward", "code", "Unauthenticated")
+		timed, _ := m.Value("bittensor_axon_request_duration_seconds", "method", "Forward")
+		backwards, _ := m.Value("bittensor_axon_requests_total", "method", "Backward", "code", "OK")
+		return ok >= steps && refused == 1 && timed == ok+refused && backwards >= 1
+	})
 	forwards := metric(t, mA, "bittensor_axon_requests_total", "method", "Forward", "code", "OK")
 	if forwards < steps || metric(t, mA, "bittensor_axon_requests_total", "method", "Backward", "code", "OK") < 1 {
 		t.Errorf("A's Axon answered %v Forwards and %v Backwards, want at least %d and 1", forwards,
