@@ -18,7 +18,9 @@
 //     its backward sends the output gradient to the peer and feeds the input
 //     gradient it returns back into the graph; one call's Backward RPCs go
 //     out at once. A failed peer answers zeros. A synapse the process serves
-//     itself is called in-process, with the same semantics.
+//     itself is called in-process, with the same semantics; a Trainer whose
+//     model is a SharedEncodingModel does not even call it, but answers
+//     with its step's local encoding (own_answer.go).
 //   - Metagraph (package neuron/metagraph): the cache of signed,
 //     proof-of-work synapse definitions, kept by gossip (the default) or in
 //     etcd (--chain_endpoint etcd://…). The rules are plain Go over values
