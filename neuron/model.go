@@ -63,9 +63,10 @@ type Output struct {
 // routed rows of that encoding too, instead of an in-process call encoding
 // them again; it learns from their gradient through the same graph, after
 // the step's backward, as it would from the call's backward. The
-// parameters' gradients are those of Encode and Forward computed apart. A model whose Encode differs from its local path (batch norm with
-// running statistics in Encode and batch statistics in training, dropout in
-// one of them) must not implement it.
+// parameters' gradients are those of Encode and Forward computed apart. A
+// model whose Encode differs from its local path (batch norm with running
+// statistics in Encode and batch statistics in training, dropout in one of
+// them) must not implement it.
 type SharedEncodingModel interface {
 	Model
 	// ForwardLocal computes the local path of Forward for inputs:

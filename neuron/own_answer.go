@@ -2,7 +2,6 @@ package neuron
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -62,17 +61,12 @@ func (t *Trainer) answerOwn(s *torch.Scope, d *Dispatch, i int, encoding *torch.
 	}
 	dendrite := t.neuron.Dendrite
 	answer := s.Track(rows.Detach())
-	var err error
-	want := []int64{int64(len(d.rows[i])), dendrite.OutputDim()}
-	if answer.DType() != torch.Float32 || !slices.Equal(answer.Shape(), want) {
-		err = fmt.Errorf("answered a %v %v tensor, want float32 %v: %w", answer.DType(), answer.Shape(), want, errBadAnswer)
-	} else {
-		err = checkTensorValues(answer, dendrite.cfg.MaxAbsValue)
-	}
+	batch := int64(len(d.rows[i]))
+	err := dendrite.checkLocalAnswer(shortKey(o.key), answer, batch)
 	dendrite.record(o.key, false, time.Since(start), err)
 	if err != nil {
-		zeros := s.Track(torch.Zeros(want, torch.WithDevice(dendrite.cfg.Device)))
-		return nil, zeros, fmt.Errorf("dendrite: in-process %s: %w", shortKey(o.key), err)
+		zeros := torch.Zeros([]int64{batch, dendrite.OutputDim()}, torch.WithDevice(dendrite.cfg.Device))
+		return nil, s.Track(zeros), err
 	}
 	if !torch.GradEnabled() || !rows.RequiresGrad() || len(t.synapse.LearnParameters()) == 0 {
 		return o, answer, nil
@@ -123,15 +117,6 @@ func (t *Trainer) learnOwn(o *ownAnswer) {
 	}
 	start := time.Now()
 	d := t.neuron.Dendrite
-	err := checkTensorValues(g, math.Inf(1))
-	if err == nil {
-		err = t.synapse.Guard(func() error {
-			_, err := learnFrom(t.synapse, t.synapse.LearnParameters(), d.key.PublicHex(), o.graph, nil, g, false)
-			return err
-		})
-	}
-	if err != nil {
-		err = fmt.Errorf("dendrite: in-process %s: %w", shortKey(o.key), err)
-	}
+	_, err := d.learnLocal(t.synapse, shortKey(o.key), o.graph, nil, g, false)
 	d.record(o.key, true, time.Since(start), err)
 }

@@ -256,13 +256,8 @@ func (d *Dendrite) localForward(c *remoteCall, withGraph bool) (*torch.Tensor, e
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: in-process %s: %w", peer, err)
 	}
-	want := []int64{c.batch, d.cfg.OutputDim}
-	if out.DType() != torch.Float32 || !slices.Equal(out.Shape(), want) {
-		return nil, fmt.Errorf("dendrite: in-process %s answered a %v %v tensor, want float32 %v: %w",
-			peer, out.DType(), out.Shape(), want, errBadAnswer)
-	}
-	if err := checkTensorValues(out, d.cfg.MaxAbsValue); err != nil {
-		return nil, fmt.Errorf("dendrite: in-process %s: output: %w", peer, err)
+	if err := d.checkLocalAnswer(peer, out, c.batch); err != nil {
+		return nil, err
 	}
 	if keep {
 		c.graph = out
@@ -287,29 +282,10 @@ func (d *Dendrite) localBackward(c *remoteCall, grad *torch.Tensor, wantGrad boo
 	// text call's graph belongs to no scope of the caller's step.
 	defer func() { c.graph.Free(); c.graph = nil }()
 	peer := shortKey(c.synapse.GetSynapseKey())
-	if err := checkTensorValues(grad, math.Inf(1)); err != nil {
-		return nil, fmt.Errorf("dendrite: in-process %s: output gradient: %w", peer, err)
-	}
-	learner, _ := c.local.(NetworkLearner)
-	var params []*torch.Tensor
-	if learner != nil {
-		params = learner.LearnParameters()
-	}
 	wantGrad = wantGrad && c.leaf != nil
-	if !wantGrad && len(params) == 0 {
-		return nil, nil
-	}
-	var g *torch.Tensor
-	err := guard(c.local, func() error {
-		var err error
-		g, err = learnFrom(learner, params, d.key.PublicHex(), c.graph, c.leaf, grad.Detach().To(c.graph.Device()), wantGrad)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dendrite: in-process %s: %w", peer, err)
-	}
-	if !wantGrad {
-		return nil, nil
+	g, err := d.learnLocal(c.local, peer, c.graph, c.leaf, grad, wantGrad)
+	if err != nil || !wantGrad {
+		return nil, err
 	}
 	if err := checkTensorValues(g, d.cfg.MaxAbsValue); err != nil {
 		return nil, fmt.Errorf("dendrite: in-process %s: input gradient: %w", peer, err)
@@ -330,4 +306,47 @@ func (c *remoteCall) localInputs(leaf bool) any {
 		x = x.SetRequiresGrad(true)
 	}
 	return x
+}
+
+// checkLocalAnswer checks an in-process synapse's answer to batch examples
+// as a peer's answer is checked: float32 [batch, OutputDim], values finite
+// and within MaxAbsValue.
+func (d *Dendrite) checkLocalAnswer(peer string, out *torch.Tensor, batch int64) error {
+	want := []int64{batch, d.cfg.OutputDim}
+	if out.DType() != torch.Float32 || !slices.Equal(out.Shape(), want) {
+		return fmt.Errorf("dendrite: in-process %s answered a %v %v tensor, want float32 %v: %w",
+			peer, out.DType(), out.Shape(), want, errBadAnswer)
+	}
+	if err := checkTensorValues(out, d.cfg.MaxAbsValue); err != nil {
+		return fmt.Errorf("dendrite: in-process %s: output: %w", peer, err)
+	}
+	return nil
+}
+
+// learnLocal lets s, a synapse this process serves, learn from grad, the
+// gradient of its answer whose graph is graph, as the Axon's Backward would
+// (a NetworkLearner, with the Dendrite's key as the caller), and returns
+// the gradient of leaf, its input, when wantGrad.
+func (d *Dendrite) learnLocal(s Synapse, peer string, graph, leaf, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
+	if err := checkTensorValues(grad, math.Inf(1)); err != nil {
+		return nil, fmt.Errorf("dendrite: in-process %s: output gradient: %w", peer, err)
+	}
+	learner, _ := s.(NetworkLearner)
+	var params []*torch.Tensor
+	if learner != nil {
+		params = learner.LearnParameters()
+	}
+	if !wantGrad && len(params) == 0 {
+		return nil, nil
+	}
+	var g *torch.Tensor
+	err := guard(s, func() error {
+		var err error
+		g, err = learnFrom(learner, params, d.key.PublicHex(), graph, leaf, grad.Detach().To(graph.Device()), wantGrad)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dendrite: in-process %s: %w", peer, err)
+	}
+	return g, nil
 }
