@@ -60,6 +60,30 @@ func TestLearningLine(t *testing.T) {
 	}
 }
 
+// The sustained reading counts from the first test after which a run never
+// drops under the target again, so a lucky early test does not count; a
+// run that ends under it has not reached it.
+func TestSustainedLine(t *testing.T) {
+	var rs []record
+	rs = append(rs, curveOf(caseSolo, 1, "A", [2]float64{0.90, 0.97}, [2]float64{0.95, 0.96}, [2]float64{0.96, 0.975}, [2]float64{0.97, 0.98})...)
+	rs = append(rs, curveOf(caseSolo, 2, "A", [2]float64{0.90, 0.90}, [2]float64{0.95, 0.97}, [2]float64{0.96, 0.971}, [2]float64{0.971, 0.975})...)
+	rs = append(rs, curveOf(caseNewcomer, 1, "C", [2]float64{0.93, 0.975}, [2]float64{0.97, 0.98})...)
+	rs = append(rs, curveOf(caseNewcomer, 2, "C", [2]float64{0.93, 0.97}, [2]float64{0.965, 0.969}, [2]float64{0.97, 0.97})...)
+	// First crossings: solo 100, 200; newcomer 100, 100.
+	if got, want := learningLine("learning", rs, networkPath, 0.97), "learning: solo_steps_to_97=150 newcomer_steps_to_97=100 ratio=0.67 network_ge_local=0/0"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	// Stays from: solo 300, 200; newcomer 100, 300.
+	if got, want := sustainedLine(rs, 0.97), "learning-sustained: solo_steps_to_stay_97=250 newcomer_steps_to_stay_97=200 ratio=0.80"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	// A newcomer whose last test is under the target has not reached it.
+	rs = append(rs, curveOf(caseNewcomer, 3, "C", [2]float64{0.93, 0.975}, [2]float64{0.97, 0.965})...)
+	if got, want := sustainedLine(rs, 0.97), "learning-sustained: solo_steps_to_stay_97=250 newcomer_steps_to_stay_97=>300 ratio=n/a"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
 func TestSummaryLine(t *testing.T) {
 	got := summaryLine(sampleRecords(), casePair, 0.97)
 	want := "pair: runs=2 steps_to_97 local=>200 network=>200 at_step_200 local=96.00% network=96.00% network_ge_local=3/4"
@@ -238,6 +262,7 @@ func TestBenchmarkEndToEnd(t *testing.T) {
 		regexp.MustCompile(`^teachers: (runs=[12] |no runs$)`),
 		regexp.MustCompile(`^learning: solo_steps_to_97=\S+ newcomer_steps_to_97=\S+ ratio=\S+ network_ge_local=\d/4$`),
 		regexp.MustCompile(`^learning-local: `),
+		regexp.MustCompile(`^learning-sustained: solo_steps_to_stay_97=\S+ newcomer_steps_to_stay_97=\S+ ratio=\S+$`),
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("lines %q", lines)

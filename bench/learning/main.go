@@ -295,7 +295,8 @@ func report(o options, records []record, runErr error) ([]string, error) {
 		lines = append(lines, summaryLine(records, caseTeachers, o.target))
 	}
 	lines = append(lines, learningLine("learning", records, networkPath, o.target),
-		learningLine("learning-local", records, localPath, o.target))
+		learningLine("learning-local", records, localPath, o.target),
+		sustainedLine(records, o.target))
 	return lines, errors.Join(append([]error{runErr}, errs...)...)
 }
 
