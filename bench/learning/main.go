@@ -15,8 +15,10 @@
 //
 //	learning: solo_steps_to_97=<…> newcomer_steps_to_97=<…> ratio=<…> network_ge_local=<k>/<n>
 //
-// (network path; `learning-local:` is the same on the local path). A run
-// that never reaches the target within its steps reads ">steps".
+// (network path; `learning-local:` is the same on the local path), and
+// `learning-sustained:`, which counts the steps after which a run's tests
+// stay at the target. A run that never reaches the target within its steps
+// reads ">steps".
 //
 // Usage (the full measurement, then a short one):
 //
