@@ -3,8 +3,8 @@
 // join, forward, backward, step, weights) with 0, 1 and 3 peers, and prints
 //
 //	neuron-step: peers=0,1,3 samples/s=<s0>,<s1>,<s3>
-//	neuron-solo: go=<samples/s> pytorch-twin=<samples/s> ratio=<go/twin>
-//	neuron-overhead: step=<samples/s> model=<samples/s> ratio=<step/model>
+//	neuron-solo: go=<samples/s> pytorch-twin=<samples/s> ratio=<go/twin> rounds=<each round's ratio>
+//	neuron-overhead: step=<samples/s> model=<samples/s> ratio=<step/model> rounds=<each round's ratio>
 //	neuron-pair: solo=<samples/s> pair=<samples/s>
 //	neuron-leak: steps=<n> batch=<b> rss_start=<KiB> rss_end=<KiB> growth=<percent>%
 //

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opentensor/bittensor-go/examples/mnist"
@@ -21,10 +22,14 @@ import (
 // around it, and the PyTorch twin of that work, interleaved -rounds times,
 // and prints the best of each:
 //
-//	neuron-solo: go=<samples/s> pytorch-twin=<samples/s> ratio=<go/twin>
-//	neuron-overhead: step=<samples/s> model=<samples/s> ratio=<step/model>
+//	neuron-solo: go=<samples/s> pytorch-twin=<samples/s> ratio=<go/twin> rounds=<ratio of each round>
+//	neuron-overhead: step=<samples/s> model=<samples/s> ratio=<step/model> rounds=<ratio of each round>
+//
+// The ratios of the rounds, each of three runs back to back, show how far
+// the machine moves the headline's.
 func soloCases(ctx context.Context, loader *mnist.Loader, python, script string, steps, warmup, rounds int) error {
 	var step, model, twin float64
+	var soloRounds, overheadRounds []string
 	for range rounds {
 		s, err := measure(ctx, loader, 0, steps, warmup)
 		if err != nil {
@@ -39,9 +44,11 @@ func soloCases(ctx context.Context, loader *mnist.Loader, python, script string,
 			return fmt.Errorf("pytorch twin: %w", err)
 		}
 		step, model, twin = max(step, s), max(model, m), max(twin, p)
+		soloRounds = append(soloRounds, fmt.Sprintf("%.2f", s/p))
+		overheadRounds = append(overheadRounds, fmt.Sprintf("%.2f", s/m))
 	}
-	fmt.Printf("neuron-solo: go=%.1f pytorch-twin=%.1f ratio=%.3f\n", step, twin, step/twin)
-	fmt.Printf("neuron-overhead: step=%.1f model=%.1f ratio=%.3f\n", step, model, step/model)
+	fmt.Printf("neuron-solo: go=%.1f pytorch-twin=%.1f ratio=%.3f rounds=%s\n", step, twin, step/twin, strings.Join(soloRounds, ","))
+	fmt.Printf("neuron-overhead: step=%.1f model=%.1f ratio=%.3f rounds=%s\n", step, model, step/model, strings.Join(overheadRounds, ","))
 	return nil
 }
 
