@@ -369,16 +369,20 @@ func (r *wireReader) tag() (protowire.Number, protowire.Type, error) {
 	if n < 0 {
 		return 0, 0, protowire.ParseError(n)
 	}
+	if num > protowire.MaxValidNumber { // ConsumeTag lets these through; proto.Unmarshal does not
+		return 0, 0, errWireFieldNumber
+	}
 	r.skip(n)
 	return num, typ, nil
 }
 
 // The errors of bytes that are not protobuf, as protowire reports them.
 var (
-	errWireTruncated = protowire.ParseError(-1)
-	errWireReserved  = protowire.ParseError(-4)
-	errWireEndGroup  = protowire.ParseError(-5)
-	errWireDepth     = errors.New("exceeded maximum recursion depth")
+	errWireTruncated   = protowire.ParseError(-1)
+	errWireFieldNumber = protowire.ParseError(-2)
+	errWireReserved    = protowire.ParseError(-4)
+	errWireEndGroup    = protowire.ParseError(-5)
+	errWireDepth       = errors.New("exceeded maximum recursion depth")
 )
 
 // binaryMaxVarint is the longest varint.
