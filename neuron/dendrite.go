@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
 
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
@@ -91,7 +92,7 @@ type Dendrite struct {
 	pool     *ConnPool
 	ownsPool bool
 	callOpts []grpc.CallOption // the message size limits and the wire codec of every call
-	bufs     *dirtyPool        // the buffers of the requests
+	bufs     mem.BufferPool    // the buffers of the requests: a dirtyPool
 	nonces   *Nonces           // one source for every request: each nonce is used once
 	// life bounds the Backward calls, which run from the caller's backward
 	// pass after the Forward's context is gone; Close cancels it.

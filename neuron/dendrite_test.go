@@ -3,6 +3,8 @@ package neuron
 import (
 	"context"
 	"net"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -373,4 +375,69 @@ func TestDendriteConfigValidation(t *testing.T) {
 			t.Errorf("NewDendrite with a bad %s succeeded", name)
 		}
 	}
+}
+
+// countingPool is a dirtyPool that counts the buffers it hands out and gets
+// back.
+type countingPool struct {
+	dirtyPool
+	gets, puts atomic.Int64
+}
+
+func (p *countingPool) Get(size int) *[]byte { p.gets.Add(1); return p.dirtyPool.Get(size) }
+func (p *countingPool) Put(b *[]byte)        { p.puts.Add(1); p.dirtyPool.Put(b) }
+
+// TestEncodedInputsGoBackToThePool checks that a call's encoded inputs return
+// to the Dendrite's pool however its graph ends: after the Backward that
+// sends them again, with the outputs freed undifferentiated, and with the
+// forward made under NoGrad. A buffer that never comes back is garbage the
+// next call pays for with a fresh, zeroed allocation.
+func TestEncodedInputsGoBackToThePool(t *testing.T) {
+	syn := newLinearSynapse(t, 9)
+	_, defs := startAxon(t, testConfig(), syn)
+	d := newTestDendrite(t, 10*time.Second)
+	x := torch.FromFloat32(pseudoRandom(4, 100*testIn), 100, testIn) // above gRPC's pooling threshold
+	for name, call := range map[string]func(t *testing.T, s *torch.Scope){
+		"backward": func(t *testing.T, s *torch.Scope) {
+			res := forwardOK(t, d, defs, x)
+			if err := s.Track(s.Track(res.Outputs[0]).Sum()).Backward(); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"outputs freed": func(t *testing.T, s *torch.Scope) { s.Track(forwardOK(t, d, defs, x).Outputs[0]) },
+		"no grad": func(t *testing.T, s *torch.Scope) {
+			torch.NoGrad(func() { s.Track(forwardOK(t, d, defs, x).Outputs[0]) })
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			pool := new(countingPool)
+			d.bufs = pool
+			s := torch.NewScope()
+			call(t, s)
+			s.Close()
+			// gRPC lets go of a request's buffer once its transport wrote it,
+			// which may be after the answer came.
+			deadline := time.Now().Add(10 * time.Second)
+			for pool.puts.Load() < pool.gets.Load() && time.Now().Before(deadline) {
+				runtime.Gosched()
+			}
+			if gets, puts := pool.gets.Load(), pool.puts.Load(); gets == 0 || puts != gets {
+				t.Errorf("%d buffers taken from the pool, %d given back; want all, and some", gets, puts)
+			}
+		})
+	}
+}
+
+// forwardOK is d.ForwardTensor of x to the synapses defs, which must succeed.
+func forwardOK(t *testing.T, d *Dendrite, defs []*bittensorpb.Synapse, x *torch.Tensor) Responses {
+	t.Helper()
+	xs := make([]*torch.Tensor, len(defs))
+	for i := range xs {
+		xs[i] = x
+	}
+	res, err := d.ForwardTensor(context.Background(), defs, xs)
+	if err != nil || res.Failed() > 0 {
+		t.Fatalf("forward: %v %v", err, res.Errs)
+	}
+	return res
 }

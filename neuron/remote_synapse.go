@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/mem"
+
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -38,7 +40,7 @@ type remoteCall struct {
 }
 
 // encode encodes the call's inputs (once: see enc).
-func (c *remoteCall) encode(pool *dirtyPool) error {
+func (c *remoteCall) encode(pool mem.BufferPool) error {
 	if c.encoded {
 		return nil
 	}
@@ -95,6 +97,21 @@ func (d *Dendrite) attach(calls []remoteCall, answered []int, outs []*torch.Tens
 	for j, i := range answered {
 		attachedOuts[j] = outs[i]
 	}
+	// The encoded inputs go back to the pool after the one Backward that
+	// sends them, or when the graph goes without one (a forward under
+	// NoGrad, an output never differentiated); the two can run on different
+	// threads, so a lock orders them.
+	var releasing sync.Mutex
+	release := func(c *remoteCall) {
+		releasing.Lock()
+		defer releasing.Unlock()
+		c.release()
+	}
+	releaseAll := torch.OnRelease(func() {
+		for _, i := range answered {
+			release(&calls[i])
+		}
+	})
 	attached, err := torch.CustomFunction(graphInputs, attachedOuts, func(gradOutputs []*torch.Tensor) ([]*torch.Tensor, error) {
 		inGrads := make([]*torch.Tensor, len(answered))
 		var wg sync.WaitGroup
@@ -104,7 +121,7 @@ func (d *Dendrite) attach(calls []remoteCall, answered []int, outs []*torch.Tens
 				continue // no gradient, or backed off since its Forward
 			}
 			wg.Go(func() {
-				defer c.release() // no other Backward follows
+				defer release(c) // no other Backward follows
 				start := time.Now()
 				var g *torch.Tensor
 				var err error
@@ -131,7 +148,7 @@ func (d *Dendrite) attach(calls []remoteCall, answered []int, outs []*torch.Tens
 			}
 		}
 		return grads, nil
-	})
+	}, releaseAll)
 	if err != nil {
 		return fmt.Errorf("dendrite: attach outputs to the graph: %w", err)
 	}

@@ -201,25 +201,44 @@ func withGradMode(enabled bool, fn func()) {
 // The gradOutputs are freed when it returns; results are kept as needed.
 type BackwardFunc func(gradOutputs []*Tensor) ([]*Tensor, error)
 
+// CustomOption configures a CustomFunction.
+type CustomOption func(*customFunction)
+
+// OnRelease sets a function that CustomFunction calls once, when libtorch
+// drops the node: after its last backward, when the graph is freed without
+// one (the outputs freed, or recorded with autograd off), or when
+// CustomFunction fails. It frees what only the backward would have used; it
+// may run on any goroutine, and must not call into libtorch.
+func OnRelease(release func()) CustomOption {
+	return func(f *customFunction) { f.release = release }
+}
+
 // CustomFunction attaches outputs, computed by the caller in any way (over the
 // network, say), to the autograd graph of inputs, as a node whose backward
 // calls the Go function backward. It returns the attached outputs, new tensors
 // in the scope of the inputs. When no input requires grad the outputs are
 // returned detached from any graph and backward is never called.
-func CustomFunction(inputs, outputs []*Tensor, backward BackwardFunc) ([]*Tensor, error) {
+func CustomFunction(inputs, outputs []*Tensor, backward BackwardFunc, opts ...CustomOption) ([]*Tensor, error) {
+	f := &customFunction{backward: backward, nin: len(inputs)}
+	for _, o := range opts {
+		o(f)
+	}
 	if len(outputs) == 0 {
+		f.released()
 		return nil, fmt.Errorf("torch: custom function: no outputs")
 	}
 	if err := check(inputs...); err != nil {
+		f.released()
 		return nil, err
 	}
 	if err := check(outputs...); err != nil {
+		f.released()
 		return nil, err
 	}
 	ins, outs := handles(inputs), handles(outputs)
 	defer C.free(unsafe.Pointer(ins))
 	defer C.free(unsafe.Pointer(outs))
-	h := cgo.NewHandle(&customFunction{backward: backward, nin: len(inputs)})
+	h := cgo.NewHandle(f)
 	res := make([]C.bt_tensor, len(outputs))
 	msg := C.bt_custom_function(ins, C.int(len(inputs)), outs, C.int(len(outputs)), C.uintptr_t(h),
 		C.bt_backward_fn(C.btGoBackward), C.bt_release_fn(C.btGoRelease), &res[0])
@@ -242,6 +261,18 @@ func CustomFunction(inputs, outputs []*Tensor, backward BackwardFunc) ([]*Tensor
 type customFunction struct {
 	backward BackwardFunc
 	nin      int
+	release  func() // nil when there is none (see OnRelease)
+}
+
+// released calls the release function, turning a panic into nothing more
+// than the loss of what it would have freed, so that it never unwinds through
+// C++ frames.
+func (f *customFunction) released() {
+	if f.release == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	f.release()
 }
 
 // run calls the Go backward, turning a panic into an error so that it never

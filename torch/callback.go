@@ -48,5 +48,13 @@ func btGoBackward(h C.uintptr_t, grads *C.bt_tensor, ngrads C.int, inputGrads *C
 	return nil
 }
 
+// btGoRelease is the shim's callback when a CustomFunction's node, or a
+// failed CustomFunction, lets go of the Go function: it runs the OnRelease
+// function and deletes the handle.
+//
 //export btGoRelease
-func btGoRelease(h C.uintptr_t) { cgo.Handle(h).Delete() }
+func btGoRelease(h C.uintptr_t) {
+	ch := cgo.Handle(h)
+	ch.Value().(*customFunction).released()
+	ch.Delete()
+}

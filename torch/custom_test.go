@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -352,5 +353,67 @@ func TestCustomFunctionUnusedOutputGetsNil(t *testing.T) {
 	}
 	if v := testutil.MustValues(t, a.Grad()); !slices.Equal(v, []float64{2, 2, 2}) {
 		t.Errorf("a.grad = %v", v)
+	}
+}
+
+// TestCustomFunctionOnRelease checks that the OnRelease function runs exactly
+// once, when the node goes, on every path: after a backward, with the graph
+// freed unused, with autograd off, and when CustomFunction fails.
+func TestCustomFunctionOnRelease(t *testing.T) {
+	identity := func(g []*torch.Tensor) ([]*torch.Tensor, error) { return g, nil }
+	cases := map[string]struct {
+		run         func(s *torch.Scope, release torch.CustomOption)
+		beforeClose int // releases seen before the scope closes
+	}{
+		"after backward": {run: func(s *torch.Scope, release torch.CustomOption) {
+			x := s.Track(p(7, 0, 3)).SetRequiresGrad(true)
+			out, err := torch.CustomFunction([]*torch.Tensor{x}, []*torch.Tensor{s.Track(p(3, 0, 3))}, identity, release)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := out[0].Sum().Backward(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		"no backward": {run: func(s *torch.Scope, release torch.CustomOption) {
+			x := s.Track(p(7, 0, 3)).SetRequiresGrad(true)
+			if _, err := torch.CustomFunction([]*torch.Tensor{x}, []*torch.Tensor{s.Track(p(3, 0, 3))}, identity, release); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		"autograd off": {beforeClose: 1, run: func(s *torch.Scope, release torch.CustomOption) {
+			x := s.Track(p(7, 0, 3)).SetRequiresGrad(true)
+			torch.NoGrad(func() {
+				if _, err := torch.CustomFunction([]*torch.Tensor{x}, []*torch.Tensor{s.Track(p(3, 0, 3))}, identity, release); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}},
+		"no outputs": {beforeClose: 1, run: func(s *torch.Scope, release torch.CustomOption) {
+			if _, err := torch.CustomFunction(nil, nil, identity, release); err == nil {
+				t.Fatal("no error for a custom function without outputs")
+			}
+		}},
+		"freed input": {beforeClose: 1, run: func(s *torch.Scope, release torch.CustomOption) {
+			x := p(7, 0, 3)
+			x.Free()
+			if _, err := torch.CustomFunction([]*torch.Tensor{x}, []*torch.Tensor{s.Track(p(3, 0, 3))}, identity, release); err == nil {
+				t.Fatal("no error for a freed input")
+			}
+		}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			var released atomic.Int32
+			s := torch.NewScope()
+			c.run(s, torch.OnRelease(func() { released.Add(1) }))
+			if n := int(released.Load()); n != c.beforeClose {
+				t.Errorf("released %d times before the graph went, want %d", n, c.beforeClose)
+			}
+			s.Close()
+			if n := released.Load(); n != 1 {
+				t.Errorf("released %d times in all, want 1", n)
+			}
+		})
 	}
 }
