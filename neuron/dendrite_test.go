@@ -3,7 +3,6 @@ package neuron
 import (
 	"context"
 	"net"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -419,7 +418,7 @@ func TestEncodedInputsGoBackToThePool(t *testing.T) {
 			// which may be after the answer came.
 			deadline := time.Now().Add(10 * time.Second)
 			for pool.puts.Load() < pool.gets.Load() && time.Now().Before(deadline) {
-				runtime.Gosched()
+				time.Sleep(time.Millisecond)
 			}
 			if gets, puts := pool.gets.Load(), pool.puts.Load(); gets == 0 || puts != gets {
 				t.Errorf("%d buffers taken from the pool, %d given back; want all, and some", gets, puts)

@@ -223,15 +223,7 @@ func CustomFunction(inputs, outputs []*Tensor, backward BackwardFunc, opts ...Cu
 	for _, o := range opts {
 		o(f)
 	}
-	if len(outputs) == 0 {
-		f.released()
-		return nil, fmt.Errorf("torch: custom function: no outputs")
-	}
-	if err := check(inputs...); err != nil {
-		f.released()
-		return nil, err
-	}
-	if err := check(outputs...); err != nil {
+	if err := checkCustomArgs(inputs, outputs); err != nil {
 		f.released()
 		return nil, err
 	}
@@ -258,6 +250,19 @@ func CustomFunction(inputs, outputs []*Tensor, backward BackwardFunc, opts ...Cu
 	return attached, nil
 }
 
+// checkCustomArgs reports why CustomFunction cannot attach outputs to
+// inputs: no outputs, or a tensor that failed.
+func checkCustomArgs(inputs, outputs []*Tensor) error {
+	if len(outputs) == 0 {
+		return fmt.Errorf("torch: custom function: no outputs")
+	}
+	if err := check(inputs...); err != nil {
+		return err
+	}
+	return check(outputs...)
+}
+
+// customFunction is what the handle of a CustomFunction's node holds.
 type customFunction struct {
 	backward BackwardFunc
 	nin      int
