@@ -12,7 +12,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -25,7 +26,7 @@ import (
 //
 // Every request passes, in order: admission (bounded concurrency,
 // RESOURCE_EXHAUSTED past the queue), decoding by the wire codec (see
-// wireCodec: every tensor's metadata is checked against the Limits before
+// Codec: every tensor's metadata is checked against the Limits before
 // anything is allocated for it, and nothing is allocated for a synapse not
 // served), the synapse lookup (NOT_FOUND), the Limits (INVALID_ARGUMENT),
 // authentication (signature and nonce, UNAUTHENTICATED), and the checks of
@@ -34,7 +35,7 @@ import (
 // never affects the requests after it.
 type Axon struct {
 	cfg     AxonConfig
-	pool    *dirtyPool // the buffers of the answers
+	pool    *BufferPool // the buffers of the answers
 	metrics *axonMetrics
 	guard   *ReplayGuard
 	server  *grpc.Server
@@ -53,14 +54,14 @@ func NewAxon(cfg AxonConfig) (*Axon, error) {
 	}
 	a := &Axon{
 		cfg:      cfg,
-		pool:     new(dirtyPool),
+		pool:     new(BufferPool),
 		metrics:  new(axonMetrics),
 		guard:    NewReplayGuard(cfg.ReplayWindow, cfg.Now),
 		synapses: make(map[string]Synapse),
 	}
 	served := func(key string) error { _, err := a.synapse(key); return err }
 	opts := append(cfg.serverOptions(a.metrics, newAdmission(cfg.MaxConcurrent, cfg.MaxQueued), served, a.guard),
-		grpc.ForceServerCodecV2(newWireCodec()))
+		grpc.ForceServerCodecV2(NewCodec()))
 	a.server = grpc.NewServer(opts...)
 	a.server.RegisterService(&axonServiceDesc, axonService{a: a})
 	return a, nil
@@ -76,7 +77,7 @@ func (a *Axon) Serve(s Synapse) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.synapses[key]; ok {
-		return fmt.Errorf("axon: serve: synapse %s is already served", shortKey(key))
+		return fmt.Errorf("axon: serve: synapse %s is already served", keys.Label(key))
 	}
 	a.synapses[key] = s
 	return nil
@@ -170,7 +171,7 @@ func (a *Axon) synapse(key string) (Synapse, error) {
 	defer a.mu.RUnlock()
 	s, ok := a.synapses[key]
 	if !ok {
-		return nil, status.Errorf(codes.NotFound, "axon: unknown synapse %q", shortKey(key))
+		return nil, status.Errorf(codes.NotFound, "axon: unknown synapse %q", keys.Label(key))
 	}
 	return s, nil
 }
@@ -183,20 +184,20 @@ type axonService struct {
 
 // forward implements the Bittensor service's Forward: tensors = [inputs];
 // the answer holds the synapse's output.
-func (s axonService) forward(_ context.Context, req *incomingMessage) (*outgoingMessage, error) {
-	syn, err := s.a.synapse(req.header.synapseKey)
+func (s axonService) forward(_ context.Context, req *Incoming) (*Outgoing, error) {
+	syn, err := s.a.synapse(req.Header.SynapseKey)
 	if err != nil {
 		return nil, err
 	}
 	if err := validateCount(req, 1, "Forward takes 1 tensor (inputs)"); err != nil {
 		return nil, err
 	}
-	if err := checkInputs(syn, &req.tensors[0]); err != nil {
+	if err := checkInputs(syn, &req.Tensors[0]); err != nil {
 		return nil, err
 	}
 	scope := torch.NewScope()
 	defer scope.Close()
-	inputs, modality, err := decodeInputs(&req.tensors[0], s.a.cfg.Limits, scope)
+	inputs, modality, err := decodeInputs(&req.Tensors[0], s.a.cfg.Limits, scope)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "axon: inputs: %v", err)
 	}
@@ -216,35 +217,35 @@ func (s axonService) forward(_ context.Context, req *incomingMessage) (*outgoing
 // are float and marked requires_grad, and nothing otherwise. A
 // NetworkLearner synapse learns from the gradient (its owner applies it at
 // its next step); a Trainable one applies it to its parameters at once.
-func (s axonService) backward(_ context.Context, req *incomingMessage) (*outgoingMessage, error) {
-	syn, err := s.a.synapse(req.header.synapseKey)
+func (s axonService) backward(_ context.Context, req *Incoming) (*Outgoing, error) {
+	syn, err := s.a.synapse(req.Header.SynapseKey)
 	if err != nil {
 		return nil, err
 	}
 	if err := validateCount(req, 2, "Backward takes 2 tensors (inputs, output gradient)"); err != nil {
 		return nil, err
 	}
-	if err := checkInputs(syn, &req.tensors[0]); err != nil {
+	if err := checkInputs(syn, &req.Tensors[0]); err != nil {
 		return nil, err
 	}
 	lim := s.a.cfg.Limits
 	scope := torch.NewScope()
 	defer scope.Close()
-	inputs, modality, err := decodeInputs(&req.tensors[0], lim, scope)
+	inputs, modality, err := decodeInputs(&req.Tensors[0], lim, scope)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "axon: inputs: %v", err)
 	}
-	gradW := &req.tensors[1]
-	if dt := gradW.header.dtype; dt != bittensorpb.DataType_FLOAT32 && dt != bittensorpb.DataType_FLOAT64 {
+	gradW := &req.Tensors[1]
+	if dt := gradW.Header.DType; dt != bittensorpb.DataType_FLOAT32 && dt != bittensorpb.DataType_FLOAT64 {
 		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient has dtype %v, want FLOAT32 or FLOAT64", dt)
 	}
-	if gradW.badValues != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient: %v", gradW.badValues)
+	if gradW.BadValues != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "axon: output gradient: %v", gradW.BadValues)
 	}
-	grad := scope.Track(gradW.take())
+	grad := scope.Track(gradW.Take())
 
 	x, _ := inputs.(*torch.Tensor)
-	wantGrad := x != nil && x.DType().IsFloat() && req.tensors[0].header.requiresGrad
+	wantGrad := x != nil && x.DType().IsFloat() && req.Tensors[0].Header.RequiresGrad
 	if wantGrad {
 		if err := x.SetRequiresGrad(true).Err(); err != nil {
 			return nil, status.Errorf(codes.Internal, "axon: inputs: %v", err)
@@ -254,7 +255,7 @@ func (s axonService) backward(_ context.Context, req *incomingMessage) (*outgoin
 	if trainable, ok := syn.(Trainable); ok {
 		inGrad, err = trainStep(trainable, inputs, modality, x, grad, wantGrad)
 	} else {
-		inGrad, err = backwardPass(syn, req.header.neuronKey, inputs, modality, x, grad, wantGrad)
+		inGrad, err = backwardPass(syn, req.Header.NeuronKey, inputs, modality, x, grad, wantGrad)
 	}
 	if err != nil {
 		return nil, err
@@ -385,11 +386,11 @@ func freeAll(ts []*torch.Tensor) {
 
 // validateCount checks that a request holds n tensors, or returns
 // INVALID_ARGUMENT. (The wire codec checked each against the Limits.)
-func validateCount(req *incomingMessage, n int, what string) error {
-	if len(req.tensors) == 0 {
-		return status.Errorf(codes.InvalidArgument, "axon: %v", malformedf("no tensors"))
+func validateCount(req *Incoming, n int, what string) error {
+	if len(req.Tensors) == 0 {
+		return status.Errorf(codes.InvalidArgument, "axon: %v", Malformedf("no tensors"))
 	}
-	if got := len(req.tensors); got != n {
+	if got := len(req.Tensors); got != n {
 		return status.Errorf(codes.InvalidArgument, "axon: %s, got %d", what, got)
 	}
 	return nil
@@ -397,38 +398,38 @@ func validateCount(req *incomingMessage, n int, what string) error {
 
 // reply encodes the answer to req holding out (nothing when out is nil):
 // out's values are copied once, from its memory into the buffer gRPC sends.
-func (a *Axon) reply(req *incomingMessage, out *torch.Tensor, modality bittensorpb.Modality) (*outgoingMessage, error) {
-	h := messageHeader{synapseKey: req.header.synapseKey}
+func (a *Axon) reply(req *Incoming, out *torch.Tensor, modality bittensorpb.Modality) (*Outgoing, error) {
+	h := Header{SynapseKey: req.Header.SynapseKey}
 	if out == nil {
-		return encodeMessage(h, nil, nil, 0), nil
+		return EncodeMessage(h, nil, nil, 0), nil
 	}
 	if modality == bittensorpb.Modality_TEXT {
 		modality = bittensorpb.Modality_TENSOR
 	}
-	e, err := encodeTorch(a.pool, out, modality, false, false)
+	e, err := EncodeTorch(a.pool, out, modality, false, false)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "axon: output: %v", err)
 	}
-	defer e.buf.Free() // the message holds its own reference
-	return encodeMessage(h, []encodedTensor{e}, nil, 0), nil
+	defer e.Free() // the message holds its own reference
+	return EncodeMessage(h, []Encoded{e}, nil, 0), nil
 }
 
 // checkInputs answers INVALID_ARGUMENT for inputs in that are not finite or
 // that do not fit what syn declares it accepts.
-func checkInputs(syn Synapse, in *incomingTensor) error {
-	if in.badValues != nil {
-		return status.Errorf(codes.InvalidArgument, "axon: inputs: %v", in.badValues)
+func checkInputs(syn Synapse, in *IncomingTensor) error {
+	if in.BadValues != nil {
+		return status.Errorf(codes.InvalidArgument, "axon: inputs: %v", in.BadValues)
 	}
 	d, ok := syn.(InputDeclarer)
 	if !ok {
 		return nil
 	}
-	spec, ok := d.Inputs(in.header.modality)
+	spec, ok := d.Inputs(in.Header.Modality)
 	if !ok {
 		return nil
 	}
-	if err := spec.Check(in.wire()); err != nil {
-		return status.Errorf(codes.InvalidArgument, "axon: synapse %s: %v", shortKey(syn.Key()), err)
+	if err := spec.Check(in.Wire()); err != nil {
+		return status.Errorf(codes.InvalidArgument, "axon: synapse %s: %v", keys.Label(syn.Key()), err)
 	}
 	return nil
 }
@@ -443,16 +444,16 @@ func guard(syn Synapse, fn func() error) error {
 
 // decodeInputs turns a request's input tensor into what CallForward takes:
 // strings for TEXT, its tensor (now in scope) otherwise.
-func decodeInputs(in *incomingTensor, lim Limits, scope *torch.Scope) (any, bittensorpb.Modality, error) {
-	if in.header.modality == bittensorpb.Modality_TEXT {
-		batch, err := DecodeText(in.wire(), lim)
+func decodeInputs(in *IncomingTensor, lim Limits, scope *torch.Scope) (any, bittensorpb.Modality, error) {
+	if in.Header.Modality == bittensorpb.Modality_TEXT {
+		batch, err := DecodeText(in.Wire(), lim)
 		return batch, bittensorpb.Modality_TEXT, err
 	}
-	x := in.take()
+	x := in.Take()
 	if x == nil {
-		return nil, 0, fmt.Errorf("serializer: %w", malformedf("a %v tensor is not numeric", in.header.modality))
+		return nil, 0, fmt.Errorf("serializer: %w", Malformedf("a %v tensor is not numeric", in.Header.Modality))
 	}
-	return scope.Track(x), in.header.modality, nil
+	return scope.Track(x), in.Header.Modality, nil
 }
 
 // synapseStatus turns a synapse's forward error into a gRPC status.

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 func tapOK(t *testing.T, a *admission, ctx context.Context) (context.Context, *ticket) {

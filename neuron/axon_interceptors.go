@@ -7,7 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // authInterceptor admits only TensorMessages for a served synapse, signed by
@@ -22,7 +22,7 @@ import (
 //   - the guard then records the nonce, or refuses a replayed, stale or too
 //     new one with UNAUTHENTICATED.
 //
-// A request decoded by the wire codec (an incomingMessage) that breaks the
+// A request decoded by the wire codec (an Incoming) that breaks the
 // Limits is refused with INVALID_ARGUMENT after the synapse lookup and
 // before the signature check: its tensors were neither allocated nor hashed.
 // The handler runs for none of the refused requests.
@@ -32,13 +32,13 @@ func authInterceptor(served func(synapseKey string) error, guard *ReplayGuard) g
 		var nonce int64
 		var verify func() error
 		switch m := req.(type) {
-		case *incomingMessage:
-			synapseKey, neuronKey, nonce, verify = m.header.synapseKey, m.header.neuronKey, m.header.nonce, m.verify
+		case *Incoming:
+			synapseKey, neuronKey, nonce, verify = m.Header.SynapseKey, m.Header.NeuronKey, m.Header.Nonce, m.Verify
 			if err := served(synapseKey); err != nil {
 				return nil, err
 			}
-			if m.err != nil {
-				return nil, status.Errorf(codes.InvalidArgument, "axon: %v", m.err)
+			if m.Err != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "axon: %v", m.Err)
 			}
 		case *bittensorpb.TensorMessage:
 			synapseKey, neuronKey, nonce = m.GetSynapseKey(), m.GetNeuronKey(), m.GetNonce()

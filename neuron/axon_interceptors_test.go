@@ -11,7 +11,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -59,7 +60,7 @@ func startPlumbing(t *testing.T, cfg AxonConfig, srv bittensorpb.BittensorServer
 	}
 	served := func(key string) error {
 		if key != plumbingSynapse {
-			return status.Errorf(codes.NotFound, "axon: unknown synapse %q", shortKey(key))
+			return status.Errorf(codes.NotFound, "axon: unknown synapse %q", keys.Label(key))
 		}
 		return nil
 	}
@@ -127,12 +128,12 @@ func TestAuthInterceptor(t *testing.T) {
 		t.Fatalf("signed request: %v", err)
 	}
 	_, err := client.Forward(ctx, signedRequest(t, key, now))
-	wantStatus(t, err, codes.Unauthenticated, "axon: replayed or stale nonce: nonce "+itoa(now)+" from "+shortKey(key.PublicHex())+" was already used")
+	wantStatus(t, err, codes.Unauthenticated, "axon: replayed or stale nonce: nonce "+itoa(now)+" from "+keys.Label(key.PublicHex())+" was already used")
 
 	forged := signedRequest(t, key, now+1)
 	forged.Tensors[0].Buffer[4] ^= 1
 	_, err = client.Forward(ctx, forged)
-	wantStatus(t, err, codes.Unauthenticated, "axon: bad signature from "+shortKey(key.PublicHex()))
+	wantStatus(t, err, codes.Unauthenticated, "axon: bad signature from "+keys.Label(key.PublicHex()))
 
 	// The forged message did not spend nonce now+1.
 	if _, err := client.Forward(ctx, signedRequest(t, key, now+1)); err != nil {
@@ -167,7 +168,7 @@ func TestAuthInterceptorUnknownSynapseSpendsNothing(t *testing.T) {
 		{SynapseKey: unknown},
 	} {
 		_, err := client.Forward(ctx, req)
-		wantStatus(t, err, codes.NotFound, `axon: unknown synapse "`+shortKey(unknown)+`"`)
+		wantStatus(t, err, codes.NotFound, `axon: unknown synapse "`+keys.Label(unknown)+`"`)
 		if guard.Len() != 0 {
 			t.Fatalf("request %d to an unknown synapse left %d replay entries", i, guard.Len())
 		}
@@ -226,7 +227,7 @@ func TestAuthInterceptorFloodOfThrowawayKeys(t *testing.T) {
 	}
 	// Outside the window the same config refuses, both ways.
 	_, err := client.Forward(ctx, signedRequest(t, known, clock.ns(-w)-1))
-	wantStatus(t, err, codes.Unauthenticated, "axon: replayed or stale nonce: nonce "+itoa(clock.ns(-w)-1)+" from "+shortKey(known.PublicHex())+" is more than 1m0s behind the server clock")
+	wantStatus(t, err, codes.Unauthenticated, "axon: replayed or stale nonce: nonce "+itoa(clock.ns(-w)-1)+" from "+keys.Label(known.PublicHex())+" is more than 1m0s behind the server clock")
 }
 
 func TestAxonUnknownSynapseLeavesNoReplayState(t *testing.T) {
@@ -239,7 +240,7 @@ func TestAxonUnknownSynapseLeavesNoReplayState(t *testing.T) {
 	unknown := testKey(t, 77).PublicHex()
 	for range 10 {
 		_, err := client.Forward(ctx, signedRequestTo(t, unknown, caller, nonces.Next()))
-		wantStatus(t, err, codes.NotFound, `axon: unknown synapse "`+shortKey(unknown)+`"`)
+		wantStatus(t, err, codes.NotFound, `axon: unknown synapse "`+keys.Label(unknown)+`"`)
 	}
 	if n := a.guard.Len(); n != 0 {
 		t.Fatalf("requests to an unknown synapse left %d replay entries", n)

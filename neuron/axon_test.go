@@ -13,7 +13,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -85,7 +86,7 @@ func TestAxonRefusesMalformedRequestsAndKeepsServing(t *testing.T) {
 	ints.Dtype, ints.Buffer = bittensorpb.DataType_INT64, make([]byte, 2*testIn*8)
 	unknownKey := testKey(t, 77).PublicHex()
 	oversize := msg(syn.Key(), floatTensor(t, torch.Zeros([]int64{1 << 18, 2})))
-	ck := shortKey(caller.PublicHex())
+	ck := keys.Label(caller.PublicHex())
 
 	for _, tc := range []struct {
 		name     string
@@ -117,7 +118,7 @@ func TestAxonRefusesMalformedRequestsAndKeepsServing(t *testing.T) {
 		{"too many tensors", false, msg(syn.Key(), good(), good()),
 			codes.InvalidArgument, "axon: Forward takes 1 tensor (inputs), got 2"},
 		{"unknown synapse", false, msg(unknownKey, good()),
-			codes.NotFound, `axon: unknown synapse "` + shortKey(unknownKey) + `"`},
+			codes.NotFound, `axon: unknown synapse "` + keys.Label(unknownKey) + `"`},
 		{"bad signature", false, forged,
 			codes.Unauthenticated, "axon: bad signature from " + ck},
 		{"unsigned", false, &bittensorpb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*bittensorpb.Tensor{good()}},

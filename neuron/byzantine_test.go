@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/opentensor/bittensor-go/internal/byzantine"
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 )

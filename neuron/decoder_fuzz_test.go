@@ -13,7 +13,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -133,8 +134,8 @@ func FuzzDecodeMessage(f *testing.F) {
 		if n := len(m.GetTensors()); n < 1 || n > lim.MaxTensors {
 			t.Fatalf("accepted %d tensors", n)
 		}
-		if err := VerifyMessage(m); err != nil && !errors.Is(err, ErrBadSignature) {
-			t.Fatalf("VerifyMessage error %v does not wrap ErrBadSignature", err)
+		if err := VerifyMessage(m); err != nil && !errors.Is(err, keys.ErrBadSignature) {
+			t.Fatalf("VerifyMessage error %v does not wrap keys.ErrBadSignature", err)
 		}
 		for _, tensor := range m.GetTensors() {
 			if tensor.GetModality() == bittensorpb.Modality_TEXT {
@@ -173,17 +174,17 @@ func FuzzAxonRequest(f *testing.F) {
 	}
 	valid := &bittensorpb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*bittensorpb.Tensor{x}}
 	validBytes, _ := proto.Marshal(valid)
-	call := func(b []byte, backward bool) (*outgoingMessage, error) {
+	call := func(b []byte, backward bool) (*Outgoing, error) {
 		req := a.newRequest()
 		if err := req.decode(mem.BufferSlice{mem.SliceBuffer(b)}); err != nil {
 			return nil, fmt.Errorf("the wire codec refused a valid TensorMessage: %w", err)
 		}
-		defer req.free()
-		if req.err != nil { // the interceptor refuses it with INVALID_ARGUMENT
-			if !errors.Is(req.err, ErrMalformed) {
-				return nil, fmt.Errorf("a refused request's error %w does not wrap ErrMalformed", req.err)
+		defer req.Free()
+		if req.Err != nil { // the interceptor refuses it with INVALID_ARGUMENT
+			if !errors.Is(req.Err, ErrMalformed) {
+				return nil, fmt.Errorf("a refused request's error %w does not wrap ErrMalformed", req.Err)
 			}
-			return nil, status.Error(codes.InvalidArgument, req.err.Error())
+			return nil, status.Error(codes.InvalidArgument, req.Err.Error())
 		}
 		if backward {
 			return svc.backward(context.Background(), req)
@@ -207,12 +208,12 @@ func FuzzAxonRequest(f *testing.F) {
 			t.Fatalf("request answered %v", err)
 		}
 		if resp != nil {
-			resp.free()
+			resp.Free()
 		}
 		resp, err = call(validBytes, false)
 		if err != nil {
 			t.Fatalf("valid request after a fuzzed one: %v", err)
 		}
-		resp.free()
+		resp.Free()
 	})
 }

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/mem"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -92,7 +92,7 @@ type Dendrite struct {
 	pool     *ConnPool
 	ownsPool bool
 	callOpts []grpc.CallOption // the message size limits and the wire codec of every call
-	bufs     mem.BufferPool    // the buffers of the requests: a dirtyPool
+	bufs     mem.BufferPool    // the buffers of the requests: a BufferPool
 	nonces   *Nonces           // one source for every request: each nonce is used once
 	// life bounds the Backward calls, which run from the caller's backward
 	// pass after the Forward's context is gone; Close cancels it.
@@ -168,8 +168,8 @@ func NewDendrite(key *Key, cfg DendriteConfig) (*Dendrite, error) {
 		cfg:      cfg,
 		pool:     pool,
 		ownsPool: owned,
-		callOpts: append(messageSizes(cfg.MaxMessageBytes), grpc.ForceCodecV2(newWireCodec())),
-		bufs:     new(dirtyPool),
+		callOpts: append(messageSizes(cfg.MaxMessageBytes), grpc.ForceCodecV2(NewCodec())),
+		bufs:     new(BufferPool),
 		nonces:   NewNonces(cfg.Now),
 		life:     life,
 		cancel:   cancel,
@@ -273,7 +273,7 @@ func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*bittensorpb.S
 		if x.Dim() == 0 {
 			return Responses{}, fmt.Errorf("dendrite: input %d is a scalar, want a batch", i)
 		}
-		if _, err := wireDType(x.DType()); err != nil {
+		if _, err := DTypeOf(x.DType()); err != nil {
 			return Responses{}, fmt.Errorf("dendrite: input %d: %w", i, err)
 		}
 		// Serialized by the call's own goroutine, in parallel with the others.
@@ -332,7 +332,7 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 // call signs and sends one request, the given tensors in order, to a
 // synapse with a deadline of timeout, and decodes the answer into resp.
 func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward bool, timeout time.Duration,
-	resp *incomingMessage, tensors ...encodedTensor) error {
+	resp *Incoming, tensors ...Encoded) error {
 	endpoint, err := endpointOf(syn)
 	if err != nil {
 		return err
@@ -344,14 +344,14 @@ func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward 
 	defer conn.Release()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req := encodeMessage(messageHeader{synapseKey: syn.GetSynapseKey()}, tensors, d.key, d.nonces.Next())
-	defer req.free()
+	req := EncodeMessage(Header{SynapseKey: syn.GetSynapseKey()}, tensors, d.key, d.nonces.Next())
+	defer req.Free()
 	method := bittensorpb.Bittensor_Forward_FullMethodName
 	if backward {
 		method = bittensorpb.Bittensor_Backward_FullMethodName
 	}
 	if err := conn.Invoke(ctx, method, req, resp, d.callOpts...); err != nil {
-		resp.free()
+		resp.Free()
 		return fmt.Errorf("dendrite: %s: %w", endpoint, err)
 	}
 	return nil
@@ -360,6 +360,6 @@ func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward 
 // newAnswer returns the decoding target of an answer: the Dendrite's
 // Limits and MaxAbsValue, and expect, which refuses an answer from its
 // metadata before anything is allocated for it.
-func (d *Dendrite) newAnswer(expect func(*incomingMessage) error) *incomingMessage {
-	return &incomingMessage{lim: d.cfg.Limits, maxAbs: d.cfg.MaxAbsValue, admit: expect}
+func (d *Dendrite) newAnswer(expect func(*Incoming) error) *Incoming {
+	return &Incoming{lim: d.cfg.Limits, maxAbs: d.cfg.MaxAbsValue, admit: expect}
 }

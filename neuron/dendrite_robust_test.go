@@ -14,7 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -249,7 +250,7 @@ func TestBackwardFansOutToAllPeersAtOnce(t *testing.T) {
 	}
 	for key, st := range d.Stats() {
 		if st.Backwards != 1 || st.BackwardFailures != 0 {
-			t.Errorf("peer %s: %d Backward calls, %d failed (%v); want 1 that succeeded", shortKey(key), st.Backwards, st.BackwardFailures, st.LastError)
+			t.Errorf("peer %s: %d Backward calls, %d failed (%v); want 1 that succeeded", keys.Label(key), st.Backwards, st.BackwardFailures, st.LastError)
 		}
 	}
 	// Each peer's gradient of ones adds up in the shared input.

@@ -10,7 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -224,7 +225,7 @@ func TestFailedPeersYieldZerosWithinTheDeadline(t *testing.T) {
 	stats := d.Stats()
 	for _, key := range []string{stopped.GetSynapseKey(), slow.Key()} {
 		if s := stats[key]; s.Forwards != 1 || s.ForwardFailures != 1 || s.LastError == nil {
-			t.Errorf("stats of failed peer %s = %+v, want 1 failed forward", shortKey(key), s)
+			t.Errorf("stats of failed peer %s = %+v, want 1 failed forward", keys.Label(key), s)
 		}
 	}
 	// A loss over all outputs still back-propagates: the zeros are constants.
@@ -376,15 +377,15 @@ func TestDendriteConfigValidation(t *testing.T) {
 	}
 }
 
-// countingPool is a dirtyPool that counts the buffers it hands out and gets
+// countingPool is a BufferPool that counts the buffers it hands out and gets
 // back.
 type countingPool struct {
-	dirtyPool
+	BufferPool
 	gets, puts atomic.Int64
 }
 
-func (p *countingPool) Get(size int) *[]byte { p.gets.Add(1); return p.dirtyPool.Get(size) }
-func (p *countingPool) Put(b *[]byte)        { p.puts.Add(1); p.dirtyPool.Put(b) }
+func (p *countingPool) Get(size int) *[]byte { p.gets.Add(1); return p.BufferPool.Get(size) }
+func (p *countingPool) Put(b *[]byte)        { p.puts.Add(1); p.BufferPool.Put(b) }
 
 // TestEncodedInputsGoBackToThePool checks that a call's encoded inputs return
 // to the Dendrite's pool however its graph ends: after the Backward that

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -110,10 +110,10 @@ func badValue(i int, v, maxAbs float64) error {
 	return fmt.Errorf("%w: element %d is %g, beyond the bound %g", ErrBadNumbers, i, v, maxAbs)
 }
 
-// checkTensorValues is CheckValues for a tensor in this process: it reports,
+// CheckTensor is CheckValues for a tensor in this process: it reports,
 // wrapping ErrBadNumbers, a float tensor t holding a NaN, an infinity, or a
 // value larger than maxAbs in magnitude.
-func checkTensorValues(t *torch.Tensor, maxAbs float64) error {
+func CheckTensor(t *torch.Tensor, maxAbs float64) error {
 	if !t.DType().IsFloat() || t.Numel() == 0 {
 		return nil
 	}

@@ -6,7 +6,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 func float32Wire(vs ...float32) *bittensorpb.Tensor {

@@ -44,7 +44,7 @@ func AskFor(modality bittensorpb.Modality, x *torch.Tensor, outputDim int64) (As
 	if err := x.Err(); err != nil {
 		return Ask{}, fmt.Errorf("ask: %w", err)
 	}
-	dt, err := wireDType(x.DType())
+	dt, err := DTypeOf(x.DType())
 	if err != nil {
 		return Ask{}, fmt.Errorf("ask: %w", err)
 	}

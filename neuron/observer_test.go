@@ -16,7 +16,7 @@ import (
 
 	"github.com/opentensor/bittensor-go/neuron/observe"
 	"github.com/opentensor/bittensor-go/neuron/observe/observetest"
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -62,7 +63,7 @@ func (t *Trainer) answerOwn(s *torch.Scope, d *Dispatch, i int, encoding *torch.
 	dendrite := t.neuron.Dendrite
 	answer := s.Track(rows.Detach())
 	batch := int64(len(d.rows[i]))
-	err := dendrite.checkLocalAnswer(shortKey(o.key), answer, batch)
+	err := dendrite.checkLocalAnswer(keys.Label(o.key), answer, batch)
 	dendrite.record(o.key, false, time.Since(start), err)
 	if err != nil {
 		zeros := torch.Zeros([]int64{batch, dendrite.OutputDim()}, torch.WithDevice(dendrite.cfg.Device))
@@ -117,6 +118,6 @@ func (t *Trainer) learnOwn(o *ownAnswer) {
 	}
 	start := time.Now()
 	d := t.neuron.Dendrite
-	_, err := d.learnLocal(t.synapse, shortKey(o.key), o.graph, nil, g, false)
+	_, err := d.learnLocal(t.synapse, keys.Label(o.key), o.graph, nil, g, false)
 	d.record(o.key, true, time.Since(start), err)
 }

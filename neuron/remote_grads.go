@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -164,7 +165,7 @@ func (r *RemoteGrads) Add(caller string, grads []*torch.Tensor) error {
 	defer r.mu.Unlock()
 	if !finite(norm) {
 		r.stats.Refused++
-		return fmt.Errorf("remote gradients: from %s: %w", shortKey(caller), ErrGradientNotFinite)
+		return fmt.Errorf("remote gradients: from %s: %w", keys.Label(caller), ErrGradientNotFinite)
 	}
 	if norm == 0 {
 		return nil // nothing to learn

@@ -11,7 +11,8 @@ import (
 
 	"google.golang.org/grpc/mem"
 
-	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -35,7 +36,7 @@ type remoteCall struct {
 
 	// enc is the encoded inputs, with their digest, once the forward
 	// encoded them: the backward sends the same bytes.
-	enc     encodedTensor
+	enc     Encoded
 	encoded bool
 }
 
@@ -45,9 +46,9 @@ func (c *remoteCall) encode(pool mem.BufferPool) error {
 		return nil
 	}
 	if c.wire != nil {
-		c.enc = encodeWire(pool, c.wire, true)
+		c.enc = EncodeWire(pool, c.wire, true)
 	} else {
-		e, err := encodeTorch(pool, c.input, c.modality, c.input.RequiresGrad(), true)
+		e, err := EncodeTorch(pool, c.input, c.modality, c.input.RequiresGrad(), true)
 		if err != nil {
 			return err
 		}
@@ -60,8 +61,8 @@ func (c *remoteCall) encode(pool mem.BufferPool) error {
 // release gives back the encoded inputs once no call will send them again.
 func (c *remoteCall) release() {
 	if c.encoded {
-		c.enc.buf.Free()
-		c.enc, c.encoded = encodedTensor{}, false
+		c.enc.Free()
+		c.enc, c.encoded = Encoded{}, false
 	}
 }
 
@@ -163,43 +164,43 @@ func (d *Dendrite) remoteForward(ctx context.Context, c *remoteCall) (*torch.Ten
 	if err := c.encode(d.bufs); err != nil {
 		return nil, fmt.Errorf("dendrite: inputs: %w", err)
 	}
-	peer := shortKey(c.synapse.GetSynapseKey())
+	peer := keys.Label(c.synapse.GetSynapseKey())
 	want := []int64{c.batch, d.cfg.OutputDim}
-	resp := d.newAnswer(func(m *incomingMessage) error {
-		if n := len(m.tensors); n != 1 {
+	resp := d.newAnswer(func(m *Incoming) error {
+		if n := len(m.Tensors); n != 1 {
 			return fmt.Errorf("dendrite: %s answered %d tensors, want 1: %w", peer, n, errBadAnswer)
 		}
-		if h := m.tensors[0].header; h.dtype != bittensorpb.DataType_FLOAT32 || !slices.Equal(h.shape, want) {
+		if h := m.Tensors[0].Header; h.DType != bittensorpb.DataType_FLOAT32 || !slices.Equal(h.Shape, want) {
 			return fmt.Errorf("dendrite: %s answered a %v %v tensor, want FLOAT32 %v: %w",
-				peer, h.dtype, h.shape, want, errBadAnswer)
+				peer, h.DType, h.Shape, want, errBadAnswer)
 		}
 		return nil
 	})
 	if err := d.call(ctx, c.synapse, false, d.cfg.Timeout, resp, c.enc); err != nil {
 		return nil, err
 	}
-	defer resp.free()
+	defer resp.Free()
 	w, err := d.answer(resp, peer, "output")
 	if err != nil {
 		return nil, err
 	}
-	out := w.take().To(d.cfg.Device)
+	out := w.Take().To(d.cfg.Device)
 	return out, out.Err()
 }
 
 // answer returns the one tensor of a decoded answer, or why the answer is
 // refused: it breaks the Limits, its metadata is not what was asked for, or
 // its values are not finite or beyond MaxAbsValue.
-func (d *Dendrite) answer(resp *incomingMessage, peer, what string) (*incomingTensor, error) {
-	if resp.err != nil {
-		if errors.Is(resp.err, ErrMalformed) {
-			return nil, fmt.Errorf("dendrite: %s: %s: %w: %w", peer, what, errBadAnswer, resp.err)
+func (d *Dendrite) answer(resp *Incoming, peer, what string) (*IncomingTensor, error) {
+	if resp.Err != nil {
+		if errors.Is(resp.Err, ErrMalformed) {
+			return nil, fmt.Errorf("dendrite: %s: %s: %w: %w", peer, what, errBadAnswer, resp.Err)
 		}
-		return nil, resp.err
+		return nil, resp.Err
 	}
-	w := &resp.tensors[0]
-	if w.badValues != nil {
-		return nil, fmt.Errorf("dendrite: %s: %s: %w", peer, what, w.badValues)
+	w := &resp.Tensors[0]
+	if w.BadValues != nil {
+		return nil, fmt.Errorf("dendrite: %s: %s: %w", peer, what, w.BadValues)
 	}
 	return w, nil
 }
@@ -210,26 +211,26 @@ func (d *Dendrite) remoteBackward(c *remoteCall, grad *torch.Tensor, wantGrad bo
 	if err := c.encode(d.bufs); err != nil { // released after an earlier backward of the same graph
 		return nil, fmt.Errorf("dendrite: inputs: %w", err)
 	}
-	gw, err := encodeTorch(d.bufs, grad, bittensorpb.Modality_TENSOR, grad.RequiresGrad(), true)
+	gw, err := EncodeTorch(d.bufs, grad, bittensorpb.Modality_TENSOR, grad.RequiresGrad(), true)
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: output gradient: %w", err)
 	}
-	defer gw.buf.Free()
-	peer := shortKey(c.synapse.GetSynapseKey())
-	resp := d.newAnswer(func(m *incomingMessage) error {
+	defer gw.Free()
+	peer := keys.Label(c.synapse.GetSynapseKey())
+	resp := d.newAnswer(func(m *Incoming) error {
 		if !wantGrad {
 			return errNotWanted // nothing of the answer is used
 		}
-		if n := len(m.tensors); n != 1 {
+		if n := len(m.Tensors); n != 1 {
 			return fmt.Errorf("dendrite: %s answered Backward with %d tensors, want 1: %w", peer, n, errBadAnswer)
 		}
-		h := m.tensors[0].header
-		if !slices.Equal(h.shape, c.input.Shape()) {
+		h := m.Tensors[0].Header
+		if !slices.Equal(h.Shape, c.input.Shape()) {
 			return fmt.Errorf("dendrite: %s answered an input gradient of shape %v, want %v: %w",
-				peer, h.shape, c.input.Shape(), errBadAnswer)
+				peer, h.Shape, c.input.Shape(), errBadAnswer)
 		}
-		if h.dtype != bittensorpb.DataType_FLOAT32 && h.dtype != bittensorpb.DataType_FLOAT64 {
-			return fmt.Errorf("dendrite: %s answered an input gradient of dtype %v: %w", peer, h.dtype, errBadAnswer)
+		if h.DType != bittensorpb.DataType_FLOAT32 && h.DType != bittensorpb.DataType_FLOAT64 {
+			return fmt.Errorf("dendrite: %s answered an input gradient of dtype %v: %w", peer, h.DType, errBadAnswer)
 		}
 		return nil
 	})
@@ -237,12 +238,12 @@ func (d *Dendrite) remoteBackward(c *remoteCall, grad *torch.Tensor, wantGrad bo
 	if err != nil || !wantGrad {
 		return nil, err
 	}
-	defer resp.free()
+	defer resp.Free()
 	w, err := d.answer(resp, peer, "input gradient")
 	if err != nil {
 		return nil, err
 	}
-	g := w.take().To(c.input.Device()).ToDType(c.input.DType())
+	g := w.Take().To(c.input.Device()).ToDType(c.input.DType())
 	return g, g.Err()
 }
 
@@ -269,7 +270,7 @@ func (d *Dendrite) localForward(c *remoteCall, withGraph bool) (*torch.Tensor, e
 		mode(func() { out, err = CallForward(c.local, inputs, c.modality) })
 		return err
 	})
-	peer := shortKey(c.synapse.GetSynapseKey())
+	peer := keys.Label(c.synapse.GetSynapseKey())
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: in-process %s: %w", peer, err)
 	}
@@ -298,13 +299,13 @@ func (d *Dendrite) localBackward(c *remoteCall, grad *torch.Tensor, wantGrad boo
 	// at garbage collection, which sees none of its (libtorch) memory. A
 	// text call's graph belongs to no scope of the caller's step.
 	defer func() { c.graph.Free(); c.graph = nil }()
-	peer := shortKey(c.synapse.GetSynapseKey())
+	peer := keys.Label(c.synapse.GetSynapseKey())
 	wantGrad = wantGrad && c.leaf != nil
 	g, err := d.learnLocal(c.local, peer, c.graph, c.leaf, grad, wantGrad)
 	if err != nil || !wantGrad {
 		return nil, err
 	}
-	if err := checkTensorValues(g, d.cfg.MaxAbsValue); err != nil {
+	if err := CheckTensor(g, d.cfg.MaxAbsValue); err != nil {
 		return nil, fmt.Errorf("dendrite: in-process %s: input gradient: %w", peer, err)
 	}
 	g = g.To(c.input.Device()).ToDType(c.input.DType())
@@ -334,7 +335,7 @@ func (d *Dendrite) checkLocalAnswer(peer string, out *torch.Tensor, batch int64)
 		return fmt.Errorf("dendrite: in-process %s answered a %v %v tensor, want float32 %v: %w",
 			peer, out.DType(), out.Shape(), want, errBadAnswer)
 	}
-	if err := checkTensorValues(out, d.cfg.MaxAbsValue); err != nil {
+	if err := CheckTensor(out, d.cfg.MaxAbsValue); err != nil {
 		return fmt.Errorf("dendrite: in-process %s: output: %w", peer, err)
 	}
 	return nil
@@ -345,7 +346,7 @@ func (d *Dendrite) checkLocalAnswer(peer string, out *torch.Tensor, batch int64)
 // (a NetworkLearner, with the Dendrite's key as the caller), and returns
 // the gradient of leaf, its input, when wantGrad.
 func (d *Dendrite) learnLocal(s Synapse, peer string, graph, leaf, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
-	if err := checkTensorValues(grad, math.Inf(1)); err != nil {
+	if err := CheckTensor(grad, math.Inf(1)); err != nil {
 		return nil, fmt.Errorf("dendrite: in-process %s: output gradient: %w", peer, err)
 	}
 	learner, _ := s.(NetworkLearner)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/opentensor/bittensor-go/neuron/keys"
 )
 
 // This file holds the Axon's replay rule: which nonce a caller may use, and
@@ -140,11 +142,11 @@ func (g *ReplayGuard) Check(caller string, nonce int64) error {
 	w := time.Duration(g.window)
 	if nonce > high {
 		return fmt.Errorf("%w: nonce %d from %s is more than %v ahead of the server clock",
-			ErrReplay, nonce, shortKey(caller), w)
+			ErrReplay, nonce, keys.Label(caller), w)
 	}
 	if nonce < low {
 		return fmt.Errorf("%w: nonce %d from %s is more than %v behind the server clock",
-			ErrReplay, nonce, shortKey(caller), w)
+			ErrReplay, nonce, keys.Label(caller), w)
 	}
 
 	g.mu.Lock()
@@ -152,7 +154,7 @@ func (g *ReplayGuard) Check(caller string, nonce int64) error {
 	g.prune(low)
 	if nonce < g.forgotten {
 		return fmt.Errorf("%w: nonce %d from %s is older than the nonces already forgotten (the server clock stepped back)",
-			ErrReplay, nonce, shortKey(caller))
+			ErrReplay, nonce, keys.Label(caller))
 	}
 	s := floorDiv(nonce, g.slice)
 	b := g.buckets[s]
@@ -163,7 +165,7 @@ func (g *ReplayGuard) Check(caller string, nonce int64) error {
 	}
 	k := replayKey{caller: id, nonce: nonce}
 	if _, used := b[k]; used {
-		return fmt.Errorf("%w: nonce %d from %s was already used", ErrReplay, nonce, shortKey(caller))
+		return fmt.Errorf("%w: nonce %d from %s was already used", ErrReplay, nonce, keys.Label(caller))
 	}
 	b[k] = struct{}{}
 	g.entries++

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
@@ -130,7 +131,7 @@ func Run(ctx context.Context, cfg Config, spec Spec) error {
 	if err := nn.To(router, device); err != nil {
 		return err
 	}
-	runDir := filepath.Join(cfg.LogDir, spec.Name+"-"+n.Key.PublicHex()[:8])
+	runDir := filepath.Join(cfg.LogDir, spec.Name+"-"+keys.Label(n.Key.PublicHex()))
 	trainer, err := NewTrainer(cfg, n, synapse, router, runDir, device, spec.Trainer...)
 	if err != nil {
 		return err

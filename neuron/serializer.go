@@ -9,7 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -50,8 +50,8 @@ func DefaultLimits() Limits {
 	}
 }
 
-// malformedf returns an error wrapping ErrMalformed.
-func malformedf(format string, args ...any) error {
+// Malformedf returns an error wrapping ErrMalformed.
+func Malformedf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
 }
 
@@ -73,56 +73,56 @@ func dtypeSize(dt bittensorpb.DataType) (int64, bool) {
 // UTF8; their buffer is checked by DecodeText.
 func ValidateTensor(t *bittensorpb.Tensor, lim Limits) error {
 	if t == nil {
-		return malformedf("nil tensor")
+		return Malformedf("nil tensor")
 	}
 	return validateHeader(headerOf(t, [32]byte{}), lim)
 }
 
 // validateHeader is ValidateTensor of a tensor's metadata and buffer length.
-func validateHeader(t tensorHeader, lim Limits) error {
-	switch t.modality {
+func validateHeader(t TensorHeader, lim Limits) error {
+	switch t.Modality {
 	case bittensorpb.Modality_TENSOR, bittensorpb.Modality_IMAGE, bittensorpb.Modality_TEXT:
 	default:
-		return malformedf("unknown modality %d", int32(t.modality))
+		return Malformedf("unknown modality %d", int32(t.Modality))
 	}
-	switch t.dtype {
+	switch t.DType {
 	case bittensorpb.DataType_FLOAT32, bittensorpb.DataType_FLOAT64, bittensorpb.DataType_INT32, bittensorpb.DataType_INT64, bittensorpb.DataType_UTF8:
 	default:
-		return malformedf("unknown dtype %d", int32(t.dtype))
+		return Malformedf("unknown dtype %d", int32(t.DType))
 	}
-	if (t.modality == bittensorpb.Modality_TEXT) != (t.dtype == bittensorpb.DataType_UTF8) {
-		return malformedf("modality %v does not carry dtype %v", t.modality, t.dtype)
+	if (t.Modality == bittensorpb.Modality_TEXT) != (t.DType == bittensorpb.DataType_UTF8) {
+		return Malformedf("modality %v does not carry dtype %v", t.Modality, t.DType)
 	}
-	shape := t.shape
+	shape := t.Shape
 	if len(shape) > lim.MaxRank {
-		return malformedf("rank %d exceeds the limit %d", len(shape), lim.MaxRank)
+		return Malformedf("rank %d exceeds the limit %d", len(shape), lim.MaxRank)
 	}
 	n := int64(1)
 	for i, d := range shape {
 		if d < 0 {
-			return malformedf("dimension %d is negative (%d)", i, d)
+			return Malformedf("dimension %d is negative (%d)", i, d)
 		}
 		if d > lim.MaxElements {
-			return malformedf("dimension %d is %d, over the limit of %d elements", i, d, lim.MaxElements)
+			return Malformedf("dimension %d is %d, over the limit of %d elements", i, d, lim.MaxElements)
 		}
 		if n > 0 && d > lim.MaxElements/n { // n×d > MaxElements, checked without overflow
-			return malformedf("shape %v has more than %d elements", shape, lim.MaxElements)
+			return Malformedf("shape %v has more than %d elements", shape, lim.MaxElements)
 		}
 		n *= d
 	}
-	if t.dtype == bittensorpb.DataType_UTF8 {
+	if t.DType == bittensorpb.DataType_UTF8 {
 		if len(shape) != 1 {
-			return malformedf("TEXT tensor has shape %v, want [number of strings]", shape)
+			return Malformedf("TEXT tensor has shape %v, want [number of strings]", shape)
 		}
 		if shape[0] > int64(lim.MaxStrings) {
-			return malformedf("TEXT tensor holds %d strings, over the limit of %d", shape[0], lim.MaxStrings)
+			return Malformedf("TEXT tensor holds %d strings, over the limit of %d", shape[0], lim.MaxStrings)
 		}
 		return nil
 	}
-	size, _ := dtypeSize(t.dtype)
-	if want := n * size; int64(t.bufLen) != want {
-		return malformedf("buffer is %d bytes, want %d (shape %v × %d bytes of %v)",
-			t.bufLen, want, shape, size, t.dtype)
+	size, _ := dtypeSize(t.DType)
+	if want := n * size; int64(t.BufLen) != want {
+		return Malformedf("buffer is %d bytes, want %d (shape %v × %d bytes of %v)",
+			t.BufLen, want, shape, size, t.DType)
 	}
 	return nil
 }
@@ -169,7 +169,7 @@ func DecodeText(t *bittensorpb.Tensor, lim Limits) ([]string, error) {
 		return nil, fmt.Errorf("serializer: %w", err)
 	}
 	if t.GetModality() != bittensorpb.Modality_TEXT {
-		return nil, fmt.Errorf("serializer: %w", malformedf("modality %v is not TEXT", t.GetModality()))
+		return nil, fmt.Errorf("serializer: %w", Malformedf("modality %v is not TEXT", t.GetModality()))
 	}
 	n := t.GetShape()[0]
 	buf := t.GetBuffer()
@@ -182,7 +182,7 @@ func DecodeText(t *bittensorpb.Tensor, lim Limits) ([]string, error) {
 		off += textPrefixBytes + l
 	}
 	if off != len(buf) {
-		return nil, fmt.Errorf("serializer: %w", malformedf("TEXT buffer has %d bytes after %d strings", len(buf)-off, n))
+		return nil, fmt.Errorf("serializer: %w", Malformedf("TEXT buffer has %d bytes after %d strings", len(buf)-off, n))
 	}
 	out := make([]string, n)
 	off = 0
@@ -191,7 +191,7 @@ func DecodeText(t *bittensorpb.Tensor, lim Limits) ([]string, error) {
 		off += textPrefixBytes
 		s := buf[off : off+l]
 		if !utf8.Valid(s) {
-			return nil, fmt.Errorf("serializer: %w", malformedf("string %d is not valid UTF-8", i))
+			return nil, fmt.Errorf("serializer: %w", Malformedf("string %d is not valid UTF-8", i))
 		}
 		out[i] = string(s)
 		off += l
@@ -202,14 +202,14 @@ func DecodeText(t *bittensorpb.Tensor, lim Limits) ([]string, error) {
 // textLength reads and checks the length prefix of string i at buf[off:].
 func textLength(buf []byte, off int, i int64, lim Limits) (int, error) {
 	if len(buf)-off < textPrefixBytes {
-		return 0, malformedf("TEXT buffer ends inside the length of string %d", i)
+		return 0, Malformedf("TEXT buffer ends inside the length of string %d", i)
 	}
 	l := uint64(binary.LittleEndian.Uint32(buf[off:]))
 	if l > uint64(lim.MaxStringBytes) {
-		return 0, malformedf("string %d is %d bytes, over the limit of %d", i, l, lim.MaxStringBytes)
+		return 0, Malformedf("string %d is %d bytes, over the limit of %d", i, l, lim.MaxStringBytes)
 	}
 	if l > uint64(len(buf)-off-textPrefixBytes) {
-		return 0, malformedf("string %d is %d bytes but only %d remain", i, l, len(buf)-off-textPrefixBytes)
+		return 0, Malformedf("string %d is %d bytes but only %d remain", i, l, len(buf)-off-textPrefixBytes)
 	}
 	return int(l), nil
 }
@@ -219,10 +219,10 @@ func textLength(buf []byte, off int, i int64, lim Limits) (int, error) {
 // under ValidateTensor. It does not check the signature (see VerifyMessage).
 func ValidateMessage(m *bittensorpb.TensorMessage, lim Limits) error {
 	if len(m.GetTensors()) == 0 {
-		return malformedf("no tensors")
+		return Malformedf("no tensors")
 	}
 	if len(m.GetTensors()) > lim.MaxTensors {
-		return malformedf("%d tensors, over the limit of %d", len(m.GetTensors()), lim.MaxTensors)
+		return Malformedf("%d tensors, over the limit of %d", len(m.GetTensors()), lim.MaxTensors)
 	}
 	for i, t := range m.GetTensors() {
 		if err := ValidateTensor(t, lim); err != nil {
@@ -238,7 +238,7 @@ func ValidateMessage(m *bittensorpb.TensorMessage, lim Limits) error {
 func DecodeMessage(b []byte, lim Limits) (*bittensorpb.TensorMessage, error) {
 	m := new(bittensorpb.TensorMessage)
 	if err := proto.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("serializer: %w", malformedf("%v", err))
+		return nil, fmt.Errorf("serializer: %w", Malformedf("%v", err))
 	}
 	if err := ValidateMessage(m, lim); err != nil {
 		return nil, fmt.Errorf("serializer: %w", err)
@@ -246,8 +246,8 @@ func DecodeMessage(b []byte, lim Limits) (*bittensorpb.TensorMessage, error) {
 	return m, nil
 }
 
-// wireDType returns the DataType that carries a torch dtype on the wire.
-func wireDType(d torch.DType) (bittensorpb.DataType, error) {
+// DTypeOf returns the DataType that carries a torch dtype on the wire.
+func DTypeOf(d torch.DType) (bittensorpb.DataType, error) {
 	switch d {
 	case torch.Float32:
 		return bittensorpb.DataType_FLOAT32, nil
@@ -261,8 +261,8 @@ func wireDType(d torch.DType) (bittensorpb.DataType, error) {
 	return bittensorpb.DataType_UNKNOWN, fmt.Errorf("dtype %v has no wire DataType (convert it to float32, float64, int32 or int64)", d)
 }
 
-// torchDType returns the torch dtype of a numeric wire DataType.
-func torchDType(d bittensorpb.DataType) (torch.DType, bool) {
+// TorchDType returns the torch dtype of a numeric wire DataType.
+func TorchDType(d bittensorpb.DataType) (torch.DType, bool) {
 	switch d {
 	case bittensorpb.DataType_FLOAT32:
 		return torch.Float32, true
@@ -287,7 +287,7 @@ func SerializeTensor(t *torch.Tensor, modality bittensorpb.Modality) (*bittensor
 	if err := t.Err(); err != nil {
 		return nil, fmt.Errorf("serializer: %w", err)
 	}
-	dt, err := wireDType(t.DType())
+	dt, err := DTypeOf(t.DType())
 	if err != nil {
 		return nil, fmt.Errorf("serializer: %w", err)
 	}
@@ -312,9 +312,9 @@ func DeserializeTensor(w *bittensorpb.Tensor, lim Limits) (*torch.Tensor, error)
 	if err := ValidateTensor(w, lim); err != nil {
 		return nil, fmt.Errorf("serializer: %w", err)
 	}
-	dt, ok := torchDType(w.GetDtype())
+	dt, ok := TorchDType(w.GetDtype())
 	if !ok {
-		return nil, fmt.Errorf("serializer: %w", malformedf("a %v tensor is not numeric (use DecodeText)", w.GetModality()))
+		return nil, fmt.Errorf("serializer: %w", Malformedf("a %v tensor is not numeric (use DecodeText)", w.GetModality()))
 	}
 	t := torch.FromBytes(w.GetBuffer(), dt, w.GetShape())
 	if err := t.Err(); err != nil {

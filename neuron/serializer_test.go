@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 func TestTextRoundTrip(t *testing.T) {

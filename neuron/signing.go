@@ -3,7 +3,6 @@ package neuron
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -12,7 +11,8 @@ import (
 
 	"github.com/zeebo/blake3"
 
-	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // signingDomain prefixes the bytes a TensorMessage signature covers, so that a
@@ -20,40 +20,37 @@ import (
 // else signed with the same key (a Synapse definition, say).
 const signingDomain = "bittensor/TensorMessage/v1\x00"
 
-// ErrBadSignature is wrapped by VerifyMessage's errors.
-var ErrBadSignature = errors.New("bad signature")
-
 // TensorsDigest returns the SHA-256 digest of a message's tensors: for each in
 // order its dtype, modality, requires_grad, rank, shape, buffer length and
 // bufferDigest, so that two different tensor lists never share an encoding.
 // The version field is not covered.
 func TensorsDigest(ts []*bittensorpb.Tensor) [sha256.Size]byte {
-	hs := make([]tensorHeader, len(ts))
+	hs := make([]TensorHeader, len(ts))
 	for i, t := range ts {
 		hs[i] = headerOf(t, bufferDigest(t.GetBuffer()))
 	}
 	return tensorsDigest(hs)
 }
 
-// tensorHeader is what a signature covers of one tensor: its metadata and
+// TensorHeader is what a signature covers of one tensor: its metadata and
 // the bufferDigest of its values.
-type tensorHeader struct {
-	dtype        bittensorpb.DataType
-	modality     bittensorpb.Modality
-	requiresGrad bool
-	shape        []int64
-	bufLen       int
-	digest       [sha256.Size]byte
+type TensorHeader struct {
+	DType        bittensorpb.DataType
+	Modality     bittensorpb.Modality
+	RequiresGrad bool
+	Shape        []int64
+	BufLen       int
+	Digest       [sha256.Size]byte
 }
 
-// headerOf returns the tensorHeader of t whose buffer digest is digest.
-func headerOf(t *bittensorpb.Tensor, digest [sha256.Size]byte) tensorHeader {
-	return tensorHeader{dtype: t.GetDtype(), modality: t.GetModality(), requiresGrad: t.GetRequiresGrad(),
-		shape: t.GetShape(), bufLen: len(t.GetBuffer()), digest: digest}
+// headerOf returns the TensorHeader of t whose buffer digest is digest.
+func headerOf(t *bittensorpb.Tensor, digest [sha256.Size]byte) TensorHeader {
+	return TensorHeader{DType: t.GetDtype(), Modality: t.GetModality(), RequiresGrad: t.GetRequiresGrad(),
+		Shape: t.GetShape(), BufLen: len(t.GetBuffer()), Digest: digest}
 }
 
 // tensorsDigest is TensorsDigest over the tensors' headers.
-func tensorsDigest(ts []tensorHeader) [sha256.Size]byte {
+func tensorsDigest(ts []TensorHeader) [sha256.Size]byte {
 	h := sha256.New()
 	var hdr [8]byte
 	put := func(v uint64) {
@@ -62,19 +59,19 @@ func tensorsDigest(ts []tensorHeader) [sha256.Size]byte {
 	}
 	put(uint64(len(ts)))
 	for _, t := range ts {
-		put(uint64(t.dtype))
-		put(uint64(t.modality))
-		if t.requiresGrad {
+		put(uint64(t.DType))
+		put(uint64(t.Modality))
+		if t.RequiresGrad {
 			put(1)
 		} else {
 			put(0)
 		}
-		put(uint64(len(t.shape)))
-		for _, d := range t.shape {
+		put(uint64(len(t.Shape)))
+		for _, d := range t.Shape {
 			put(uint64(d))
 		}
-		put(uint64(t.bufLen))
-		h.Write(t.digest[:])
+		put(uint64(t.BufLen))
+		h.Write(t.Digest[:])
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
@@ -172,22 +169,22 @@ func SignMessage(m *bittensorpb.TensorMessage, key *Key, nonce int64) {
 }
 
 // VerifyMessage checks that m's signature is neuron_key's signature over
-// SigningBytes(m). Errors wrap ErrBadSignature.
+// SigningBytes(m). Errors wrap keys.ErrBadSignature.
 func VerifyMessage(m *bittensorpb.TensorMessage) error {
 	if _, err := ParsePublicKey(m.GetNeuronKey()); err != nil { // before hashing anything
-		return fmt.Errorf("%w: neuron_key: %v", ErrBadSignature, err)
+		return fmt.Errorf("%w: neuron_key: %v", keys.ErrBadSignature, err)
 	}
 	return verifySigned(m.GetNeuronKey(), m.GetSignature(), SigningBytes(m))
 }
 
 // verifySigned checks that signature is neuronKey's signature over signed.
-// Errors wrap ErrBadSignature.
+// Errors wrap keys.ErrBadSignature.
 func verifySigned(neuronKey string, signature, signed []byte) error {
 	if _, err := ParsePublicKey(neuronKey); err != nil {
-		return fmt.Errorf("%w: neuron_key: %v", ErrBadSignature, err)
+		return fmt.Errorf("%w: neuron_key: %v", keys.ErrBadSignature, err)
 	}
 	if !Verify(neuronKey, signed, signature) {
-		return fmt.Errorf("%w from %s", ErrBadSignature, shortKey(neuronKey))
+		return fmt.Errorf("%w from %s", keys.ErrBadSignature, keys.Label(neuronKey))
 	}
 	return nil
 }
@@ -219,13 +216,4 @@ func (n *Nonces) Next() int64 {
 			return next
 		}
 	}
-}
-
-// shortKey abbreviates a hex key for error messages.
-func shortKey(k string) string {
-	const n = 16
-	if len(k) <= n {
-		return k
-	}
-	return k[:n] + "…"
 }

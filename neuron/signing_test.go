@@ -11,7 +11,8 @@ import (
 	"github.com/zeebo/blake3"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 func testKey(t testing.TB, b byte) *Key {
@@ -73,8 +74,8 @@ func TestSignVerify(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := signedMessage(t, key)
 			tamper(m)
-			if err := VerifyMessage(m); !errors.Is(err, ErrBadSignature) {
-				t.Fatalf("VerifyMessage after changing %s = %v, want ErrBadSignature", name, err)
+			if err := VerifyMessage(m); !errors.Is(err, keys.ErrBadSignature) {
+				t.Fatalf("VerifyMessage after changing %s = %v, want keys.ErrBadSignature", name, err)
 			}
 		})
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
@@ -237,7 +237,7 @@ func TestNeuronSharesOneConnectionPool(t *testing.T) {
 	}
 	// A call over the wire to the neuron's own Axon dials through the pool.
 	own := n.Metagraph.GetSynapses(1)[0]
-	in, err := encodeTorch(n.Dendrite.bufs, torch.Zeros([]int64{1, tinyIn}), bittensorpb.Modality_TENSOR, false, true)
+	in, err := EncodeTorch(n.Dendrite.bufs, torch.Zeros([]int64{1, tinyIn}), bittensorpb.Modality_TENSOR, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,8 +245,8 @@ func TestNeuronSharesOneConnectionPool(t *testing.T) {
 	if err := n.Dendrite.call(context.Background(), own, false, 5*time.Second, resp, in); err != nil {
 		t.Fatal(err)
 	}
-	resp.free()
-	in.buf.Free()
+	resp.Free()
+	in.Free()
 	if got := n.Conns.Len(); got != 1 {
 		t.Errorf("after a call over the wire the pool holds %d connections, want 1 (to the neuron's own Axon)", got)
 	}

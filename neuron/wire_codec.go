@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"google.golang.org/grpc/encoding"
-	_ "google.golang.org/grpc/encoding/proto" // registers the codec wireCodec hands other messages to
+	_ "google.golang.org/grpc/encoding/proto" // registers the codec Codec hands other messages to
 	"google.golang.org/grpc/mem"
 )
 
@@ -16,10 +16,10 @@ import (
 // and the tensor conversions two more (wire bytes to tensor, tensor to wire
 // bytes):
 //
-//   - encoding (outgoingMessage, built by encodeMessage) copies each
+//   - encoding (Outgoing, built by EncodeMessage) copies each
 //     tensor's values from its memory straight into the buffer gRPC sends,
 //     hashing each piece for the signature as it is copied;
-//   - decoding (incomingMessage) reads the message's fields from the frames
+//   - decoding (Incoming) reads the message's fields from the frames
 //     gRPC received, checks every tensor's metadata against the Limits
 //     before anything sized by it is allocated, and then copies each
 //     tensor's values from the frames into a fresh libtorch tensor, hashing
@@ -30,20 +30,20 @@ import (
 // valid encoding, fields in any order, packed or not, is decoded. Messages
 // of other types go to grpc-go's proto codec.
 
-// wireCodec is the gRPC codec of the Axon's server and the Dendrite's calls.
-type wireCodec struct{ proto encoding.CodecV2 }
+// Codec is the gRPC codec of the Axon's server and the Dendrite's calls.
+type Codec struct{ proto encoding.CodecV2 }
 
-// newWireCodec returns the wire codec, handing other messages to grpc-go's
+// NewCodec returns the wire codec, handing other messages to grpc-go's
 // proto codec.
-func newWireCodec() wireCodec { return wireCodec{proto: encoding.GetCodecV2("proto")} }
+func NewCodec() Codec { return Codec{proto: encoding.GetCodecV2("proto")} }
 
 // Name is the content-subtype of the messages: they are protobuf.
-func (wireCodec) Name() string { return "proto" }
+func (Codec) Name() string { return "proto" }
 
-// Marshal hands gRPC the buffers of an outgoingMessage, or marshals any other
+// Marshal hands gRPC the buffers of an Outgoing, or marshals any other
 // message with the proto codec.
-func (c wireCodec) Marshal(v any) (mem.BufferSlice, error) {
-	m, ok := v.(*outgoingMessage)
+func (c Codec) Marshal(v any) (mem.BufferSlice, error) {
+	m, ok := v.(*Outgoing)
 	if !ok {
 		return c.proto.Marshal(v)
 	}
@@ -54,20 +54,20 @@ func (c wireCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return m.bufs, nil // gRPC frees them once written
 }
 
-// Unmarshal decodes into an incomingMessage, or into any other message with
+// Unmarshal decodes into an Incoming, or into any other message with
 // the proto codec.
-func (c wireCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	m, ok := v.(*incomingMessage)
+func (c Codec) Unmarshal(data mem.BufferSlice, v any) error {
+	m, ok := v.(*Incoming)
 	if !ok {
 		return c.proto.Unmarshal(data, v)
 	}
 	return m.decode(data)
 }
 
-// dirtyPool is a mem.BufferPool of byte slices in power-of-two classes that,
+// BufferPool is a mem.BufferPool of byte slices in power-of-two classes that,
 // unlike gRPC's default pool, does not zero a buffer it hands out: for the
 // encoder, which writes every byte of a buffer before gRPC reads it.
-type dirtyPool struct{ classes [dirtyPoolClasses]sync.Pool }
+type BufferPool struct{ classes [dirtyPoolClasses]sync.Pool }
 
 // The pool's classes hold buffers of 2^minDirtyClass (4 KiB) to
 // 2^(minDirtyClass+dirtyPoolClasses-1) (128 MiB) bytes; larger ones are
@@ -78,7 +78,7 @@ const (
 )
 
 // class returns the class of a buffer of size bytes, or -1 when it is too large.
-func (*dirtyPool) class(size int) int {
+func (*BufferPool) class(size int) int {
 	c := 0
 	if size > 1<<minDirtyClass {
 		c = bits.Len(uint(size-1)) - minDirtyClass
@@ -90,7 +90,7 @@ func (*dirtyPool) class(size int) int {
 }
 
 // Get returns a buffer of length size whose bytes are undefined.
-func (p *dirtyPool) Get(size int) *[]byte {
+func (p *BufferPool) Get(size int) *[]byte {
 	c := p.class(size)
 	if c < 0 {
 		b := make([]byte, size)
@@ -105,7 +105,7 @@ func (p *dirtyPool) Get(size int) *[]byte {
 }
 
 // Put returns a buffer that Get handed out.
-func (p *dirtyPool) Put(b *[]byte) {
+func (p *BufferPool) Put(b *[]byte) {
 	if c := p.class(cap(*b)); c >= 0 && cap(*b) == 1<<(minDirtyClass+c) {
 		p.classes[c].Put(b)
 	}

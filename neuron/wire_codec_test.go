@@ -10,14 +10,14 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
 // materialize returns the bytes of an outgoing message as gRPC sends them.
-func materialize(m *outgoingMessage) []byte {
+func materialize(m *Outgoing) []byte {
 	b := m.bufs.Materialize()
-	m.free()
+	m.Free()
 	return b
 }
 
@@ -41,25 +41,25 @@ func splitPieces(b []byte, cuts []byte) mem.BufferSlice {
 // reads them), and that the signature verifies there.
 func TestWireEncodingIsProtoMarshal(t *testing.T) {
 	key := testKey(t, 5)
-	pool := new(dirtyPool)
+	pool := new(BufferPool)
 	x := torch.Randn([]int64{3, 70000}) // over one digest piece
 	text, err := EncodeText([]string{"hello", "wörld"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := encodeTorch(pool, x, bittensorpb.Modality_IMAGE, true, true)
+	ex, err := EncodeTorch(pool, x, bittensorpb.Modality_IMAGE, true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ex.buf.Free()
-	scalar, err := encodeTorch(pool, torch.FromInt64([]int64{7}), bittensorpb.Modality_TENSOR, false, true)
+	defer ex.Free()
+	scalar, err := EncodeTorch(pool, torch.FromInt64([]int64{7}), bittensorpb.Modality_TENSOR, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer scalar.buf.Free()
-	et := encodeWire(pool, text, true)
-	defer et.buf.Free()
-	got := materialize(encodeMessage(messageHeader{synapseKey: "syn"}, []encodedTensor{ex, et, scalar}, key, 42))
+	defer scalar.Free()
+	et := EncodeWire(pool, text, true)
+	defer et.Free()
+	got := materialize(EncodeMessage(Header{SynapseKey: "syn"}, []Encoded{ex, et, scalar}, key, 42))
 
 	wx, err := SerializeTensor(x.SetRequiresGrad(true), bittensorpb.Modality_IMAGE)
 	if err != nil {
@@ -83,7 +83,7 @@ func TestWireEncodingIsProtoMarshal(t *testing.T) {
 		t.Fatalf("a stock decoder's copy of the message does not verify: %v", err)
 	}
 	// An unsigned answer with no tensor is the envelope alone.
-	bare := materialize(encodeMessage(messageHeader{synapseKey: "syn"}, nil, nil, 0))
+	bare := materialize(EncodeMessage(Header{SynapseKey: "syn"}, nil, nil, 0))
 	if wantBare, _ := proto.Marshal(&bittensorpb.TensorMessage{Version: ProtocolVersion, SynapseKey: "syn"}); !bytes.Equal(bare, wantBare) {
 		t.Fatalf("bare answer %x, want %x", bare, wantBare)
 	}
@@ -113,7 +113,7 @@ func TestWireDecodesStockEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, cuts := range [][]byte{nil, {1}, {3, 200, 17, 99}, {0, 0, 255}} {
-		got := &incomingMessage{lim: DefaultLimits(), maxAbs: math.Inf(1)}
+		got := &Incoming{lim: DefaultLimits(), maxAbs: math.Inf(1)}
 		// Cut at multiples of 4099 too, through the values.
 		pieces := splitPieces(b, cuts)
 		var fine mem.BufferSlice
@@ -127,26 +127,26 @@ func TestWireDecodesStockEncoding(t *testing.T) {
 		if err := got.decode(fine); err != nil {
 			t.Fatalf("cuts %v: %v", cuts, err)
 		}
-		if got.err != nil {
-			t.Fatalf("cuts %v: refused: %v", cuts, got.err)
+		if got.Err != nil {
+			t.Fatalf("cuts %v: refused: %v", cuts, got.Err)
 		}
-		if err := got.verify(); err != nil {
+		if err := got.Verify(); err != nil {
 			t.Fatalf("cuts %v: %v", cuts, err)
 		}
-		if len(got.tensors) != 2 {
-			t.Fatalf("cuts %v: %d tensors", cuts, len(got.tensors))
+		if len(got.Tensors) != 2 {
+			t.Fatalf("cuts %v: %d tensors", cuts, len(got.Tensors))
 		}
-		values, err := got.tensors[0].values.Bytes()
+		values, err := got.Tensors[0].values.Bytes()
 		if err != nil || !bytes.Equal(values, wx.GetBuffer()) {
 			t.Fatalf("cuts %v: values differ (%v)", cuts, err)
 		}
-		if !bytes.Equal(got.tensors[1].text, text.GetBuffer()) {
+		if !bytes.Equal(got.Tensors[1].text, text.GetBuffer()) {
 			t.Fatalf("cuts %v: text differs", cuts)
 		}
-		if bad := got.tensors[0].badValues; !errors.Is(bad, ErrBadNumbers) || bad.Error() != CheckValues(wx, math.Inf(1)).Error() {
+		if bad := got.Tensors[0].BadValues; !errors.Is(bad, ErrBadNumbers) || bad.Error() != CheckValues(wx, math.Inf(1)).Error() {
 			t.Fatalf("cuts %v: badValues %v, want %v", cuts, bad, CheckValues(wx, math.Inf(1)))
 		}
-		got.free()
+		got.Free()
 	}
 }
 
@@ -166,19 +166,19 @@ func TestWireRefusesBeforeAllocating(t *testing.T) {
 		"long key":     {NeuronKey: string(bytes.Repeat([]byte{'k'}, 10000)), Tensors: many[:1]},
 	} {
 		b, _ := proto.Marshal(m)
-		got := &incomingMessage{lim: DefaultLimits(), maxAbs: math.Inf(1)}
+		got := &Incoming{lim: DefaultLimits(), maxAbs: math.Inf(1)}
 		if err := got.decode(mem.BufferSlice{mem.SliceBuffer(b)}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if !errors.Is(got.err, ErrMalformed) || got.tensors != nil {
-			t.Errorf("%s: err %v with %d tensors, want ErrMalformed and none", name, got.err, len(got.tensors))
+		if !errors.Is(got.Err, ErrMalformed) || got.Tensors != nil {
+			t.Errorf("%s: err %v with %d tensors, want ErrMalformed and none", name, got.Err, len(got.Tensors))
 		}
 	}
 	refused := errors.New("not served")
 	b, _ := proto.Marshal(&bittensorpb.TensorMessage{Tensors: many[:1]})
-	got := &incomingMessage{lim: DefaultLimits(), admit: func(*incomingMessage) error { return refused }}
-	if err := got.decode(mem.BufferSlice{mem.SliceBuffer(b)}); err != nil || got.err != refused || got.tensors[0].values != nil {
-		t.Errorf("admit's refusal: %v, %v", err, got.err)
+	got := &Incoming{lim: DefaultLimits(), admit: func(*Incoming) error { return refused }}
+	if err := got.decode(mem.BufferSlice{mem.SliceBuffer(b)}); err != nil || got.Err != refused || got.Tensors[0].values != nil {
+		t.Errorf("admit's refusal: %v, %v", err, got.Err)
 	}
 }
 
@@ -208,11 +208,11 @@ func FuzzWireDecode(f *testing.F) {
 		lim := fuzzLimits()
 		var want bittensorpb.TensorMessage
 		wantErr := proto.Unmarshal(b, &want)
-		got := &incomingMessage{lim: lim, maxAbs: 1e6}
+		got := &Incoming{lim: lim, maxAbs: 1e6}
 		err := got.decode(splitPieces(b, cuts))
-		defer got.free()
+		defer got.Free()
 		if wantErr != nil { // refused either way; a breach of the Limits may stop the decoder first
-			if err == nil && !errors.Is(got.err, ErrMalformed) {
+			if err == nil && !errors.Is(got.Err, ErrMalformed) {
 				t.Fatalf("decoded bytes that proto.Unmarshal refuses (%v)", wantErr)
 			}
 			return
@@ -220,31 +220,31 @@ func FuzzWireDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decode error %v for bytes proto.Unmarshal accepts", err)
 		}
-		if got.err != nil {
-			if !errors.Is(got.err, ErrMalformed) {
-				t.Fatalf("refusal %v does not wrap ErrMalformed", got.err)
+		if got.Err != nil {
+			if !errors.Is(got.Err, ErrMalformed) {
+				t.Fatalf("refusal %v does not wrap ErrMalformed", got.Err)
 			}
 			long := max(len(want.GetVersion()), len(want.GetNeuronKey()), len(want.GetSynapseKey()), len(want.GetSignature())) > maxEnvelopeBytes
 			for _, w := range want.GetTensors() {
 				long = long || len(w.GetVersion()) > maxEnvelopeBytes
 			}
 			if ValidateMessage(&want, lim) == nil && len(want.GetTensors()) > 0 && !long {
-				t.Fatalf("refused %v, which ValidateMessage accepts", got.err)
+				t.Fatalf("refused %v, which ValidateMessage accepts", got.Err)
 			}
 			return
 		}
-		h := got.header
-		if got.version != want.GetVersion() || h.neuronKey != want.GetNeuronKey() || h.synapseKey != want.GetSynapseKey() ||
-			h.nonce != want.GetNonce() || !bytes.Equal(h.signature, want.GetSignature()) || len(got.tensors) != len(want.GetTensors()) {
+		h := got.Header
+		if got.version != want.GetVersion() || h.NeuronKey != want.GetNeuronKey() || h.SynapseKey != want.GetSynapseKey() ||
+			h.Nonce != want.GetNonce() || !bytes.Equal(h.Signature, want.GetSignature()) || len(got.Tensors) != len(want.GetTensors()) {
 			t.Fatalf("envelope or tensor count differs from proto.Unmarshal's")
 		}
 		for i, w := range want.GetTensors() {
 			if err := ValidateTensor(w, lim); err != nil {
 				t.Fatalf("tensor %d accepted, which ValidateTensor refuses: %v", i, err)
 			}
-			g := &got.tensors[i]
-			if g.version != w.GetVersion() || g.header.dtype != w.GetDtype() || g.header.modality != w.GetModality() ||
-				g.header.requiresGrad != w.GetRequiresGrad() || !slices.Equal(g.header.shape, w.GetShape()) {
+			g := &got.Tensors[i]
+			if g.version != w.GetVersion() || g.Header.DType != w.GetDtype() || g.Header.Modality != w.GetModality() ||
+				g.Header.RequiresGrad != w.GetRequiresGrad() || !slices.Equal(g.Header.Shape, w.GetShape()) {
 				t.Fatalf("tensor %d metadata differs from proto.Unmarshal's", i)
 			}
 			buf := g.text
@@ -256,11 +256,11 @@ func FuzzWireDecode(f *testing.F) {
 			if !bytes.Equal(buf, w.GetBuffer()) && len(buf)+len(w.GetBuffer()) > 0 {
 				t.Fatalf("tensor %d values differ", i)
 			}
-			if g.header.digest != bufferDigest(w.GetBuffer()) {
+			if g.Header.Digest != bufferDigest(w.GetBuffer()) {
 				t.Fatalf("tensor %d digest differs", i)
 			}
-			if wantBad := CheckValues(w, 1e6); (g.badValues == nil) != (wantBad == nil) || (wantBad != nil && g.badValues.Error() != wantBad.Error()) {
-				t.Fatalf("tensor %d bad values %v, CheckValues says %v", i, g.badValues, wantBad)
+			if wantBad := CheckValues(w, 1e6); (g.BadValues == nil) != (wantBad == nil) || (wantBad != nil && g.BadValues.Error() != wantBad.Error()) {
+				t.Fatalf("tensor %d bad values %v, CheckValues says %v", i, g.BadValues, wantBad)
 			}
 		}
 	})

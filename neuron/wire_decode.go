@@ -10,7 +10,8 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -19,7 +20,7 @@ import (
 // envelope field costs memory sized by an attacker's input.
 const maxEnvelopeBytes = 4096
 
-// incomingMessage is a TensorMessage decoded by wireCodec: its envelope, and
+// Incoming is a TensorMessage decoded by Codec: its envelope, and
 // each tensor's metadata with its values in a fresh libtorch tensor (numeric
 // dtypes) or Go bytes (TEXT), their bufferDigest and the outcome of their
 // value check, all from one pass over the received bytes.
@@ -27,7 +28,7 @@ const maxEnvelopeBytes = 4096
 // A message that is valid protobuf but breaks the Limits, or that admit
 // refuses, decodes without error but with err set and no values: nothing
 // sized by its tensors is allocated, copied or hashed.
-type incomingMessage struct {
+type Incoming struct {
 	// lim bounds the message (MaxTensors, then ValidateTensor for each).
 	lim Limits
 	// maxAbs bounds the magnitude of float values (math.Inf(1) for finite);
@@ -36,66 +37,66 @@ type incomingMessage struct {
 	// admit, when set, sees the envelope and the valid metadata of every
 	// tensor before anything sized by them is allocated; its error stops
 	// the decoding and becomes err.
-	admit func(*incomingMessage) error
+	admit func(*Incoming) error
 
-	header  messageHeader
+	Header  Header
 	version string
-	tensors []incomingTensor
-	// err is why a well-formed message is refused: it breaks the Limits
+	Tensors []IncomingTensor
+	// Err is why a well-formed message is refused: it breaks the Limits
 	// (wrapping ErrMalformed), or admit's error.
-	err error
+	Err error
 }
 
-// incomingTensor is one decoded tensor of an incomingMessage.
-type incomingTensor struct {
-	header  tensorHeader // with its bufferDigest
+// IncomingTensor is one decoded tensor of an Incoming.
+type IncomingTensor struct {
+	Header  TensorHeader // with its bufferDigest
 	version string
 	values  *torch.Tensor // the values of a numeric tensor, nil for TEXT
 	text    []byte        // the buffer of a TEXT tensor
-	// badValues is the first value beyond maxAbs, wrapping ErrBadNumbers;
+	// BadValues is the first value beyond maxAbs, wrapping ErrBadNumbers;
 	// nil when there is none.
-	badValues error
+	BadValues error
 	bufAt     int // where its buffer's bytes start in the message
 }
 
 // wire returns t as a wire Tensor for the checks written for one (its
 // metadata, and the buffer of a TEXT tensor); the values of a numeric tensor
 // are not in it.
-func (t *incomingTensor) wire() *bittensorpb.Tensor {
-	return &bittensorpb.Tensor{Version: t.version, Buffer: t.text, Shape: t.header.shape,
-		Dtype: t.header.dtype, Modality: t.header.modality, RequiresGrad: t.header.requiresGrad}
+func (t *IncomingTensor) Wire() *bittensorpb.Tensor {
+	return &bittensorpb.Tensor{Version: t.version, Buffer: t.text, Shape: t.Header.Shape,
+		Dtype: t.Header.DType, Modality: t.Header.Modality, RequiresGrad: t.Header.RequiresGrad}
 }
 
 // take returns t's values and leaves t without them: the caller frees them.
-func (t *incomingTensor) take() *torch.Tensor {
+func (t *IncomingTensor) Take() *torch.Tensor {
 	v := t.values
 	t.values = nil
 	return v
 }
 
 // headers returns what a signature covers of each tensor.
-func (m *incomingMessage) headers() []tensorHeader {
-	hs := make([]tensorHeader, len(m.tensors))
-	for i := range m.tensors {
-		hs[i] = m.tensors[i].header
+func (m *Incoming) headers() []TensorHeader {
+	hs := make([]TensorHeader, len(m.Tensors))
+	for i := range m.Tensors {
+		hs[i] = m.Tensors[i].Header
 	}
 	return hs
 }
 
 // verify checks the message's signature (see VerifyMessage) over the
 // digests computed while decoding.
-func (m *incomingMessage) verify() error {
-	h := m.header
-	if _, err := ParsePublicKey(h.neuronKey); err != nil {
-		return fmt.Errorf("%w: neuron_key: %v", ErrBadSignature, err)
+func (m *Incoming) Verify() error {
+	h := m.Header
+	if _, err := ParsePublicKey(h.NeuronKey); err != nil {
+		return fmt.Errorf("%w: neuron_key: %v", keys.ErrBadSignature, err)
 	}
-	return verifySigned(h.neuronKey, h.signature, signingBytes(h.neuronKey, h.synapseKey, h.nonce, tensorsDigest(m.headers())))
+	return verifySigned(h.NeuronKey, h.Signature, signingBytes(h.NeuronKey, h.SynapseKey, h.Nonce, tensorsDigest(m.headers())))
 }
 
 // free releases the values of every tensor that still holds them.
-func (m *incomingMessage) free() {
-	for i := range m.tensors {
-		if v := m.tensors[i].values; v != nil {
+func (m *Incoming) Free() {
+	for i := range m.Tensors {
+		if v := m.Tensors[i].values; v != nil {
 			v.Free()
 		}
 	}
@@ -104,33 +105,33 @@ func (m *incomingMessage) free() {
 // errLimit marks a scan stopped by the Limits rather than by bad protobuf.
 type errLimit struct{ error }
 
-// decode reads a TensorMessage from data (see incomingMessage). It fails for
+// decode reads a TensorMessage from data (see Incoming). It fails for
 // bytes that are not a valid TensorMessage, as proto.Unmarshal would.
-func (m *incomingMessage) decode(data mem.BufferSlice) error {
+func (m *Incoming) decode(data mem.BufferSlice) error {
 	r := newWireReader(data)
 	if err := m.scan(r); err != nil {
 		var lim errLimit
 		if errors.As(err, &lim) {
-			m.err, m.tensors = lim.error, nil
+			m.Err, m.Tensors = lim.error, nil
 			return nil
 		}
 		return fmt.Errorf("wire: %w", err)
 	}
-	for i := range m.tensors {
-		if err := validateHeader(m.tensors[i].header, m.lim); err != nil {
-			m.err, m.tensors = fmt.Errorf("tensor %d: %w", i, err), nil
+	for i := range m.Tensors {
+		if err := validateHeader(m.Tensors[i].Header, m.lim); err != nil {
+			m.Err, m.Tensors = fmt.Errorf("tensor %d: %w", i, err), nil
 			return nil
 		}
 	}
 	if m.admit != nil {
 		if err := m.admit(m); err != nil {
-			m.err = err
+			m.Err = err
 			return nil
 		}
 	}
-	for i := range m.tensors {
-		if err := m.fill(r, &m.tensors[i]); err != nil {
-			m.free()
+	for i := range m.Tensors {
+		if err := m.fill(r, &m.Tensors[i]); err != nil {
+			m.Free()
 			return fmt.Errorf("wire: tensor %d: %w", i, err)
 		}
 	}
@@ -140,15 +141,15 @@ func (m *incomingMessage) decode(data mem.BufferSlice) error {
 // fill copies t's values from the message into fresh memory (a libtorch
 // tensor, or Go bytes for TEXT), hashing and checking each piece as it is
 // copied.
-func (m *incomingMessage) fill(r *wireReader, t *incomingTensor) error {
-	n := t.header.bufLen
+func (m *Incoming) fill(r *wireReader, t *IncomingTensor) error {
+	n := t.Header.BufLen
 	var dst []byte
-	if t.header.dtype == bittensorpb.DataType_UTF8 {
+	if t.Header.DType == bittensorpb.DataType_UTF8 {
 		t.text = make([]byte, n)
 		dst = t.text
 	} else {
-		dt, _ := torchDType(t.header.dtype)
-		t.values = torch.Empty(t.header.shape, torch.WithDType(dt))
+		dt, _ := TorchDType(t.Header.DType)
+		t.values = torch.Empty(t.Header.Shape, torch.WithDType(dt))
 		var err error
 		if dst, err = t.values.UnsafeBytes(); err != nil {
 			return err
@@ -158,21 +159,21 @@ func (m *incomingMessage) fill(r *wireReader, t *incomingTensor) error {
 		}
 	}
 	bad := make([]int, max(1, (n+digestChunk-1)/digestChunk))
-	t.header.digest = chunkedDigest(n, func(i int, _ []byte) []byte {
+	t.Header.Digest = chunkedDigest(n, func(i int, _ []byte) []byte {
 		lo, hi := i*digestChunk, min(n, (i+1)*digestChunk)
 		piece := dst[lo:hi]
 		r.copyAt(t.bufAt+lo, piece)
-		if j, ok := firstBadValue(piece, t.header.dtype, m.maxAbs); ok {
+		if j, ok := firstBadValue(piece, t.Header.DType, m.maxAbs); ok {
 			bad[i] = j
 		} else {
 			bad[i] = -1
 		}
 		return piece
 	})
-	if size, ok := dtypeSize(t.header.dtype); ok {
+	if size, ok := dtypeSize(t.Header.DType); ok {
 		for i, j := range bad {
 			if j >= 0 {
-				t.badValues = badValueAt(dst[i*digestChunk:], t.header.dtype, j, i*digestChunk/int(size)+j, m.maxAbs)
+				t.BadValues = badValueAt(dst[i*digestChunk:], t.Header.DType, j, i*digestChunk/int(size)+j, m.maxAbs)
 				break
 			}
 		}
@@ -184,7 +185,7 @@ func (m *incomingMessage) fill(r *wireReader, t *incomingTensor) error {
 // scan reads the envelope and every tensor's metadata, skipping over the
 // tensors' values. Errors of type errLimit are breaches of the Limits; the
 // others are bytes that are not a TensorMessage.
-func (m *incomingMessage) scan(r *wireReader) error {
+func (m *Incoming) scan(r *wireReader) error {
 	for r.pos < r.end {
 		num, typ, err := r.tag()
 		if err != nil {
@@ -194,20 +195,20 @@ func (m *incomingMessage) scan(r *wireReader) error {
 		case num == fieldMsgVersion && typ == protowire.BytesType:
 			m.version, err = r.str("version")
 		case num == fieldMsgNeuronKey && typ == protowire.BytesType:
-			m.header.neuronKey, err = r.str("neuron_key")
+			m.Header.NeuronKey, err = r.str("neuron_key")
 		case num == fieldMsgSynapseKey && typ == protowire.BytesType:
-			m.header.synapseKey, err = r.str("synapse_key")
+			m.Header.SynapseKey, err = r.str("synapse_key")
 		case num == fieldMsgNonce && typ == protowire.VarintType:
 			var v uint64
 			v, err = r.varint()
-			m.header.nonce = int64(v)
+			m.Header.Nonce = int64(v)
 		case num == fieldMsgSignature && typ == protowire.BytesType:
 			var b []byte
 			b, err = r.bytes("signature")
-			m.header.signature = b
+			m.Header.Signature = b
 		case num == fieldMsgTensors && typ == protowire.BytesType:
-			if len(m.tensors) == m.lim.MaxTensors {
-				return errLimit{malformedf("more than %d tensors", m.lim.MaxTensors)}
+			if len(m.Tensors) == m.lim.MaxTensors {
+				return errLimit{Malformedf("more than %d tensors", m.lim.MaxTensors)}
 			}
 			err = m.scanTensor(r)
 		default:
@@ -221,7 +222,7 @@ func (m *incomingMessage) scan(r *wireReader) error {
 }
 
 // scanTensor reads one Tensor submessage's metadata and where its buffer lies.
-func (m *incomingMessage) scanTensor(r *wireReader) error {
+func (m *Incoming) scanTensor(r *wireReader) error {
 	n, err := r.length()
 	if err != nil {
 		return err
@@ -229,7 +230,7 @@ func (m *incomingMessage) scanTensor(r *wireReader) error {
 	end := r.end
 	r.end = r.pos + n
 	defer func() { r.end = end }()
-	var t incomingTensor
+	var t IncomingTensor
 	for r.pos < r.end {
 		num, typ, err := r.tag()
 		if err != nil {
@@ -242,7 +243,7 @@ func (m *incomingMessage) scanTensor(r *wireReader) error {
 		case num == fieldTensorBuffer && typ == protowire.BytesType:
 			var l int
 			if l, err = r.length(); err == nil {
-				t.bufAt, t.header.bufLen = r.pos, l
+				t.bufAt, t.Header.BufLen = r.pos, l
 				r.skip(l)
 			}
 		case num == fieldTensorShape && typ == protowire.BytesType: // packed
@@ -264,13 +265,13 @@ func (m *incomingMessage) scanTensor(r *wireReader) error {
 			}
 		case num == fieldTensorDtype && typ == protowire.VarintType:
 			v, err = r.varint()
-			t.header.dtype = bittensorpb.DataType(int32(v))
+			t.Header.DType = bittensorpb.DataType(int32(v))
 		case num == fieldTensorModality && typ == protowire.VarintType:
 			v, err = r.varint()
-			t.header.modality = bittensorpb.Modality(int32(v))
+			t.Header.Modality = bittensorpb.Modality(int32(v))
 		case num == fieldTensorRequiresGrad && typ == protowire.VarintType:
 			v, err = r.varint()
-			t.header.requiresGrad = protowire.DecodeBool(v)
+			t.Header.RequiresGrad = protowire.DecodeBool(v)
 		default:
 			err = r.skipField(num, typ, protowire.DefaultRecursionLimit)
 		}
@@ -278,16 +279,16 @@ func (m *incomingMessage) scanTensor(r *wireReader) error {
 			return err
 		}
 	}
-	m.tensors = append(m.tensors, t)
+	m.Tensors = append(m.Tensors, t)
 	return nil
 }
 
 // addDim appends a dimension to t's shape, or fails past lim.MaxRank.
-func (t *incomingTensor) addDim(d int64, lim Limits) error {
-	if len(t.header.shape) == lim.MaxRank {
-		return errLimit{malformedf("rank exceeds the limit %d", lim.MaxRank)}
+func (t *IncomingTensor) addDim(d int64, lim Limits) error {
+	if len(t.Header.Shape) == lim.MaxRank {
+		return errLimit{Malformedf("rank exceeds the limit %d", lim.MaxRank)}
 	}
-	t.header.shape = append(t.header.shape, d)
+	t.Header.Shape = append(t.Header.Shape, d)
 	return nil
 }
 
@@ -419,7 +420,7 @@ func (r *wireReader) bytes(what string) ([]byte, error) {
 		return nil, err
 	}
 	if n > maxEnvelopeBytes {
-		return nil, errLimit{malformedf("%s is %d bytes, over the limit of %d", what, n, maxEnvelopeBytes)}
+		return nil, errLimit{Malformedf("%s is %d bytes, over the limit of %d", what, n, maxEnvelopeBytes)}
 	}
 	b := make([]byte, n)
 	r.copyAt(r.pos, b)

@@ -7,32 +7,32 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
-// outgoingMessage is a TensorMessage encoded for gRPC (see wireCodec): its
+// Outgoing is a TensorMessage encoded for gRPC (see Codec): its
 // buffers, each holding one reference that passes to gRPC with Marshal.
-type outgoingMessage struct {
+type Outgoing struct {
 	bufs mem.BufferSlice
 	sent bool
 }
 
 // free releases the buffers of a message gRPC never took (a call that failed
 // before sending it).
-func (m *outgoingMessage) free() {
+func (m *Outgoing) Free() {
 	if !m.sent {
 		m.sent = true
 		m.bufs.Free()
 	}
 }
 
-// encodedTensor is one entry of a TensorMessage's tensors field, encoded:
+// Encoded is one entry of a TensorMessage's tensors field, encoded:
 // tag, length and Tensor submessage with its values, and what a signature
 // covers of it.
-type encodedTensor struct {
+type Encoded struct {
 	buf    mem.Buffer // holds one reference, the owner's
-	header tensorHeader
+	Header TensorHeader
 }
 
 // Field numbers of bittensor.proto.
@@ -73,12 +73,12 @@ func appendVarintField(b []byte, num protowire.Number, v uint64) []byte {
 // encodeTensor encodes the tensors entry of h (whose bufLen is len(data))
 // with the values data, little-endian in C order, copied from where they
 // lie (libtorch's memory, say) into a buffer of pool: once, hashing each
-// piece as it is copied when hash is set (h.digest is then their
+// piece as it is copied when hash is set (h.Digest is then their
 // bufferDigest). The fields are in number order, as proto.Marshal writes
 // them.
-func encodeTensor(pool mem.BufferPool, h tensorHeader, data []byte, hash bool) encodedTensor {
+func encodeTensor(pool mem.BufferPool, h TensorHeader, data []byte, hash bool) Encoded {
 	packed := 0
-	for _, d := range h.shape {
+	for _, d := range h.Shape {
 		packed += protowire.SizeVarint(uint64(d))
 	}
 	var head, tail []byte // the fields before and after the values' bytes
@@ -87,16 +87,16 @@ func encodeTensor(pool mem.BufferPool, h tensorHeader, data []byte, hash bool) e
 		head = protowire.AppendTag(head, fieldTensorBuffer, protowire.BytesType)
 		head = protowire.AppendVarint(head, uint64(len(data)))
 	}
-	if len(h.shape) > 0 {
+	if len(h.Shape) > 0 {
 		tail = protowire.AppendTag(tail, fieldTensorShape, protowire.BytesType)
 		tail = protowire.AppendVarint(tail, uint64(packed))
-		for _, d := range h.shape {
+		for _, d := range h.Shape {
 			tail = protowire.AppendVarint(tail, uint64(d))
 		}
 	}
-	tail = appendVarintField(tail, fieldTensorDtype, uint64(h.dtype))
-	tail = appendVarintField(tail, fieldTensorModality, uint64(h.modality))
-	if h.requiresGrad {
+	tail = appendVarintField(tail, fieldTensorDtype, uint64(h.DType))
+	tail = appendVarintField(tail, fieldTensorModality, uint64(h.Modality))
+	if h.RequiresGrad {
 		tail = appendVarintField(tail, fieldTensorRequiresGrad, 1)
 	}
 	sub := len(head) + len(data) + len(tail)
@@ -111,7 +111,7 @@ func encodeTensor(pool mem.BufferPool, h tensorHeader, data []byte, hash bool) e
 	values := out[n : n+len(data)]
 	copy(out[n+len(data):], tail)
 	if hash {
-		h.digest = chunkedDigest(len(data), func(i int, _ []byte) []byte {
+		h.Digest = chunkedDigest(len(data), func(i int, _ []byte) []byte {
 			lo, hi := i*digestChunk, min(len(data), (i+1)*digestChunk)
 			copy(values[lo:hi], data[lo:hi])
 			return values[lo:hi]
@@ -119,21 +119,21 @@ func encodeTensor(pool mem.BufferPool, h tensorHeader, data []byte, hash bool) e
 	} else {
 		copy(values, data)
 	}
-	h.bufLen = len(data)
-	return encodedTensor{buf: mem.NewBuffer(buf, pool), header: h}
+	h.BufLen = len(data)
+	return Encoded{buf: mem.NewBuffer(buf, pool), Header: h}
 }
 
-// encodeTorch encodes x, a float32, float64, int32 or int64 tensor on any
+// EncodeTorch encodes x, a float32, float64, int32 or int64 tensor on any
 // device and in any layout, as a tensors entry of modality (see
 // encodeTensor): its values are copied once from libtorch's memory into the
 // buffer, from a contiguous CPU copy only when x is neither.
-func encodeTorch(pool mem.BufferPool, x *torch.Tensor, modality bittensorpb.Modality, requiresGrad, hash bool) (encodedTensor, error) {
+func EncodeTorch(pool mem.BufferPool, x *torch.Tensor, modality bittensorpb.Modality, requiresGrad, hash bool) (Encoded, error) {
 	if err := x.Err(); err != nil {
-		return encodedTensor{}, err
+		return Encoded{}, err
 	}
-	dt, err := wireDType(x.DType())
+	dt, err := DTypeOf(x.DType())
 	if err != nil {
-		return encodedTensor{}, err
+		return Encoded{}, err
 	}
 	src := x
 	data, err := x.UnsafeBytes()
@@ -141,49 +141,49 @@ func encodeTorch(pool mem.BufferPool, x *torch.Tensor, modality bittensorpb.Moda
 		src = x.Detach().To(torch.CPU).Contiguous()
 		defer src.Free()
 		if data, err = src.UnsafeBytes(); err != nil {
-			return encodedTensor{}, err
+			return Encoded{}, err
 		}
 	}
-	h := tensorHeader{dtype: dt, modality: modality, requiresGrad: requiresGrad, shape: x.Shape()}
+	h := TensorHeader{DType: dt, Modality: modality, RequiresGrad: requiresGrad, Shape: x.Shape()}
 	e := encodeTensor(pool, h, data, hash)
 	runtime.KeepAlive(src) // the values were read from its memory
 	return e, nil
 }
 
-// encodeWire encodes w, a tensor already in wire form (TEXT), as a tensors
+// EncodeWire encodes w, a tensor already in wire form (TEXT), as a tensors
 // entry (see encodeTensor).
-func encodeWire(pool mem.BufferPool, w *bittensorpb.Tensor, hash bool) encodedTensor {
+func EncodeWire(pool mem.BufferPool, w *bittensorpb.Tensor, hash bool) Encoded {
 	return encodeTensor(pool, headerOf(w, [sha256.Size]byte{}), w.GetBuffer(), hash)
 }
 
-// messageHeader is the envelope of a TensorMessage, all but its tensors.
-type messageHeader struct {
-	neuronKey, synapseKey string
-	nonce                 int64
-	signature             []byte
+// Header is the envelope of a TensorMessage, all but its tensors.
+type Header struct {
+	NeuronKey, SynapseKey string
+	Nonce                 int64
+	Signature             []byte
 }
 
-// encodeMessage returns the TensorMessage of header h and tensors ts, in
+// EncodeMessage returns the TensorMessage of header h and tensors ts, in
 // order, ready for gRPC: each tensor's buffer gains a reference for gRPC; the
 // caller keeps its own. With key set, h is signed by key (neuron_key, nonce
 // and signature set), which needs each tensor's digest.
-func encodeMessage(h messageHeader, ts []encodedTensor, key *Key, nonce int64) *outgoingMessage {
+func EncodeMessage(h Header, ts []Encoded, key *Key, nonce int64) *Outgoing {
 	if key != nil {
-		headers := make([]tensorHeader, len(ts))
+		headers := make([]TensorHeader, len(ts))
 		for i, t := range ts {
-			headers[i] = t.header
+			headers[i] = t.Header
 		}
-		h.neuronKey, h.nonce = key.PublicHex(), nonce
-		h.signature = key.Sign(signingBytes(h.neuronKey, h.synapseKey, h.nonce, tensorsDigest(headers)))
+		h.NeuronKey, h.Nonce = key.PublicHex(), nonce
+		h.Signature = key.Sign(signingBytes(h.NeuronKey, h.SynapseKey, h.Nonce, tensorsDigest(headers)))
 	}
 	var b []byte
 	b = appendString(b, fieldMsgVersion, ProtocolVersion)
-	b = appendString(b, fieldMsgNeuronKey, h.neuronKey)
-	b = appendString(b, fieldMsgSynapseKey, h.synapseKey)
-	b = appendVarintField(b, fieldMsgNonce, uint64(h.nonce))
-	if len(h.signature) > 0 {
+	b = appendString(b, fieldMsgNeuronKey, h.NeuronKey)
+	b = appendString(b, fieldMsgSynapseKey, h.SynapseKey)
+	b = appendVarintField(b, fieldMsgNonce, uint64(h.Nonce))
+	if len(h.Signature) > 0 {
 		b = protowire.AppendTag(b, fieldMsgSignature, protowire.BytesType)
-		b = protowire.AppendBytes(b, h.signature)
+		b = protowire.AppendBytes(b, h.Signature)
 	}
 	bufs := make(mem.BufferSlice, 0, 1+len(ts))
 	bufs = append(bufs, mem.SliceBuffer(b))
@@ -191,5 +191,8 @@ func encodeMessage(h messageHeader, ts []encodedTensor, key *Key, nonce int64) *
 		t.buf.Ref()
 		bufs = append(bufs, t.buf)
 	}
-	return &outgoingMessage{bufs: bufs}
+	return &Outgoing{bufs: bufs}
 }
+
+// Free drops the owner's reference to the encoded bytes.
+func (e Encoded) Free() { e.buf.Free() }

@@ -6,20 +6,20 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // wireServer is what the Axon's service answers: the methods of the
 // Bittensor service over the wire codec's messages.
 type wireServer interface {
-	forward(context.Context, *incomingMessage) (*outgoingMessage, error)
-	backward(context.Context, *incomingMessage) (*outgoingMessage, error)
+	forward(context.Context, *Incoming) (*Outgoing, error)
+	backward(context.Context, *Incoming) (*Outgoing, error)
 }
 
 // axonServiceDesc is the Bittensor service of bittensor.proto, under the
 // names of the generated bittensorpb.Bittensor_ServiceDesc, with handlers
-// that decode each request with the wire codec into an incomingMessage (see
-// wireCodec) and answer an outgoingMessage.
+// that decode each request with the wire codec into an Incoming (see
+// Codec) and answer an Outgoing.
 var axonServiceDesc = grpc.ServiceDesc{
 	ServiceName: bittensorpb.Bittensor_ServiceDesc.ServiceName,
 	HandlerType: (*wireServer)(nil),
@@ -34,16 +34,16 @@ var axonServiceDesc = grpc.ServiceDesc{
 // (see Axon.newRequest), runs the interceptors and call, and frees the
 // request's tensors that call did not take once it returned (its answer is
 // encoded by then).
-func wireHandler(fullMethod string, call func(wireServer, context.Context, *incomingMessage) (*outgoingMessage, error)) grpc.MethodHandler {
+func wireHandler(fullMethod string, call func(wireServer, context.Context, *Incoming) (*Outgoing, error)) grpc.MethodHandler {
 	return func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 		s := srv.(axonService)
 		req := s.a.newRequest()
 		if err := dec(req); err != nil {
 			return nil, err
 		}
-		defer req.free()
+		defer req.Free()
 		handler := func(ctx context.Context, r any) (any, error) {
-			resp, err := call(s, ctx, r.(*incomingMessage))
+			resp, err := call(s, ctx, r.(*Incoming))
 			if err != nil {
 				return nil, err
 			}
@@ -59,9 +59,9 @@ func wireHandler(fullMethod string, call func(wireServer, context.Context, *inco
 // newRequest returns the decoding target of a request: the Axon's Limits,
 // finite float values, and no tensor allocated for a synapse it does not
 // serve.
-func (a *Axon) newRequest() *incomingMessage {
-	return &incomingMessage{lim: a.cfg.Limits, maxAbs: math.Inf(1), admit: func(m *incomingMessage) error {
-		_, err := a.synapse(m.header.synapseKey)
+func (a *Axon) newRequest() *Incoming {
+	return &Incoming{lim: a.cfg.Limits, maxAbs: math.Inf(1), admit: func(m *Incoming) error {
+		_, err := a.synapse(m.Header.SynapseKey)
 		return err
 	}}
 }

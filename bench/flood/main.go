@@ -35,7 +35,7 @@ import (
 
 	"github.com/opentensor/bittensor-go/internal/procmem"
 	"github.com/opentensor/bittensor-go/neuron"
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // servePeer is the body of `wire -serve-peer`: it serves an identity synapse

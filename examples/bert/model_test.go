@@ -12,7 +12,7 @@ import (
 
 	"github.com/opentensor/bittensor-go/examples/bert/wordpiece"
 	"github.com/opentensor/bittensor-go/neuron"
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
 

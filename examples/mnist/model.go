@@ -2,7 +2,7 @@ package mnist
 
 import (
 	"github.com/opentensor/bittensor-go/neuron"
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/opentensor/bittensor-go/neuron"
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/opentensor/bittensor-go/neuron"
-	"github.com/opentensor/bittensor-go/proto"
+	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // Run trains an MNIST neuron with its peers, as the seed's walkthrough does,

@@ -266,6 +266,10 @@ func writeKeyFile(path string, data []byte) error {
 	return atomicfile.WriteFile(path, data, 0o600)
 }
 
+// ErrBadSignature is wrapped by every refusal of a signature: a message's
+// (package wire) or a synapse definition's (package metagraph).
+var ErrBadSignature = errors.New("bad signature")
+
 // ParsePublicKey decodes a hex-encoded ed25519 public key.
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	b, err := hex.DecodeString(s)

@@ -78,16 +78,16 @@ func TestAnnouncementIsSigned(t *testing.T) {
 		c := copySynapse(d)
 		f(c)
 		rework(c, 8)
-		if err := VerifySynapse(c, 8); !errors.Is(err, ErrBadSynapseSignature) {
-			t.Errorf("%s changed: %v, want ErrBadSynapseSignature", name, err)
+		if err := VerifySynapse(c, 8); !errors.Is(err, keys.ErrBadSignature) {
+			t.Errorf("%s changed: %v, want keys.ErrBadSignature", name, err)
 		}
 	}
 	// Added to a definition signed without one, an announcement is a forgery.
 	plain := signedDef(t, owner, "syn", time.Unix(1700000000, 0), 8)
 	forged := mnistAnnouncement(copySynapse(plain))
 	rework(forged, 8)
-	if err := VerifySynapse(forged, 8); !errors.Is(err, ErrBadSynapseSignature) {
-		t.Errorf("announcement added after signing: %v, want ErrBadSynapseSignature", err)
+	if err := VerifySynapse(forged, 8); !errors.Is(err, keys.ErrBadSignature) {
+		t.Errorf("announcement added after signing: %v, want keys.ErrBadSignature", err)
 	}
 }
 

@@ -39,8 +39,6 @@ var (
 	ErrUnknownSynapseVersion = errors.New("unknown synapse definition version")
 	// ErrBadProofOfWork: the work digest has too few leading zero bits.
 	ErrBadProofOfWork = errors.New("insufficient proof of work")
-	// ErrBadSynapseSignature: the neuron key did not sign this definition.
-	ErrBadSynapseSignature = errors.New("bad signature")
 	// ErrStaleSynapse: the nonce is not newer than the one already known.
 	ErrStaleSynapse = errors.New("stale nonce")
 	// ErrExpiredSynapse: the owner refreshed the definition longer ago than the TTL.
@@ -173,7 +171,7 @@ func verifyWorkAndSignature(def *bittensorpb.Synapse, powBits int) error {
 	}
 	if !keys.Verify(def.GetNeuronKey(), digest[:], def.GetSignature()) {
 		return fmt.Errorf("metagraph: synapse %s: %w by neuron %s",
-			keys.Label(def.GetSynapseKey()), ErrBadSynapseSignature, keys.Label(def.GetNeuronKey()))
+			keys.Label(def.GetSynapseKey()), keys.ErrBadSignature, keys.Label(def.GetNeuronKey()))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
@@ -42,8 +43,8 @@ func TestSignVerifySynapse(t *testing.T) {
 		c := copySynapse(d)
 		f(c)
 		rework(c, 12)
-		if err := VerifySynapse(c, 12); !errors.Is(err, ErrBadSynapseSignature) {
-			t.Errorf("%s changed: %v, want ErrBadSynapseSignature", name, err)
+		if err := VerifySynapse(c, 12); !errors.Is(err, keys.ErrBadSignature) {
+			t.Errorf("%s changed: %v, want keys.ErrBadSignature", name, err)
 		}
 	}
 	c := copySynapse(d)
@@ -53,8 +54,8 @@ func TestSignVerifySynapse(t *testing.T) {
 	}
 	c = copySynapse(d)
 	c.Signature = c.Signature[:63]
-	if err := VerifySynapse(c, 12); !errors.Is(err, ErrBadSynapseSignature) {
-		t.Errorf("short signature: %v, want ErrBadSynapseSignature", err)
+	if err := VerifySynapse(c, 12); !errors.Is(err, keys.ErrBadSignature) {
+		t.Errorf("short signature: %v, want keys.ErrBadSignature", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
@@ -37,7 +38,7 @@ func FuzzSynapseDefinition(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	known := []error{ErrMalformedSynapse, ErrUnknownSynapseVersion, ErrBadProofOfWork, ErrBadSynapseSignature,
+	known := []error{ErrMalformedSynapse, ErrUnknownSynapseVersion, ErrBadProofOfWork, keys.ErrBadSignature,
 		ErrStaleSynapse, ErrExpiredSynapse, ErrFutureSynapse}
 
 	f.Fuzz(func(t *testing.T, data []byte) {

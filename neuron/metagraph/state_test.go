@@ -90,9 +90,9 @@ func TestStateRejects(t *testing.T) {
 		def  *bittensorpb.Synapse
 		want error
 	}{
-		{"bad signature", flipSig, ErrBadSynapseSignature},
-		{"field changed after signing", movedAddress, ErrBadSynapseSignature},
-		{"forged owner", forgedOwner, ErrBadSynapseSignature},
+		{"bad signature", flipSig, keys.ErrBadSignature},
+		{"field changed after signing", movedAddress, keys.ErrBadSignature},
+		{"forged owner", forgedOwner, keys.ErrBadSignature},
 		{"bad proof of work", noWork, ErrBadProofOfWork},
 		{"unknown version", oldVersion, ErrUnknownSynapseVersion},
 		{"malformed address", badAddress, ErrMalformedSynapse},
