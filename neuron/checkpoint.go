@@ -22,6 +22,21 @@ const (
 	ckptBestLoss = "meta.best_loss"    // float64: lowest test loss
 )
 
+// ResumeError is NewTrainer's error for a checkpoint it cannot resume
+// from: unreadable, truncated, or written for another model or optimizer.
+type ResumeError struct {
+	// Path is the checkpoint's file.
+	Path string
+	// Err says what is wrong with it.
+	Err error
+}
+
+// Error returns the reason, which names the file.
+func (e *ResumeError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the reason.
+func (e *ResumeError) Unwrap() error { return e.Err }
+
 // Save writes the trainer's state to path, atomically and durably (a crash
 // during Save leaves the previous file whole): the model, the router
 // (with which synapse owns which key), the optimizer, the epochs completed
@@ -31,7 +46,7 @@ func (t *Trainer) Save(path string) error {
 		return fmt.Errorf("trainer: checkpoint: %w", err)
 	}
 	ts := map[string]*torch.Tensor{
-		ckptSlots:    torch.FromUint8([]byte(strings.Join(t.router.slotOwners(), "\n"))),
+		ckptSlots:    torch.FromUint8([]byte(strings.Join(t.router.SlotOwners(), "\n"))),
 		ckptEpoch:    torch.FromInt64([]int64{int64(t.epoch)}),
 		ckptBestLoss: torch.FromFloat64([]float64{t.bestLoss}),
 	}
@@ -65,9 +80,9 @@ func (t *Trainer) load(path string) error {
 	if err != nil {
 		return fmt.Errorf("resume %s: %w", path, err)
 	}
-	// Apply. The router's key rows go first: setSlotOwners is the one step
+	// Apply. The router's key rows go first: SetSlotOwners is the one step
 	// left that checks something (and it changes nothing when it fails).
-	if err := t.router.setSlotOwners(st.owners); err != nil {
+	if err := t.router.SetSlotOwners(st.owners); err != nil {
 		return fmt.Errorf("resume %s: %w", path, err)
 	}
 	if err := ck.Commit(); err != nil {
@@ -151,8 +166,8 @@ func (t *Trainer) checkState(ts map[string]*torch.Tensor) (*checkpointState, err
 		return nil, fmt.Errorf("%s: %w", ckptSlots, err)
 	}
 	st.owners = strings.Split(string(owners), "\n")
-	if len(st.owners) != len(t.router.slotOwners()) {
-		return nil, fmt.Errorf("%s: %d key rows saved, the router has %d", ckptSlots, len(st.owners), len(t.router.slotOwners()))
+	if len(st.owners) != len(t.router.SlotOwners()) {
+		return nil, fmt.Errorf("%s: %d key rows saved, the router has %d", ckptSlots, len(st.owners), len(t.router.SlotOwners()))
 	}
 	return st, nil
 }

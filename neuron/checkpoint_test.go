@@ -42,7 +42,7 @@ func TestFailedResumeChangesNothing(t *testing.T) {
 	if err := other.Save(good); err != nil {
 		t.Fatal(err)
 	}
-	rows := len(tr.router.slotOwners())
+	rows := len(tr.router.SlotOwners())
 	bigger, err := optim.NewSGD(append(slices.Clone(other.opt.Params()), torch.Zeros([]int64{3})), optim.SGDOptions{LR: 0.1, Momentum: 0.9})
 	if err != nil {
 		t.Fatal(err)

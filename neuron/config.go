@@ -227,6 +227,15 @@ func (c *Config) remoteGradConfig() RemoteGradConfig {
 	return r
 }
 
+// TrainerConfig returns the Trainer's settings among c's.
+func (c *Config) TrainerConfig() TrainerConfig {
+	return TrainerConfig{
+		Epochs: c.Epochs, LogInterval: c.LogInterval, TestEvery: c.TestEvery, ModelPath: c.ModelPath,
+		Optimizer: c.Optimizer, LearningRate: c.LearningRate, WarmupSteps: c.WarmupSteps,
+		RemoteGrads: c.remoteGradConfig(), Log: c.Log, Progress: c.Progress,
+	}
+}
+
 // maxBatchSize bounds --batch_size.
 const maxBatchSize = 1 << 16
 

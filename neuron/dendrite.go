@@ -204,8 +204,8 @@ func (d *Dendrite) CallInProcess(s Synapse) {
 	d.local[s.Key()] = s
 }
 
-// inProcess returns the synapse called in-process for key, nil if none.
-func (d *Dendrite) inProcess(key string) Synapse {
+// InProcess returns the synapse called in-process for key, nil if none.
+func (d *Dendrite) InProcess(key string) Synapse {
 	d.localMu.RLock()
 	defer d.localMu.RUnlock()
 	return d.local[key]
@@ -217,9 +217,9 @@ func (d *Dendrite) Stats() map[string]PeerStats { return d.peers.snapshot() }
 // OutputDim returns the width of the answer the Dendrite expects per example.
 func (d *Dendrite) OutputDim() int64 { return d.cfg.OutputDim }
 
-// record counts a call to synapse key in the standing of its peer and tells
+// Record counts a call to synapse key in the standing of its peer and tells
 // OnCall of it.
-func (d *Dendrite) record(key string, backward bool, latency time.Duration, err error) {
+func (d *Dendrite) Record(key string, backward bool, latency time.Duration, err error) {
 	d.peers.record(key, backward, latency, err)
 	if d.cfg.OnCall != nil {
 		d.cfg.OnCall(key, backward, latency, outcomeOf(err))
@@ -243,7 +243,7 @@ func (d *Dendrite) ForwardText(ctx context.Context, synapses []*bittensorpb.Syna
 			return Responses{}, fmt.Errorf("dendrite: input %d: %w", i, err)
 		}
 		calls[i] = remoteCall{synapse: synapses[i], modality: bittensorpb.Modality_TEXT, wire: w, batch: int64(len(batch)),
-			text: batch, local: d.inProcess(synapses[i].GetSynapseKey())}
+			text: batch, local: d.InProcess(synapses[i].GetSynapseKey())}
 	}
 	return d.forward(ctx, calls), nil
 }
@@ -278,7 +278,7 @@ func (d *Dendrite) forwardTensors(ctx context.Context, synapses []*bittensorpb.S
 		}
 		// Serialized by the call's own goroutine, in parallel with the others.
 		calls[i] = remoteCall{synapse: synapses[i], modality: modality, batch: x.Shape()[0], input: x,
-			local: d.inProcess(synapses[i].GetSynapseKey())}
+			local: d.InProcess(synapses[i].GetSynapseKey())}
 	}
 	return d.forward(ctx, calls), nil
 }
@@ -297,7 +297,7 @@ func (d *Dendrite) forward(ctx context.Context, calls []remoteCall) Responses {
 		} else {
 			res.Outputs[i], res.Errs[i] = d.remoteForward(ctx, &calls[i])
 		}
-		d.record(calls[i].synapse.GetSynapseKey(), false, time.Since(start), res.Errs[i])
+		d.Record(calls[i].synapse.GetSynapseKey(), false, time.Since(start), res.Errs[i])
 	}
 	if len(calls) == 1 && calls[0].local == nil { // nothing to overlap with
 		run(0)
@@ -363,3 +363,6 @@ func (d *Dendrite) call(ctx context.Context, syn *bittensorpb.Synapse, backward 
 func (d *Dendrite) newAnswer(expect func(*Incoming) error) *Incoming {
 	return &Incoming{lim: d.cfg.Limits, maxAbs: d.cfg.MaxAbsValue, admit: expect}
 }
+
+// Device returns where the Dendrite places outputs and zeros.
+func (d *Dendrite) Device() torch.Device { return d.cfg.Device }

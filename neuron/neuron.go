@@ -88,6 +88,13 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 	return n, nil
 }
 
+// TrainerNetwork returns what a Trainer of the neuron's synapse uses of it:
+// its Dendrite, its Metagraph, its Axon's counters, and the neuron itself
+// as the observer of the steps.
+func (n *Neuron) TrainerNetwork() TrainerNetwork {
+	return TrainerNetwork{Dendrite: n.Dendrite, Metagraph: n.Metagraph, Served: n.Axon.Stats, Observer: n}
+}
+
 // resolveTimeout bounds the look-up of the bootstrap peer's host.
 const resolveTimeout = 5 * time.Second
 

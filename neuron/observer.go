@@ -95,8 +95,8 @@ func (n *Neuron) observedNetwork() observe.Network {
 	return out
 }
 
-// observeStep reports a training step to the Observer.
-func (n *Neuron) observeStep(epoch, examples int, elapsed time.Duration, r StepResult) {
+// ObserveStep reports a training step to the Observer.
+func (n *Neuron) ObserveStep(epoch, examples int, elapsed time.Duration, r StepResult) {
 	n.Observer.Step(observe.Step{
 		Epoch: epoch, Examples: examples, Elapsed: elapsed,
 		LocalLoss: r.LocalLoss, TargetLoss: r.TargetLoss, DistillationLoss: r.DistillationLoss,
@@ -104,8 +104,8 @@ func (n *Neuron) observeStep(epoch, examples int, elapsed time.Duration, r StepR
 	})
 }
 
-// observeTest reports a test pass to the Observer.
-func (n *Neuron) observeTest(epoch int, r TestResult) {
+// ObserveTest reports a test pass to the Observer.
+func (n *Neuron) ObserveTest(epoch int, r TestResult) {
 	n.Observer.Test(observe.Test{Epoch: epoch, Loss: r.Loss, LocalAccuracy: r.LocalAccuracy, NetworkAccuracy: r.NetworkAccuracy})
 }
 

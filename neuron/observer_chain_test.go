@@ -9,7 +9,7 @@ import (
 
 // On the chain, the page's weight matrix has this neuron's row first, then
 // each other neuron's published record over the listed synapses, NaN where a
-// record says nothing of a synapse; weights for unlisted synapses and this
+// Record says nothing of a synapse; weights for unlisted synapses and this
 // neuron's own published record are left out.
 func TestChainWeightsMatrix(t *testing.T) {
 	cols := []string{"s1", "s2", "s3"}

@@ -42,7 +42,7 @@ func (t *Trainer) ownIndex(d *Dispatch, x *torch.Tensor) int {
 		return -1
 	}
 	key := t.synapse.Key()
-	if s, ok := t.neuron.Dendrite.inProcess(key).(*LocalSynapse); !ok || s != t.synapse {
+	if s, ok := t.net.Dendrite.InProcess(key).(*LocalSynapse); !ok || s != t.synapse {
 		return -1
 	}
 	return slices.IndexFunc(d.Synapses, func(s *bittensorpb.Synapse) bool { return s.GetSynapseKey() == key })
@@ -57,16 +57,16 @@ func (t *Trainer) answerOwn(s *torch.Scope, d *Dispatch, i int, encoding *torch.
 	start := time.Now()
 	o := &ownAnswer{key: d.Synapses[i].GetSynapseKey()}
 	rows := encoding
-	if !allRowsInOrder(d.rows[i], d.batch) {
-		rows = s.Track(encoding.IndexSelect(0, d.examples[i]))
+	if !allRowsInOrder(d.Rows(i), d.Batch()) {
+		rows = s.Track(encoding.IndexSelect(0, d.Examples(i)))
 	}
-	dendrite := t.neuron.Dendrite
+	dendrite := t.net.Dendrite
 	answer := s.Track(rows.Detach())
-	batch := int64(len(d.rows[i]))
-	err := dendrite.checkLocalAnswer(keys.Label(o.key), answer, batch)
-	dendrite.record(o.key, false, time.Since(start), err)
+	batch := int64(len(d.Rows(i)))
+	err := dendrite.CheckInProcessAnswer(keys.Label(o.key), answer, batch)
+	dendrite.Record(o.key, false, time.Since(start), err)
 	if err != nil {
-		zeros := torch.Zeros([]int64{batch, dendrite.OutputDim()}, torch.WithDevice(dendrite.cfg.Device))
+		zeros := torch.Zeros([]int64{batch, dendrite.OutputDim()}, torch.WithDevice(dendrite.Device()))
 		return nil, s.Track(zeros), err
 	}
 	if !torch.GradEnabled() || !rows.RequiresGrad() || len(t.synapse.LearnParameters()) == 0 {
@@ -117,7 +117,7 @@ func (t *Trainer) learnOwn(o *ownAnswer) {
 		return // the loss does not reach the answer
 	}
 	start := time.Now()
-	d := t.neuron.Dendrite
-	_, err := d.learnLocal(t.synapse, keys.Label(o.key), o.graph, nil, g, false)
-	d.record(o.key, true, time.Since(start), err)
+	d := t.net.Dendrite
+	_, err := d.LearnInProcess(t.synapse, keys.Label(o.key), o.graph, nil, g, false)
+	d.Record(o.key, true, time.Since(start), err)
 }

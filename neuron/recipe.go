@@ -28,7 +28,7 @@ type recipe struct {
 
 // newOptimizer returns the optimizer of params that c selects: the
 // recipe's SGD (sgd) with c.LearningRate when set, or Adam or AdamW.
-func (c *Config) newOptimizer(params []*torch.Tensor, sgd optim.SGDOptions) (*optim.Optimizer, recipe, error) {
+func (c *TrainerConfig) newOptimizer(params []*torch.Tensor, sgd optim.SGDOptions) (*optim.Optimizer, recipe, error) {
 	var (
 		opt *optim.Optimizer
 		err error
@@ -52,7 +52,7 @@ func (c *Config) newOptimizer(params []*torch.Tensor, sgd optim.SGDOptions) (*op
 			opt, err = optim.NewAdamW(params, optim.AdamOptions{LR: r.warmup.LR, WeightDecay: adamWWeightDecay})
 		}
 	default:
-		return nil, recipe{}, usageErrorf("optimizer", "%q, want one of %v", c.Optimizer, OptimizerNames())
+		return nil, recipe{}, fmt.Errorf("trainer: optimizer %q, want one of %v", c.Optimizer, OptimizerNames())
 	}
 	if err != nil {
 		return nil, recipe{}, fmt.Errorf("trainer: %w", err)

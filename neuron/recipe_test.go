@@ -26,11 +26,7 @@ func TestConfigNewOptimizer(t *testing.T) {
 		{"adam", 0, "adam", DefaultAdamLR},
 		{"adamw", 3e-4, "adamw", 3e-4},
 	} {
-		cfg := DefaultConfig()
-		cfg.Optimizer, cfg.LearningRate, cfg.WarmupSteps = c.name, c.lr, 10
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
+		cfg := TrainerConfig{Optimizer: c.name, LearningRate: c.lr, WarmupSteps: 10}
 		opt, r, err := cfg.newOptimizer(params, seed)
 		if err != nil {
 			t.Fatalf("%q: %v", c.name, err)

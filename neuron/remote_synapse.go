@@ -131,7 +131,7 @@ func (d *Dendrite) attach(calls []remoteCall, answered []int, outs []*torch.Tens
 				} else {
 					g, err = d.remoteBackward(c, gradOutputs[j], inputOf[j] > 0)
 				}
-				d.record(key, true, time.Since(start), err)
+				d.Record(key, true, time.Since(start), err)
 				if err == nil {
 					inGrads[j] = g
 				}
@@ -261,7 +261,7 @@ func (d *Dendrite) localForward(c *remoteCall, withGraph bool) (*torch.Tensor, e
 	keep := leaf || (withGraph && learner != nil && len(learner.LearnParameters()) > 0)
 	inputs := c.localInputs(leaf)
 	var out *torch.Tensor
-	err := guard(c.local, func() error {
+	err := Guard(c.local, func() error {
 		var err error
 		mode := torch.NoGrad
 		if keep {
@@ -274,7 +274,7 @@ func (d *Dendrite) localForward(c *remoteCall, withGraph bool) (*torch.Tensor, e
 	if err != nil {
 		return nil, fmt.Errorf("dendrite: in-process %s: %w", peer, err)
 	}
-	if err := d.checkLocalAnswer(peer, out, c.batch); err != nil {
+	if err := d.CheckInProcessAnswer(peer, out, c.batch); err != nil {
 		return nil, err
 	}
 	if keep {
@@ -301,7 +301,7 @@ func (d *Dendrite) localBackward(c *remoteCall, grad *torch.Tensor, wantGrad boo
 	defer func() { c.graph.Free(); c.graph = nil }()
 	peer := keys.Label(c.synapse.GetSynapseKey())
 	wantGrad = wantGrad && c.leaf != nil
-	g, err := d.learnLocal(c.local, peer, c.graph, c.leaf, grad, wantGrad)
+	g, err := d.LearnInProcess(c.local, peer, c.graph, c.leaf, grad, wantGrad)
 	if err != nil || !wantGrad {
 		return nil, err
 	}
@@ -326,10 +326,10 @@ func (c *remoteCall) localInputs(leaf bool) any {
 	return x
 }
 
-// checkLocalAnswer checks an in-process synapse's answer to batch examples
+// CheckInProcessAnswer checks an in-process synapse's answer to batch examples
 // as a peer's answer is checked: float32 [batch, OutputDim], values finite
 // and within MaxAbsValue.
-func (d *Dendrite) checkLocalAnswer(peer string, out *torch.Tensor, batch int64) error {
+func (d *Dendrite) CheckInProcessAnswer(peer string, out *torch.Tensor, batch int64) error {
 	want := []int64{batch, d.cfg.OutputDim}
 	if out.DType() != torch.Float32 || !slices.Equal(out.Shape(), want) {
 		return fmt.Errorf("dendrite: in-process %s answered a %v %v tensor, want float32 %v: %w",
@@ -341,11 +341,11 @@ func (d *Dendrite) checkLocalAnswer(peer string, out *torch.Tensor, batch int64)
 	return nil
 }
 
-// learnLocal lets s, a synapse this process serves, learn from grad, the
+// LearnInProcess lets s, a synapse this process serves, learn from grad, the
 // gradient of its answer whose graph is graph, as the Axon's Backward would
 // (a NetworkLearner, with the Dendrite's key as the caller), and returns
 // the gradient of leaf, its input, when wantGrad.
-func (d *Dendrite) learnLocal(s Synapse, peer string, graph, leaf, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
+func (d *Dendrite) LearnInProcess(s Synapse, peer string, graph, leaf, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
 	if err := CheckTensor(grad, math.Inf(1)); err != nil {
 		return nil, fmt.Errorf("dendrite: in-process %s: output gradient: %w", peer, err)
 	}
@@ -358,9 +358,9 @@ func (d *Dendrite) learnLocal(s Synapse, peer string, graph, leaf, grad *torch.T
 		return nil, nil
 	}
 	var g *torch.Tensor
-	err := guard(s, func() error {
+	err := Guard(s, func() error {
 		var err error
-		g, err = learnFrom(learner, params, d.key.PublicHex(), graph, leaf, grad.Detach().To(graph.Device()), wantGrad)
+		g, err = LearnFrom(learner, params, d.key.PublicHex(), graph, leaf, grad.Detach().To(graph.Device()), wantGrad)
 		return err
 	})
 	if err != nil {

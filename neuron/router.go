@@ -192,7 +192,7 @@ func (r *Router) rows(synapses []*bittensorpb.Synapse) ([]int64, error) {
 	rows := make([]int64, len(synapses))
 	var fresh []int
 	for i, syn := range synapses {
-		id := routeKey(syn)
+		id := RouteKey(syn)
 		row, ok := r.slots[id]
 		if !ok {
 			fresh = append(fresh, i)
@@ -205,7 +205,7 @@ func (r *Router) rows(synapses []*bittensorpb.Synapse) ([]int64, error) {
 		rows[i] = int64(row)
 	}
 	for _, i := range fresh {
-		id := routeKey(synapses[i])
+		id := RouteKey(synapses[i])
 		if _, ok := r.slots[id]; ok {
 			return nil, fmt.Errorf("router: route: synapse %s listed twice", id)
 		}
@@ -245,11 +245,11 @@ func (r *Router) resetKey(row int) error {
 	return nil
 }
 
-// slotOwners returns the synapse id of each key row ("" for a free row).
-func (r *Router) slotOwners() []string { return slices.Clone(r.owner) }
+// SlotOwners returns the synapse id of each key row ("" for a free row).
+func (r *Router) SlotOwners() []string { return slices.Clone(r.owner) }
 
-// setSlotOwners gives each key row back to its synapse, as slotOwners listed them.
-func (r *Router) setSlotOwners(owners []string) error {
+// SetSlotOwners gives each key row back to its synapse, as SlotOwners listed them.
+func (r *Router) SetSlotOwners(owners []string) error {
 	if len(owners) != len(r.owner) {
 		return fmt.Errorf("router: %d key rows saved, the router has %d", len(owners), len(r.owner))
 	}
@@ -269,8 +269,8 @@ func (r *Router) setSlotOwners(owners []string) error {
 	return nil
 }
 
-// routeKey names a synapse by its owner and its own key.
-func routeKey(s *bittensorpb.Synapse) string { return s.GetNeuronKey() + "/" + s.GetSynapseKey() }
+// RouteKey names a synapse by its owner and its own key.
+func RouteKey(s *bittensorpb.Synapse) string { return s.GetNeuronKey() + "/" + s.GetSynapseKey() }
 
 // Join returns the network's answer for each example of the batch:
 // the sum of the responses of its synapses weighted by their gates.
@@ -319,3 +319,12 @@ func ones(n int) []int64 {
 	}
 	return s
 }
+
+// Batch returns the number of examples routed.
+func (d *Dispatch) Batch() int64 { return d.batch }
+
+// Rows returns the rows of the inputs sent to Synapses[i], in order.
+func (d *Dispatch) Rows(i int) []int64 { return d.rows[i] }
+
+// Examples returns Rows(i) as an index tensor, owned by the Dispatch.
+func (d *Dispatch) Examples(i int) *torch.Tensor { return d.examples[i] }

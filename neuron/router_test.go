@@ -90,7 +90,7 @@ func handGates(t *testing.T, r *Router, context *torch.Tensor, n, k int) []float
 	for b := range batch {
 		scores := make([]float64, n)
 		for j := range n {
-			row := r.slots[routeKey(testSynapses(n)[j])]
+			row := r.slots[RouteKey(testSynapses(n)[j])]
 			for q := range r.keyDim {
 				v := float64(bias[q])
 				for i := range r.xDim {
@@ -210,7 +210,7 @@ func TestRouterGradients(t *testing.T) {
 	keyGrad := floats(t, r.keys.Grad())
 	for row := range 5 {
 		used := slices.ContainsFunc(d.Synapses, func(s *bittensorpb.Synapse) bool {
-			slot, ok := r.slots[routeKey(s)]
+			slot, ok := r.slots[RouteKey(s)]
 			return ok && slot == row
 		})
 		if got := maxAbs(keyGrad[row*3 : row*3+3]); (got != 0) != used {
@@ -261,7 +261,7 @@ func TestRouterKeySlots(t *testing.T) {
 	if err := route(all[0], all[1]); err != nil {
 		t.Fatal(err)
 	}
-	row0, row1 := r.slots[routeKey(all[0])], r.slots[routeKey(all[1])]
+	row0, row1 := r.slots[RouteKey(all[0])], r.slots[RouteKey(all[1])]
 	key1 := slices.Clone(floats(t, r.keys)[row1*2 : row1*2+2])
 	if err := route(all[1]); err != nil {
 		t.Fatal(err)
@@ -269,7 +269,7 @@ func TestRouterKeySlots(t *testing.T) {
 	if err := route(all[2]); err != nil { // recycles all[0]'s row, seen longest ago
 		t.Fatal(err)
 	}
-	if _, ok := r.slots[routeKey(all[0])]; ok || r.slots[routeKey(all[2])] != row0 {
+	if _, ok := r.slots[RouteKey(all[0])]; ok || r.slots[RouteKey(all[2])] != row0 {
 		t.Fatalf("slots %v: want synapse 2 in synapse 0's row %d", r.slots, row0)
 	}
 	if got := floats(t, r.keys)[row1*2 : row1*2+2]; !slices.Equal(got, key1) {

@@ -132,7 +132,10 @@ func Run(ctx context.Context, cfg Config, spec Spec) error {
 		return err
 	}
 	runDir := filepath.Join(cfg.LogDir, spec.Name+"-"+keys.Label(n.Key.PublicHex()))
-	trainer, err := NewTrainer(cfg, n, synapse, router, runDir, device, spec.Trainer...)
+	trainer, err := NewTrainer(cfg.TrainerConfig(), n.TrainerNetwork(), synapse, router, runDir, device, spec.Trainer...)
+	if resume := (*ResumeError)(nil); errors.As(err, &resume) {
+		return &UsageError{Flag: "model_path", Err: err}
+	}
 	if err != nil {
 		return err
 	}

@@ -95,8 +95,8 @@ type TestResult struct {
 // the network's answer, backward, clip the router's gradient, step, and move
 // the synapses' weights toward the router's mean gates.
 type Trainer struct {
-	cfg     Config
-	neuron  *Neuron
+	cfg     TrainerConfig
+	net     TrainerNetwork
 	synapse *LocalSynapse
 	model   Model
 	router  *Router
@@ -128,17 +128,17 @@ func WithSGD(o optim.SGDOptions) TrainerOption {
 // network through n, keeping checkpoints in dir. With cfg.ModelPath it
 // resumes from that checkpoint (model, router, optimizer, epoch, best loss).
 // The model and router must already be on device.
-func NewTrainer(cfg Config, n *Neuron, synapse *LocalSynapse, router *Router, dir string, device torch.Device, opts ...TrainerOption) (*Trainer, error) {
+func NewTrainer(cfg TrainerConfig, net TrainerNetwork, synapse *LocalSynapse, router *Router, dir string, device torch.Device, opts ...TrainerOption) (*Trainer, error) {
 	o := trainerOptions{sgd: optim.SGDOptions{LR: learningRate, Momentum: momentum}}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	t := &Trainer{
-		cfg: cfg, neuron: n, synapse: synapse, model: synapse.Model(), router: router,
+		cfg: cfg, net: net, synapse: synapse, model: synapse.Model(), router: router,
 		dir: dir, device: device, bestLoss: math.Inf(1),
 	}
-	if err := synapse.RemoteGrads().Configure(cfg.remoteGradConfig()); err != nil {
-		return nil, &UsageError{Err: err}
+	if err := synapse.RemoteGrads().Configure(cfg.RemoteGrads); err != nil {
+		return nil, fmt.Errorf("trainer: %w", err)
 	}
 	params := append(nn.Parameters(t.model), nn.Parameters(router)...)
 	var err error
@@ -151,7 +151,7 @@ func NewTrainer(cfg Config, n *Neuron, synapse *LocalSynapse, router *Router, di
 		err := synapse.Update(func() error { return t.load(cfg.ModelPath) })
 		if err != nil {
 			t.opt.Close()
-			return nil, &UsageError{Flag: "model_path", Err: err}
+			return nil, &ResumeError{Path: cfg.ModelPath, Err: err}
 		}
 		cfg.Log.Info().Str("model_path", cfg.ModelPath).Int("epoch", t.epoch).Float64("best_loss", t.bestLoss).
 			Msgf("resumed from checkpoint at epoch %d", t.epoch)
@@ -191,7 +191,9 @@ func (t *Trainer) Train(ctx context.Context, train, test Batches) error {
 			Float64("local_accuracy", res.LocalAccuracy).Float64("network_accuracy", res.NetworkAccuracy).
 			Msgf("Test Epoch: %d\tLoss: %.6f\tLocal Accuracy: %.2f%%\tNetwork Accuracy: %.2f%%",
 				t.epoch, res.Loss, 100*res.LocalAccuracy, 100*res.NetworkAccuracy)
-		t.neuron.observeTest(t.epoch, res)
+		if o := t.net.Observer; o != nil {
+			o.ObserveTest(t.epoch, res)
+		}
 		t.epoch++
 		if res.Loss < t.bestLoss {
 			t.bestLoss = res.Loss
@@ -275,12 +277,15 @@ func (t *Trainer) testAtStep(ctx context.Context, test Batches, steps int) error
 // requests the Axon served and those it refused as not fitting its synapse
 // (UNIMPLEMENTED: another modality; INVALID_ARGUMENT: other inputs).
 func (t *Trainer) logStep(seen, total int, r StepResult) {
-	served := t.neuron.Axon.Stats()
+	var served AxonStats
+	if t.net.Served != nil {
+		served = t.net.Served()
+	}
 	t.cfg.Log.Info().Int("epoch", t.epoch).Int("seen", seen).
 		Float64("local_loss", r.LocalLoss).Float64("target_loss", r.TargetLoss).
 		Float64("distillation_loss", r.DistillationLoss).Int("peers", r.Peers).Int("synapses", r.Synapses).
 		Int("failed", r.Failed).Strs("routed", r.Routed).
-		Int("definitions", len(t.neuron.Metagraph.GetSynapses(maxSynapses))).
+		Int("definitions", len(t.net.Metagraph.GetSynapses(maxSynapses))).
 		Uint64("axon_requests", served.Requests).Uint64("axon_unfit", served.Codes[codes.Unimplemented]+served.Codes[codes.InvalidArgument]).
 		Msgf("Train Epoch: %d [%d/%d (%.0f%%)]\tLocal Loss: %.6f\tTarget Loss: %.6f\tDistillation Loss: %.6f\tnP|nS: %d|%d",
 			t.epoch, seen, total, 100*float64(seen)/float64(total),
@@ -296,7 +301,9 @@ func (t *Trainer) Step(ctx context.Context, b Batch) (StepResult, error) {
 	start, examples := time.Now(), int(b.Inputs.Size(0)) // before step frees the batch
 	res, err := t.step(ctx, b)
 	if err == nil {
-		t.neuron.observeStep(t.epoch, examples, time.Since(start), res)
+		if o := t.net.Observer; o != nil {
+			o.ObserveStep(t.epoch, examples, time.Since(start), res)
+		}
 	}
 	return res, err
 }
@@ -330,7 +337,7 @@ func (t *Trainer) step(ctx context.Context, b Batch) (StepResult, error) {
 			return StepResult{}, fmt.Errorf("trainer: loss: %w", err)
 		}
 	}
-	res.Peers = len(t.neuron.Metagraph.GetPeers(maxPeers))
+	res.Peers = len(t.net.Metagraph.GetPeers(maxPeers))
 	if !finite(res.LocalLoss, res.TargetLoss, res.DistillationLoss) {
 		res.Skipped = true
 		return res, nil
@@ -449,11 +456,11 @@ func finite(vs ...float64) bool {
 // take x's modality and inputs and answer the Dendrite's width (see Ask).
 // The Metagraph keeps and gossips the others all the same.
 func (t *Trainer) fitting(x *torch.Tensor) ([]*bittensorpb.Synapse, error) {
-	ask, err := AskFor(t.synapse.Modality(), x, t.neuron.Dendrite.OutputDim())
+	ask, err := AskFor(t.synapse.Modality(), x, t.net.Dendrite.OutputDim())
 	if err != nil {
 		return nil, fmt.Errorf("trainer: %w", err)
 	}
-	return t.neuron.Metagraph.GetSynapsesWhere(maxSynapses, ask.Fits), nil
+	return t.net.Metagraph.GetSynapsesWhere(maxSynapses, ask.Fits), nil
 }
 
 // keyLabels names synapses by the first 8 hex digits of their keys.
@@ -471,7 +478,7 @@ func (t *Trainer) callable(synapses []*bittensorpb.Synapse) []*bittensorpb.Synap
 	own := t.synapse.Key()
 	out := make([]*bittensorpb.Synapse, 0, len(synapses))
 	for _, syn := range synapses {
-		if k := syn.GetSynapseKey(); k == own || t.neuron.Dendrite.Callable(k) {
+		if k := syn.GetSynapseKey(); k == own || t.net.Dendrite.Callable(k) {
 			out = append(out, syn)
 		}
 	}
@@ -511,12 +518,12 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittens
 	case t.synapse.Modality() == bittensorpb.Modality_TEXT:
 		var batches [][]string
 		if batches, err = textRequests(d, text); err == nil {
-			res, err = t.neuron.Dendrite.ForwardText(ctx, called, batches)
+			res, err = t.net.Dendrite.ForwardText(ctx, called, batches)
 		}
 	case t.synapse.Modality() == bittensorpb.Modality_IMAGE:
-		res, err = t.neuron.Dendrite.ForwardImage(ctx, called, requests)
+		res, err = t.net.Dendrite.ForwardImage(ctx, called, requests)
 	default:
-		res, err = t.neuron.Dendrite.ForwardTensor(ctx, called, requests)
+		res, err = t.net.Dendrite.ForwardTensor(ctx, called, requests)
 	}
 	if err != nil {
 		d.Close()
@@ -547,12 +554,12 @@ func (t *Trainer) query(ctx context.Context, s *torch.Scope, synapses []*bittens
 
 // textRequests returns the strings of text that d sends each synapse.
 func textRequests(d *Dispatch, text []string) ([][]string, error) {
-	if int64(len(text)) != d.batch {
-		return nil, fmt.Errorf("trainer: %d strings of text for a batch of %d", len(text), d.batch)
+	if int64(len(text)) != d.Batch() {
+		return nil, fmt.Errorf("trainer: %d strings of text for a batch of %d", len(text), d.Batch())
 	}
 	out := make([][]string, len(d.Synapses))
 	for i := range d.Synapses {
-		for _, r := range d.rows[i] {
+		for _, r := range d.Rows(i) {
 			out[i] = append(out[i], text[r])
 		}
 	}
@@ -570,18 +577,18 @@ func (t *Trainer) updateWeights(known, routed []*bittensorpb.Synapse, q queried)
 	}
 	gate := make(map[string]float64, len(routed))
 	for i, syn := range routed {
-		gate[routeKey(syn)] = float64(mean[i])
+		gate[RouteKey(syn)] = float64(mean[i])
 	}
 	for i, syn := range q.dispatch.Synapses {
 		if q.res.Errs[i] != nil {
-			gate[routeKey(syn)] = 0
+			gate[RouteKey(syn)] = 0
 		}
 	}
-	w := t.neuron.Metagraph.Weights(known)
+	w := t.net.Metagraph.Weights(known)
 	for i, syn := range known {
-		w[i] = weightDecay*w[i] + (1-weightDecay)*gate[routeKey(syn)]
+		w[i] = weightDecay*w[i] + (1-weightDecay)*gate[RouteKey(syn)]
 	}
-	if err := t.neuron.Metagraph.SetWeights(known, w); err != nil {
+	if err := t.net.Metagraph.SetWeights(known, w); err != nil {
 		return fmt.Errorf("trainer: weights: %w", err)
 	}
 	return nil

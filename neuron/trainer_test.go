@@ -108,7 +108,7 @@ func startNeuronServing(t *testing.T, cfg Config, model Model) (*Trainer, *Neuro
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := NewTrainer(cfg, n, syn, router, t.TempDir(), torch.CPU)
+	tr, err := NewTrainer(cfg.TrainerConfig(), n.TrainerNetwork(), syn, router, t.TempDir(), torch.CPU)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +170,8 @@ func TestTrainerCheckpointRoundTrip(t *testing.T) {
 	if resumed.Epoch() != 3 || resumed.bestLoss != 0.25 {
 		t.Fatalf("resumed at epoch %d, best loss %v; want 3, 0.25", resumed.Epoch(), resumed.bestLoss)
 	}
-	if !slices.Equal(resumed.router.slotOwners(), tr.router.slotOwners()) {
-		t.Fatalf("router key owners %v, want %v", resumed.router.slotOwners(), tr.router.slotOwners())
+	if !slices.Equal(resumed.router.SlotOwners(), tr.router.SlotOwners()) {
+		t.Fatalf("router key owners %v, want %v", resumed.router.SlotOwners(), tr.router.SlotOwners())
 	}
 	want, got := nn.StateDict(tr.model), nn.StateDict(resumed.model)
 	for name, w := range nn.StateDict(tr.router) {
@@ -326,7 +326,7 @@ func TestTrainerWithSGD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := NewTrainer(cfg, n, syn, router, t.TempDir(), torch.CPU, WithSGD(optim.SGDOptions{LR: 1e-30}))
+	tr, err := NewTrainer(cfg.TrainerConfig(), n.TrainerNetwork(), syn, router, t.TempDir(), torch.CPU, WithSGD(optim.SGDOptions{LR: 1e-30}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +345,7 @@ func TestTrainerWithSGD(t *testing.T) {
 	if !slices.Equal(before, after) {
 		t.Fatal("a step with learning rate 1e-30 changed the parameters")
 	}
-	if _, err := NewTrainer(cfg, n, syn, router, t.TempDir(), torch.CPU, WithSGD(optim.SGDOptions{LR: -1})); err == nil {
+	if _, err := NewTrainer(cfg.TrainerConfig(), n.TrainerNetwork(), syn, router, t.TempDir(), torch.CPU, WithSGD(optim.SGDOptions{LR: -1})); err == nil {
 		t.Fatal("a negative learning rate was accepted")
 	}
 }

@@ -209,3 +209,8 @@ func assertClose(t *testing.T, what string, got, want *torch.Tensor, tol float64
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// fuzzLimits are small so the fuzzer reaches the limit checks quickly.
+func fuzzLimits() Limits {
+	return Limits{MaxTensors: 4, MaxRank: 4, MaxElements: 1 << 12, MaxStrings: 64, MaxStringBytes: 256}
+}

@@ -120,7 +120,7 @@ func soloRate(ctx context.Context, d torch.Device, dataDir string, batch, steps,
 	if err := nn.To(router, d); err != nil {
 		return 0, 0, err
 	}
-	trainer, err := neuron.NewTrainer(cfg, n, synapse, router, logDir, d)
+	trainer, err := neuron.NewTrainer(cfg.TrainerConfig(), n.TrainerNetwork(), synapse, router, logDir, d)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -221,7 +221,7 @@ func newTrainer(cfg neuron.Config, m *member) (*neuron.Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return neuron.NewTrainer(cfg, m.neuron, m.synapse, router, os.TempDir(), torch.CPU)
+	return neuron.NewTrainer(cfg.TrainerConfig(), m.neuron.TrainerNetwork(), m.synapse, router, os.TempDir(), torch.CPU)
 }
 
 // measure returns the training samples per second of a neuron with p peers.
