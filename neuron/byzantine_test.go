@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opentensor/bittensor-go/internal/byzantine"
+	"github.com/opentensor/bittensor-go/internal/testing/byzantine"
 	"github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"

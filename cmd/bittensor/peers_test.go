@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opentensor/bittensor-go/internal/etcdlocal"
+	"github.com/opentensor/bittensor-go/internal/testing/etcdlocal"
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"

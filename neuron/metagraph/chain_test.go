@@ -16,7 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/opentensor/bittensor-go/internal/etcdlocal"
+	"github.com/opentensor/bittensor-go/internal/testing/etcdlocal"
 	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
