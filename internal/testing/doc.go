@@ -12,6 +12,7 @@
 //   - etcdlocal: a real etcd cluster on 127.0.0.1.
 //   - dockertest: neurons in Docker containers on a private network.
 //   - logtest: a neuron's JSON log lines, captured and read back.
+//   - eventually: the tests' one poll loop, bounded in time.
 //
 // This package itself has no code; nothing imports it.
 package testing
