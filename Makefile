@@ -126,10 +126,10 @@ docker-images: setup
 	docker/build-image.sh $(DOCKER_IMAGE)
 
 ## docker-test: build the image, then the multi-host tests: neurons in containers on a
-## private network (join, kill, partition); see internal/dockertest.
+## private network (join, kill, partition); see internal/testing/dockertest.
 docker-test: docker-images
-	$(GO) vet -tags dockertest ./internal/dockertest
-	BITTENSOR_IMAGE=$(DOCKER_IMAGE) $(GO) test -tags dockertest -count=1 -v -timeout 15m ./internal/dockertest
+	$(GO) vet -tags dockertest ./internal/testing/dockertest
+	BITTENSOR_IMAGE=$(DOCKER_IMAGE) $(GO) test -tags dockertest -count=1 -v -timeout 15m ./internal/testing/dockertest
 
 ## docker-test-if-engine: docker-test where a Docker engine answers (make test runs it).
 docker-test-if-engine:

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opentensor/bittensor-go/internal/byzantine"
+	"github.com/opentensor/bittensor-go/internal/testing/byzantine"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
@@ -37,7 +37,7 @@ func withShortDeadlines(t *testing.T, n *Neuron) {
 
 // startByzantinePeer starts a neuron whose only synapse misbehaves by mode,
 // joined to the network through the Metagraph at bootstrap, as
-// internal/cmd/badpeer does.
+// internal/testing/cmd/badpeer does.
 func startByzantinePeer(t *testing.T, mode byzantine.Mode, bootstrap string) *byzantine.Synapse {
 	t.Helper()
 	cfg := DefaultConfig()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opentensor/bittensor-go/internal/testing/eventually"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/internal/testutil"
 )
@@ -321,17 +322,15 @@ func TestCustomFunctionReleasesBackward(t *testing.T) {
 			t.Fatal(err)
 		}
 	}()
-	deadline := time.After(5 * time.Second)
-	for {
+	eventually.True(t, 5*time.Second, func() bool {
 		runtime.GC()
 		select {
 		case <-collected:
-			return
-		case <-deadline:
-			t.Fatal("the custom function's backward was never released")
-		case <-time.After(10 * time.Millisecond):
+			return true
+		default:
+			return false
 		}
-	}
+	}, "the custom function's backward released")
 }
 
 func TestCustomFunctionUnusedOutputGetsNil(t *testing.T) {

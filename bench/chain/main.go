@@ -1,5 +1,5 @@
 // Command chain measures the chain backend's membership on a local 3-member
-// etcd cluster (Debian's etcd-server, started by internal/etcdlocal), next
+// etcd cluster (Debian's etcd-server, started by internal/testing/etcdlocal), next
 // to the gossip backend's time to learn of a join, for n = 10, 100, 1000
 // registrants. It prints one line per n:
 //
@@ -37,7 +37,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/opentensor/bittensor-go/internal/etcdlocal"
+	"github.com/opentensor/bittensor-go/internal/testing/etcdlocal"
 	"github.com/opentensor/bittensor-go/neuron/keys"
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
 )

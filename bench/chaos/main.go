@@ -1,6 +1,6 @@
 // Command chaos measures how well an honest neuron trains through chaos: it
-// builds bittensor and internal/cmd/badpeer, runs the scenario of package
-// internal/chaos (A, B, C honest; a byzantine peer joins in mixed mode, C is
+// builds bittensor and internal/testing/cmd/badpeer, runs the scenario of package
+// internal/testing/chaos (A, B, C honest; a byzantine peer joins in mixed mode, C is
 // SIGKILLed, B is SIGSTOPped past the Forward deadline and SIGCONTed), and
 // prints A's training steps per second before the chaos, during it and
 // after it:
@@ -20,7 +20,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/opentensor/bittensor-go/internal/chaos"
+	"github.com/opentensor/bittensor-go/internal/testing/chaos"
 )
 
 func main() {
@@ -35,7 +35,7 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	bins := map[string]string{"bittensor": "./cmd/bittensor", "badpeer": "./internal/cmd/badpeer"}
+	bins := map[string]string{"bittensor": "./cmd/bittensor", "badpeer": "./internal/testing/cmd/badpeer"}
 	for name, pkg := range bins {
 		out := filepath.Join(dir, name)
 		if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {

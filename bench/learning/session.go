@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opentensor/bittensor-go/internal/chaos"
+	"github.com/opentensor/bittensor-go/internal/testing/chaos"
 )
 
 // logLine holds the fields of a neuron's JSON log line that the benchmark reads.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/opentensor/bittensor-go/examples/mnist"
-	"github.com/opentensor/bittensor-go/internal/chaos"
+	"github.com/opentensor/bittensor-go/internal/testing/chaos"
 )
 
 // pairCase measures a lone neuron's step and the step of a neuron with one

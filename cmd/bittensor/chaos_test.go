@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opentensor/bittensor-go/internal/chaos"
+	"github.com/opentensor/bittensor-go/internal/testing/chaos"
 )
 
-// builtBadPeer builds internal/cmd/badpeer once per test run, next to the
+// builtBadPeer builds internal/testing/cmd/badpeer once per test run, next to the
 // bittensor command (TestMain removes both).
 var builtBadPeer = sync.OnceValues(func() (string, error) {
 	bin, err := builtBinary()
@@ -22,7 +22,7 @@ var builtBadPeer = sync.OnceValues(func() (string, error) {
 	out := filepath.Join(filepath.Dir(bin), "badpeer")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, "../../internal/cmd/badpeer").CombinedOutput(); err != nil {
+	if msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, "../../internal/testing/cmd/badpeer").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build badpeer: %w\n%s", err, msg)
 	}
 	return out, nil
@@ -32,7 +32,7 @@ var builtBadPeer = sync.OnceValues(func() (string, error) {
 // losses while the bad peer answers garbage, C is killed, and B is stopped
 // past the Forward deadline and resumed; A forgets C and the stopped B, and
 // routes to B again once it answers. Each stage waits on an event in A's
-// log (see package internal/chaos); the run is bounded by 180 s.
+// log (see package internal/testing/chaos); the run is bounded by 180 s.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four neuron processes")

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opentensor/bittensor-go/internal/testing/eventually"
 )
 
 // mixedKind is one kind of neuron in the mixed network test: its name for
@@ -190,24 +192,18 @@ func TestMixedNetworkRoutesOnlyToFittingSynapses(t *testing.T) {
 // when the deadline passes or the process ends first.
 func awaitMember(t *testing.T, m *mixedMember, what string, timeout time.Duration, ok func(*mixedMember) bool) *mixedMember {
 	t.Helper()
-	deadline := time.After(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	eventually.NoError(t, timeout, func() error {
 		m.mu.Lock()
-		done := ok(m)
-		m.mu.Unlock()
-		if done {
-			return m
+		defer m.mu.Unlock()
+		if ok(m) {
+			return nil
 		}
 		select {
 		case <-m.done:
-			t.Fatalf("%s ended before %s", m.p.name, what)
-		case <-deadline:
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			t.Fatalf("%s: no %s within %v (steps %d, definitions %d, routed %v)", m.p.name, what, timeout, m.steps, m.maxDefs, m.routed)
-		case <-tick.C:
+			return eventually.Stop(fmt.Errorf("%s ended first", m.p.name))
+		default:
 		}
-	}
+		return fmt.Errorf("steps %d, definitions %d, routed %v", m.steps, m.maxDefs, m.routed)
+	}, "%s: %s", m.p.name, what)
+	return m
 }

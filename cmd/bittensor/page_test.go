@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/opentensor/bittensor-go/internal/testing/eventually"
 )
 
 // chromiumPath returns the Chromium to drive: $CHROMIUM, else the first of
@@ -115,8 +118,7 @@ func TestLivePageInChromium(t *testing.T) {
 	// as a live peer, and a loss curve of at least two points.
 	var view pageView
 	var firstDataMs float64
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	eventually.NoError(t, 2*time.Minute, func() error {
 		if view, err = chromedp.Run(bctx, chromedp.Evaluate[pageView](readPage)); err != nil {
 			t.Fatal(err)
 		}
@@ -129,16 +131,11 @@ func TestLivePageInChromium(t *testing.T) {
 		}
 		if view.Live && slices.Contains(view.Neurons, keyA) && slices.Contains(view.Neurons, keyB) && len(view.Peers) > 0 &&
 			view.LossPoints >= 2 && view.Cells == 2 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the page of neuron A (%s) shows %+v; want the synapses of %s and %s, a peer, 2 weight cells "+
-				"and a loss curve of 2 points or more", page, view, keyA[:8], keyB[:8])
-		}
-		if err := chromedp.Do(bctx, chromedp.Sleep(500*time.Millisecond)); err != nil { // the page polls every second
-			t.Fatal(err)
-		}
-	}
+		return fmt.Errorf("it shows %+v", view)
+	}, "the page of neuron A (%s): the synapses of %s and %s, a peer, 2 weight cells and a loss curve of 2 points or more",
+		page, keyA[:8], keyB[:8])
 	t.Logf("page-load: ms=%.0f first-data-ms=%.0f (load event, and the first poll of /api/state rendered)", loadMs, firstDataMs)
 
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))

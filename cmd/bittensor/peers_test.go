@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/opentensor/bittensor-go/internal/etcdlocal"
+	"github.com/opentensor/bittensor-go/internal/testing/etcdlocal"
+	"github.com/opentensor/bittensor-go/internal/testing/eventually"
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
@@ -128,14 +130,13 @@ func TestNeuronsOnChain(t *testing.T) {
 		t.Fatalf("peers lists %+v, want both neurons' synapses", list)
 	}
 	// A publishes its weights every refresh (100 ms here).
-	deadline := time.Now().Add(10 * time.Second)
-	for len(list.Weights) == 0 || list.Synapses[0].Weight == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("no weights on the chain after 10 s: %+v", list)
+	eventually.NoError(t, 10*time.Second, func() error {
+		if len(list.Weights) == 0 || len(list.Synapses) == 0 || list.Synapses[0].Weight == nil {
+			list = peersJSON(t, "--chain_endpoint", endpoint)
+			return fmt.Errorf("peers lists %+v", list)
 		}
-		time.Sleep(100 * time.Millisecond)
-		list = peersJSON(t, "--chain_endpoint", endpoint)
-	}
+		return nil
+	}, "weights on the chain")
 
 	// An etcd member dies: the neurons go on (A still routes to B).
 	if err := cluster.Kill(0); err != nil {
@@ -153,16 +154,13 @@ func TestNeuronsOnChain(t *testing.T) {
 	// A forgets B by the TTL of B's last refresh; etcd deletes B's keys when
 	// the lease expires, which its leader checks every 500 ms: the chain
 	// may list B a moment longer, never past the bound below.
-	for {
+	eventually.NoError(t, 10*time.Second-time.Since(killed), func() error {
 		list = peersJSON(t, "--chain_endpoint", "etcd://"+strings.Join(cluster.Endpoints()[1:], ","))
-		if len(list.Synapses) == 1 {
-			break
+		if len(list.Synapses) != 1 {
+			return fmt.Errorf("%v after B's death peers lists %d synapses, want A's alone", time.Since(killed), len(list.Synapses))
 		}
-		if time.Since(killed) > 10*time.Second {
-			t.Fatalf("%v after B's death peers lists %d synapses, want A's alone", time.Since(killed), len(list.Synapses))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	}, "the chain forgets B within 10 s of its death")
 	if age := time.Since(killed); age > 10*time.Second {
 		t.Errorf("B was forgotten %v after its death, TTL 2 s", age)
 	}

@@ -16,7 +16,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/opentensor/bittensor-go/internal/etcdlocal"
+	"github.com/opentensor/bittensor-go/internal/testing/etcdlocal"
+	"github.com/opentensor/bittensor-go/internal/testing/eventually"
 	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
@@ -94,19 +95,6 @@ func rawClient(t *testing.T, endpoints []string) *clientv3.Client {
 	return c
 }
 
-// eventually polls cond every 20 ms until it holds or within passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 func holds(mg Metagraph, id synapseID) bool {
 	_, ok := synapseKeys(mg.GetSynapses(1000))[id]
 	return ok
@@ -124,9 +112,9 @@ func TestChainMembersFindEachOther(t *testing.T) {
 		mu.Unlock()
 	}))
 	b, idB := chainMember(t, c.Endpoints()[1:], "/find/", "chain B")
-	eventually(t, 5*time.Second, "A and B know each other", func() bool {
+	eventually.True(t, 5*time.Second, func() bool {
 		return holds(a, idB) && holds(b, idA)
-	})
+	}, "A and B know each other")
 	if p := a.GetPeers(10); !slices.Equal(p, []string{idB.neuron}) {
 		t.Errorf("A's peers %v, want B's neuron key", p)
 	}
@@ -152,12 +140,12 @@ func TestChainStopAndDeath(t *testing.T) {
 	a, _ := chainMember(t, c.Endpoints(), "/death/", "death A")
 	b, idB := chainMember(t, c.Endpoints(), "/death/", "death B")
 	d, idD := chainMember(t, c.Endpoints(), "/death/", "death D")
-	eventually(t, 5*time.Second, "A knows B and D", func() bool { return holds(a, idB) && holds(a, idD) })
+	eventually.True(t, 5*time.Second, func() bool { return holds(a, idB) && holds(a, idD) }, "A knows B and D")
 
 	if err := b.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	took := eventually(t, time.Second, "A forgets the stopped B", func() bool { return !holds(a, idB) })
+	took := eventually.True(t, time.Second, func() bool { return !holds(a, idB) }, "A forgets the stopped B")
 	t.Logf("a stopped neuron left A's view after %v", took)
 
 	if err := d.stop(false); err != nil { // as if the process were killed
@@ -165,14 +153,14 @@ func TestChainStopAndDeath(t *testing.T) {
 	}
 	ttl := chainConfig().TTL
 	keyD := synapseKeyPath("/death/", idD)
-	took = eventually(t, ttl+time.Second, "etcd deletes the dead D's definition", func() bool {
+	took = eventually.True(t, ttl+time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		resp, err := raw.Get(ctx, keyD)
 		return err == nil && len(resp.Kvs) == 0
-	})
+	}, "etcd deletes the dead D's definition")
 	t.Logf("etcd deleted a dead neuron's definition after %v (TTL %v)", took, ttl)
-	eventually(t, 200*time.Millisecond, "A forgets the dead D", func() bool { return !holds(a, idD) })
+	eventually.True(t, 200*time.Millisecond, func() bool { return !holds(a, idD) }, "A forgets the dead D")
 }
 
 // Values written straight into etcd by someone without the owner's key are
@@ -230,7 +218,7 @@ func TestChainIgnoresForgeries(t *testing.T) {
 	// An honest newcomer written after the forgeries: once A sees it, A has
 	// read every forgery (a watch delivers in revision order).
 	b, idB := chainMember(t, c.Endpoints(), prefix, "forge B")
-	eventually(t, 5*time.Second, "A sees the honest newcomer", func() bool { return holds(a, idB) })
+	eventually.True(t, 5*time.Second, func() bool { return holds(a, idB) }, "A sees the honest newcomer")
 	got := a.GetSynapses(100)
 	if len(got) != 2 {
 		t.Errorf("A holds %d synapses, want its own and B's: %v", len(got), got)
@@ -261,7 +249,7 @@ func TestChainPublishesWeights(t *testing.T) {
 	c := sharedCluster(t)
 	a, idA := chainMember(t, c.Endpoints(), "/weights/", "weights A")
 	b, idB := chainMember(t, c.Endpoints(), "/weights/", "weights B")
-	eventually(t, 5*time.Second, "A knows B", func() bool { return holds(a, idB) })
+	eventually.True(t, 5*time.Second, func() bool { return holds(a, idB) }, "A knows B")
 	syn := a.GetSynapses(10)
 	w := make([]float64, len(syn))
 	for i, s := range syn {
@@ -278,10 +266,10 @@ func TestChainPublishesWeights(t *testing.T) {
 		t.Errorf("B reads weights before anyone set any: %+v", rows)
 	}
 	want := []SynapseWeight{{idB.neuron, idB.synapse, 0.75}, {idA.neuron, idA.synapse, 0.25}}
-	eventually(t, 5*time.Second, "B reads A's weights", func() bool {
+	eventually.True(t, 5*time.Second, func() bool {
 		rows := b.WeightMatrix()
 		return len(rows) == 1 && rows[0].Neuron == idA.neuron && slices.Equal(rows[0].Weights, want)
-	})
+	}, "B reads A's weights")
 	if err := a.SetWeights(syn[:1], []float64{math.NaN()}); err == nil {
 		t.Error("a NaN weight was accepted")
 	}
@@ -297,7 +285,7 @@ func TestChainSurvivesMemberKill(t *testing.T) {
 	defer c.Close()
 	a, idA := chainMember(t, c.Endpoints(), "/kill/", "kill A")
 	b, idB := chainMember(t, c.Endpoints(), "/kill/", "kill B")
-	eventually(t, 5*time.Second, "A and B know each other", func() bool { return holds(a, idB) && holds(b, idA) })
+	eventually.True(t, 5*time.Second, func() bool { return holds(a, idB) && holds(b, idA) }, "A and B know each other")
 	// Kill the leader, the harder case: a new one is elected, and requests
 	// in flight at the old one time out.
 	leader := leaderOf(t, c)
@@ -306,7 +294,7 @@ func TestChainSurvivesMemberKill(t *testing.T) {
 	}
 	rest := slices.Delete(slices.Clone(c.Endpoints()), leader, leader+1)
 	n, idN := chainMember(t, rest, "/kill/", "kill newcomer")
-	took := eventually(t, 10*time.Second, "A and B see the newcomer after the kill", func() bool { return holds(a, idN) && holds(b, idN) })
+	took := eventually.True(t, 10*time.Second, func() bool { return holds(a, idN) && holds(b, idN) }, "A and B see the newcomer after the kill")
 	t.Logf("after the kill, a newcomer was seen by both within %v", took)
 	// A lease TTL and a half later everyone still holds everyone:
 	// keep-alives and refreshes went on through the other members.

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/opentensor/bittensor-go/internal/testing/eventually"
 	"github.com/opentensor/bittensor-go/neuron/internal/connpool"
 	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
@@ -194,14 +195,10 @@ func TestMetagraphStartStop(t *testing.T) {
 	if err := a.Start(ctx); err == nil {
 		t.Fatal("second Start accepted")
 	}
-	// The loop runs on its own ticker: poll, bounded by a deadline.
-	deadline := time.Now().Add(15 * time.Second)
-	for !(knowsAll(a, idA, idB, idC) && knowsAll(b, idA, idB, idC) && knowsAll(c, idA, idB, idC)) {
-		if time.Now().After(deadline) {
-			t.Fatal("members did not converge within 15 s of gossip every 50 ms")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// The loop runs on its own ticker: poll, bounded by a timeout.
+	eventually.True(t, 15*time.Second, func() bool {
+		return knowsAll(a, idA, idB, idC) && knowsAll(b, idA, idB, idC) && knowsAll(c, idA, idB, idC)
+	}, "members converge by gossip every 50 ms")
 	for _, m := range []*Gossip{a, b, c} {
 		if err := m.Stop(); err != nil {
 			t.Fatal(err)

@@ -2,7 +2,7 @@
 // exactly as `bittensor run` does — a neuron key, a synapse definition
 // announced by gossip on the metagraph port, an Axon serving the synapse —
 // through package neuron's public API, but its synapse (package
-// internal/byzantine) misbehaves as --mode says:
+// internal/testing/byzantine) misbehaves as --mode says:
 //
 //	nan      NaN outputs (and NaN input gradients)
 //	inf      ±Inf outputs (and ±Inf input gradients)
@@ -15,7 +15,7 @@
 //
 // It does not train. Start it next to honest neurons, e.g.
 //
-//	go run ./internal/cmd/badpeer --mode mixed --bootstrap 127.0.0.1:8120
+//	go run ./internal/testing/cmd/badpeer --mode mixed --bootstrap 127.0.0.1:8120
 //
 // It logs JSON lines on standard error (the "neuron started" line gives its
 // addresses, as bittensor's does) and runs until SIGINT or SIGTERM. Exit
@@ -36,7 +36,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/opentensor/bittensor-go/examples/mnist"
-	"github.com/opentensor/bittensor-go/internal/byzantine"
+	"github.com/opentensor/bittensor-go/internal/testing/byzantine"
 	"github.com/opentensor/bittensor-go/neuron"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"

@@ -5,7 +5,7 @@
 //
 // The scenario: honest neurons A, B and C (`bittensor run mnist` with fast
 // gossip settings) train together, B and C joined through A. Then a
-// byzantine peer (internal/cmd/badpeer --mode mixed) joins, C is SIGKILLed,
+// byzantine peer (internal/testing/cmd/badpeer --mode mixed) joins, C is SIGKILLed,
 // and B is SIGSTOPped for longer than the Dendrite's Forward deadline, then
 // SIGCONTed. Every step follows an event in A's log, never a sleep: A sees
 // the bad peer (nS up), A forgets C (nS down), A forgets B, B answers A's

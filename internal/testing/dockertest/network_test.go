@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opentensor/bittensor-go/internal/chaos"
+	"github.com/opentensor/bittensor-go/internal/testing/chaos"
 )
 
 // The neurons' settings: gossip every period, forget a definition ttl after

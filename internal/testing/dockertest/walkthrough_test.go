@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opentensor/bittensor-go/internal/chaos"
+	"github.com/opentensor/bittensor-go/internal/testing/chaos"
 )
 
 // The seed's two-terminal walkthrough with start_bittensor.sh: a neuron on

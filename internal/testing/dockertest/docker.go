@@ -12,7 +12,7 @@
 //	defer net.Remove(context.Background())
 //	n1, _ := d.RunNeuron(ctx, "bittensor:cpu", net.Name+"-n1", net, net.Host(1), "--metagraph_port", "8120")
 //	defer n1.Remove(context.Background())
-//	n1.Log.Await(...) // the neuron's JSON log lines, as internal/chaos reads them
+//	n1.Log.Await(...) // the neuron's JSON log lines, as internal/testing/chaos reads them
 package dockertest
 
 import (
@@ -26,7 +26,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opentensor/bittensor-go/internal/chaos"
+	"github.com/opentensor/bittensor-go/internal/testing/chaos"
 )
 
 // Docker runs docker commands.
