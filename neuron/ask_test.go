@@ -65,10 +65,3 @@ func TestAskFor(t *testing.T) {
 		t.Error("AskFor bool inputs: no error")
 	}
 }
-
-// declaringModel is tinyModel declaring float32 inputs of tinyIn features.
-type declaringModel struct{ *tinyModel }
-
-func (declaringModel) Inputs() InputSpec {
-	return InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, tinyIn}}
-}

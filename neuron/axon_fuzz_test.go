@@ -23,7 +23,7 @@ import (
 func FuzzAxonRequest(f *testing.F) {
 	syn := newLinearSynapse(f, 1)
 	cfg := testConfig()
-	cfg.Limits = fuzzLimits()
+	cfg.Limits = axonFuzzLimits()
 	a, err := NewAxon(cfg)
 	if err != nil {
 		f.Fatal(err)
@@ -84,4 +84,9 @@ func FuzzAxonRequest(f *testing.F) {
 		}
 		resp.Free()
 	})
+}
+
+// axonFuzzLimits are small so the fuzzer reaches the limit checks quickly.
+func axonFuzzLimits() Limits {
+	return Limits{MaxTensors: 4, MaxRank: 4, MaxElements: 1 << 12, MaxStrings: 64, MaxStringBytes: 256}
 }

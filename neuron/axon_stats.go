@@ -34,6 +34,15 @@ func (s AxonStats) MeanLatency() time.Duration {
 	return s.Latency / time.Duration(s.Requests)
 }
 
+// Ended returns how many RPCs have ended: the sum of Codes.
+func (s AxonStats) Ended() uint64 {
+	var n uint64
+	for _, c := range s.Codes {
+		n += c
+	}
+	return n
+}
+
 // numCodes bounds the gRPC status codes counted one by one; codes.Unauthenticated is the last.
 const numCodes = int(codes.Unauthenticated) + 1
 

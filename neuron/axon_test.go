@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -18,41 +16,8 @@ import (
 	"github.com/opentensor/bittensor-go/torch"
 )
 
-// rawClient returns a bare gRPC client of the Axon, for hand-made requests.
-func rawClient(t *testing.T, a *Axon) bittensorpb.BittensorClient {
-	t.Helper()
-	cc, err := grpc.NewClient(a.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return bittensorpb.NewBittensorClient(cc)
-}
-
-// send sends m to the Axon's Backward or Forward and returns the error.
-func send(ctx context.Context, client bittensorpb.BittensorClient, backward bool, m *bittensorpb.TensorMessage) error {
-	var err error
-	if backward {
-		_, err = client.Backward(ctx, m)
-	} else {
-		_, err = client.Forward(ctx, m)
-	}
-	return err
-}
-
-func floatTensor(t *testing.T, x *torch.Tensor) *bittensorpb.Tensor {
-	t.Helper()
-	w, err := SerializeTensor(x, bittensorpb.Modality_TENSOR)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
 func TestAxonRefusesMalformedRequestsAndKeepsServing(t *testing.T) {
-	cfg := testConfig()
+	cfg := testConfigX()
 	cfg.MaxMessageBytes = 1 << 20
 	syn := newLinearSynapse(t, 1)
 	textOnly := textOnlySynapse{NewSynapseBase(testKey(t, 2))}
@@ -153,7 +118,7 @@ func TestAxonRefusesMalformedRequestsAndKeepsServing(t *testing.T) {
 	if n := len(resp.GetTensors()); n != 1 || !slices.Equal(resp.GetTensors()[0].GetShape(), []int64{2, testOut}) {
 		t.Fatalf("valid request answered %v", resp.GetTensors())
 	}
-	s := settledStats(t, a.Stats, 24)
+	s := settledStatsX(t, a.Stats, 24)
 	if s.Codes[codes.OK] != 2 || s.Errors != 22 || s.Requests != 24 {
 		t.Fatalf("stats %+v, want 24 requests, 2 OK, 22 errors", s)
 	}
@@ -161,7 +126,7 @@ func TestAxonRefusesMalformedRequestsAndKeepsServing(t *testing.T) {
 
 func TestAxonGracefulStop(t *testing.T) {
 	syn := &gatedSynapse{linearSynapse: newLinearSynapse(t, 1), entered: make(chan struct{}, 1), release: make(chan struct{})}
-	cfg := testConfig()
+	cfg := testConfigX()
 	cfg.Address = "127.0.0.1:0"
 	a, err := NewAxon(cfg)
 	if err != nil {
@@ -229,7 +194,7 @@ func TestAxonConfigValidation(t *testing.T) {
 			t.Errorf("NewAxon with a bad %s succeeded", name)
 		}
 	}
-	a, err := NewAxon(testConfig())
+	a, err := NewAxon(testConfigX())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +211,7 @@ func TestAxonConfigValidation(t *testing.T) {
 
 func TestAxonHardStopWaitsForRunningForwards(t *testing.T) {
 	syn := &gatedSynapse{linearSynapse: newLinearSynapse(t, 1), entered: make(chan struct{}, 1), release: make(chan struct{})}
-	cfg := testConfig()
+	cfg := testConfigX()
 	a, err := NewAxon(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -282,5 +247,31 @@ func TestAxonHardStopWaitsForRunningForwards(t *testing.T) {
 	close(syn.release)
 	if err := <-stopped; err != nil {
 		t.Fatalf("Stop: %v", err)
+	}
+}
+
+func TestAxonUnknownSynapseLeavesNoReplayState(t *testing.T) {
+	syn := newLinearSynapse(t, 1)
+	a, _ := startAxon(t, testConfigX(), syn)
+	client := rawClient(t, a)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	caller, nonces := testKey(t, 100), NewNonces(nil)
+	unknown := testKey(t, 77).PublicHex()
+	for range 10 {
+		_, err := client.Forward(ctx, signedRequestTo(t, unknown, caller, nonces.Next()))
+		wantStatus(t, err, codes.NotFound, `axon: unknown synapse "`+keys.Label(unknown)+`"`)
+	}
+	if n := a.guard.Len(); n != 0 {
+		t.Fatalf("requests to an unknown synapse left %d replay entries", n)
+	}
+	// A request to the served synapse is recorded as before.
+	req := &bittensorpb.TensorMessage{SynapseKey: syn.Key(), Tensors: []*bittensorpb.Tensor{floatTensor(t, torch.Zeros([]int64{1, testIn}))}}
+	SignMessage(req, caller, nonces.Next())
+	if _, err := client.Forward(ctx, req); err != nil {
+		t.Fatalf("request to the served synapse: %v", err)
+	}
+	if n := a.guard.Len(); n != 1 {
+		t.Fatalf("guard holds %d entries after one accepted request, want 1", n)
 	}
 }

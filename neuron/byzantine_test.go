@@ -62,33 +62,6 @@ func startByzantinePeer(t *testing.T, mode byzantine.Mode, bootstrap string) *by
 	return bad
 }
 
-// synapseWithKey returns the definition of the synapse key in n's
-// Metagraph, nil if it lists none.
-func synapseWithKey(n *Neuron, key string) *bittensorpb.Synapse {
-	for _, s := range n.Metagraph.GetSynapses(maxSynapses) {
-		if s.GetSynapseKey() == key {
-			return s
-		}
-	}
-	return nil
-}
-
-// awaitSynapse trains tr until its neuron routes to the synapse key too
-// (gossip brings it within a few periods), failing after the deadline.
-func awaitSynapse(t *testing.T, tr *Trainer, n *Neuron, key string, deadline time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	for synapseWithKey(n, key) == nil {
-		if ctx.Err() != nil {
-			t.Fatalf("the bad synapse is not in the honest metagraph after %v", deadline)
-		}
-		if _, err := tr.Step(ctx, tinyBatch()); err != nil && ctx.Err() == nil {
-			t.Fatalf("honest step while waiting for the bad peer: %v", err)
-		}
-	}
-}
-
 // parameterValues returns every parameter of the trainer's model and router,
 // by name.
 func parameterValues(t *testing.T, tr *Trainer) map[string][]float32 {

@@ -135,3 +135,8 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 	})
 }
+
+// fuzzLimits are small so the fuzzer reaches the limit checks quickly.
+func fuzzLimits() Limits {
+	return Limits{MaxTensors: 4, MaxRank: 4, MaxElements: 1 << 12, MaxStrings: 64, MaxStringBytes: 256}
+}

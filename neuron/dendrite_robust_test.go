@@ -49,7 +49,7 @@ func TestBadNumbersFromAPeerAreFailedCallsAndBackItOff(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := &constantSynapse{SynapseBase: NewSynapseBase(testKey(t, 30)), value: tc.value}
-			_, defs := startAxon(t, testConfig(), bad)
+			_, defs := startAxon(t, testConfigX(), bad)
 			d := newTestDendrite(t, 5*time.Second)
 			x := torch.FromFloat32(pseudoRandom(3, 2*testIn), 2, testIn).SetRequiresGrad(true)
 			res, err := d.ForwardTensor(context.Background(), defs, []*torch.Tensor{x})
@@ -142,7 +142,7 @@ func (declaredSynapse) Inputs(modality bittensorpb.Modality) (InputSpec, bool) {
 
 func TestAxonRefusesBadNumbersAndUndeclaredInputs(t *testing.T) {
 	syn := declaredSynapse{newLinearSynapse(t, 32)}
-	a, _ := startAxon(t, testConfig(), syn)
+	a, _ := startAxon(t, testConfigX(), syn)
 	client := rawClient(t, a)
 	caller := testKey(t, 101)
 	nonces := NewNonces(nil)

@@ -17,7 +17,7 @@ import (
 
 func TestForwardOverTheWireEqualsLocal(t *testing.T) {
 	syn := newLinearSynapse(t, 1)
-	_, defs := startAxon(t, testConfig(), syn)
+	_, defs := startAxon(t, testConfigX(), syn)
 	d := newTestDendrite(t, 10*time.Second)
 	ctx := context.Background()
 
@@ -59,26 +59,9 @@ func TestForwardOverTheWireEqualsLocal(t *testing.T) {
 	}
 }
 
-// twoLayer is the caller's side of the gradient tests: a local linear layer
-// whose output goes to the synapse, locally or over the wire.
-func twoLayer(t *testing.T, seed uint64) (x, w *torch.Tensor) {
-	x = torch.FromFloat32(pseudoRandom(seed, 4*testIn), 4, testIn).SetRequiresGrad(true)
-	w = torch.FromFloat32(pseudoRandom(seed+1, testIn*testIn), testIn, testIn).SetRequiresGrad(true)
-	if x.Err() != nil || w.Err() != nil {
-		t.Fatal(x.Err(), w.Err())
-	}
-	return x, w
-}
-
-// weightedSum is a loss with a gradient that differs per output element.
-func weightedSum(t *testing.T, y *torch.Tensor) *torch.Tensor {
-	c := torch.FromFloat32(pseudoRandom(99, 4*testOut), 4, testOut)
-	return y.Mul(c).Sum()
-}
-
 func TestGradientsThroughTheWireEqualLocal(t *testing.T) {
 	syn := newLinearSynapse(t, 2)
-	_, defs := startAxon(t, testConfig(), syn)
+	_, defs := startAxon(t, testConfigX(), syn)
 	d := newTestDendrite(t, 10*time.Second)
 
 	// Local: loss(syn(x·w)).
@@ -128,7 +111,7 @@ func TestRemoteBackwardTrainsTheSynapse(t *testing.T) {
 	const lr = 0.5
 	remote := newTrainableSynapse(t, 3, lr)
 	twin := newLinearSynapse(t, 3) // the same starting weights, trained locally
-	_, defs := startAxon(t, testConfig(), remote)
+	_, defs := startAxon(t, testConfigX(), remote)
 	d := newTestDendrite(t, 10*time.Second)
 
 	// Over the wire, with inputs that do not require grad: the dummy input
@@ -164,7 +147,7 @@ func TestRemoteBackwardTrainsTheSynapse(t *testing.T) {
 
 func TestRemoteTextBackwardTrains(t *testing.T) {
 	remote := newTrainableSynapse(t, 4, 0.1)
-	_, defs := startAxon(t, testConfig(), remote)
+	_, defs := startAxon(t, testConfigX(), remote)
 	d := newTestDendrite(t, 10*time.Second)
 	res, err := d.ForwardText(context.Background(), defs, [][]string{{"a", "bb", "ccc", "dddd"}})
 	if err != nil || res.Errs[0] != nil {
@@ -181,7 +164,7 @@ func TestRemoteTextBackwardTrains(t *testing.T) {
 func TestFailedPeersYieldZerosWithinTheDeadline(t *testing.T) {
 	good := newLinearSynapse(t, 5)
 	slow := &gatedSynapse{linearSynapse: newLinearSynapse(t, 6), release: make(chan struct{})}
-	_, defs := startAxon(t, testConfig(), good, slow)
+	_, defs := startAxon(t, testConfigX(), good, slow)
 	t.Cleanup(func() { close(slow.release) }) // runs before the Axon's Stop
 
 	// A stopped peer: an address whose listener is closed.
@@ -251,7 +234,7 @@ func TestFanOutToOneAxonKeepsNoncesAcceptable(t *testing.T) {
 	for i := range syns {
 		syns[i] = newLinearSynapse(t, byte(20+i))
 	}
-	cfg := testConfig()
+	cfg := testConfigX()
 	cfg.MaxQueued = n // no request is refused for being busy
 	a, defs := startAxon(t, cfg, syns...)
 	d := newTestDendrite(t, 10*time.Second)
@@ -273,9 +256,9 @@ func TestFanOutToOneAxonKeepsNoncesAcceptable(t *testing.T) {
 		}
 		// An RPC holds its admission until gRPC has ended it, just after its
 		// answer left; let the round end before the next one is admitted.
-		settledStats(t, a.Stats, uint64((round+1)*n))
+		settledStatsX(t, a.Stats, uint64((round+1)*n))
 	}
-	if s := settledStats(t, a.Stats, 3*n); s.Codes[codes.OK] != 3*n {
+	if s := settledStatsX(t, a.Stats, 3*n); s.Codes[codes.OK] != 3*n {
 		t.Fatalf("axon answered %v, want %d OK", s.Codes, 3*n)
 	}
 }
@@ -288,7 +271,7 @@ func TestDendriteWithOneConnectionCallsManyAxons(t *testing.T) {
 	var defs []*bittensorpb.Synapse
 	inputs := make([]*torch.Tensor, peers)
 	for i := range peers {
-		_, def := startAxon(t, testConfig(), newLinearSynapse(t, byte(60+i)))
+		_, def := startAxon(t, testConfigX(), newLinearSynapse(t, byte(60+i)))
 		defs = append(defs, def...)
 		inputs[i] = torch.FromFloat32(pseudoRandom(uint64(i), testIn), 1, testIn)
 	}
@@ -343,7 +326,7 @@ func TestDendriteArguments(t *testing.T) {
 
 func TestForwardUnderNoGradIsDetached(t *testing.T) {
 	syn := newLinearSynapse(t, 8)
-	_, defs := startAxon(t, testConfig(), syn)
+	_, defs := startAxon(t, testConfigX(), syn)
 	d := newTestDendrite(t, 10*time.Second)
 	x := torch.FromFloat32(pseudoRandom(3, 2*testIn), 2, testIn).SetRequiresGrad(true)
 	var res Responses
@@ -394,7 +377,7 @@ func (p *countingPool) Put(b *[]byte)        { p.puts.Add(1); p.BufferPool.Put(b
 // next call pays for with a fresh, zeroed allocation.
 func TestEncodedInputsGoBackToThePool(t *testing.T) {
 	syn := newLinearSynapse(t, 9)
-	_, defs := startAxon(t, testConfig(), syn)
+	_, defs := startAxon(t, testConfigX(), syn)
 	d := newTestDendrite(t, 10*time.Second)
 	x := torch.FromFloat32(pseudoRandom(4, 100*testIn), 100, testIn) // above gRPC's pooling threshold
 	for name, call := range map[string]func(t *testing.T, s *torch.Scope){

@@ -163,7 +163,7 @@ func (r *RemoteGrads) Add(caller string, grads []*torch.Tensor) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !finite(norm) {
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		r.stats.Refused++
 		return fmt.Errorf("remote gradients: from %s: %w", keys.Label(caller), ErrGradientNotFinite)
 	}

@@ -44,18 +44,6 @@ func gradOf(t *testing.T, p *torch.Tensor) []float32 {
 	return v
 }
 
-func near(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Abs(float64(a[i]-b[i])) > 1e-5 {
-			return false
-		}
-	}
-	return true
-}
-
 // Each caller's gradients between two steps are clipped together to
 // MaxNorm, and a step applies Weight times the mean over callers.
 func TestRemoteGradsClipPerCallerAndAverage(t *testing.T) {

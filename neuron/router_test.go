@@ -10,24 +10,6 @@ import (
 	"github.com/opentensor/bittensor-go/torch"
 )
 
-// testSynapses returns n synapse definitions with distinct keys.
-func testSynapses(n int) []*bittensorpb.Synapse {
-	s := make([]*bittensorpb.Synapse, n)
-	for i := range s {
-		s[i] = &bittensorpb.Synapse{NeuronKey: fmt.Sprintf("neuron%d", i%2), SynapseKey: fmt.Sprintf("synapse%d", i)}
-	}
-	return s
-}
-
-func floats(t *testing.T, x *torch.Tensor) []float32 {
-	t.Helper()
-	v, err := x.Float32s()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 func newTestRouter(t *testing.T, xDim, keyDim, topK int, opts ...RouterOption) *Router {
 	t.Helper()
 	torch.ManualSeed(7)

@@ -1,7 +1,6 @@
 package neuron
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"sync"
@@ -14,15 +13,6 @@ import (
 	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
-
-func testKey(t testing.TB, b byte) *Key {
-	t.Helper()
-	k, err := KeyFromSeed(bytes.Repeat([]byte{b}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 func signedMessage(t *testing.T, key *Key) *bittensorpb.TensorMessage {
 	t.Helper()

@@ -31,7 +31,7 @@ func BenchmarkAxonForward16MiB(b *testing.B) {
 
 func benchmarkForward(b *testing.B, shape []int64) {
 	syn := identitySynapse{NewSynapseBase(testKey(b, 1))}
-	cfg := testConfig()
+	cfg := testConfigX()
 	a, err := NewAxon(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -1,17 +1,18 @@
 package neuron
 
 import (
-	"context"
+	"bytes"
+	"fmt"
 	"math"
 	"net"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
+	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
 )
 
@@ -125,33 +126,6 @@ func (textOnlySynapse) ForwardText(batch []string) (*torch.Tensor, error) {
 	return torch.Zeros([]int64{int64(len(batch)), testOut}), nil
 }
 
-// startAxon serves syns on a free local port and returns the Axon and the
-// synapses' definitions; the Axon is stopped when the test ends.
-func startAxon(t *testing.T, cfg AxonConfig, syns ...Synapse) (*Axon, []*bittensorpb.Synapse) {
-	t.Helper()
-	cfg.Address = "127.0.0.1:0"
-	a, err := NewAxon(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range syns {
-		if err := a.Serve(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := a.Stop(ctx); err != nil {
-			t.Errorf("axon stop: %v", err)
-		}
-	})
-	return a, definitions(t, a.Addr(), syns...)
-}
-
 // definitions returns the Synapse definitions of syns served at addr.
 func definitions(t *testing.T, addr net.Addr, syns ...Synapse) []*bittensorpb.Synapse {
 	t.Helper()
@@ -164,24 +138,6 @@ func definitions(t *testing.T, addr net.Addr, syns ...Synapse) []*bittensorpb.Sy
 		defs[i] = &bittensorpb.Synapse{SynapseKey: s.Key(), Address: host, Port: port}
 	}
 	return defs
-}
-
-// newTestDendrite returns a Dendrite for testOut-wide outputs, closed when the test ends.
-func newTestDendrite(t *testing.T, timeout time.Duration) *Dendrite {
-	t.Helper()
-	cfg := DefaultDendriteConfig()
-	cfg.OutputDim = testOut
-	cfg.Timeout, cfg.BackwardTimeout = timeout, timeout
-	d, err := NewDendrite(testKey(t, 200), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Errorf("dendrite close: %v", err)
-		}
-	})
-	return d
 }
 
 // values returns a float32 tensor's values or fails the test.
@@ -210,7 +166,112 @@ func assertClose(t *testing.T, what string, got, want *torch.Tensor, tol float64
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// fuzzLimits are small so the fuzzer reaches the limit checks quickly.
-func fuzzLimits() Limits {
-	return Limits{MaxTensors: 4, MaxRank: 4, MaxElements: 1 << 12, MaxStrings: 64, MaxStringBytes: 256}
+func testKey(t testing.TB, b byte) *Key {
+	t.Helper()
+	k, err := KeyFromSeed(bytes.Repeat([]byte{b}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// testSynapses returns n synapse definitions with distinct keys.
+func testSynapses(n int) []*bittensorpb.Synapse {
+	s := make([]*bittensorpb.Synapse, n)
+	for i := range s {
+		s[i] = &bittensorpb.Synapse{NeuronKey: fmt.Sprintf("neuron%d", i%2), SynapseKey: fmt.Sprintf("synapse%d", i)}
+	}
+	return s
+}
+
+func floats(t *testing.T, x *torch.Tensor) []float32 {
+	t.Helper()
+	v, err := x.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func near(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-5 {
+			return false
+		}
+	}
+	return true
+}
+
+// twoLayer is the caller's side of the gradient tests: a local linear layer
+// whose output goes to the synapse, locally or over the wire.
+func twoLayer(t *testing.T, seed uint64) (x, w *torch.Tensor) {
+	x = torch.FromFloat32(pseudoRandom(seed, 4*testIn), 4, testIn).SetRequiresGrad(true)
+	w = torch.FromFloat32(pseudoRandom(seed+1, testIn*testIn), testIn, testIn).SetRequiresGrad(true)
+	if x.Err() != nil || w.Err() != nil {
+		t.Fatal(x.Err(), w.Err())
+	}
+	return x, w
+}
+
+// weightedSum is a loss with a gradient that differs per output element.
+func weightedSum(t *testing.T, y *torch.Tensor) *torch.Tensor {
+	c := torch.FromFloat32(pseudoRandom(99, 4*testOut), 4, testOut)
+	return y.Mul(c).Sum()
+}
+
+// tinyModel is a small Model: the context is a linear encoding of the
+// inputs, the targets a linear classifier over [inputs, context].
+type tinyModel struct {
+	nn.Base
+	student, encoder, classifier *nn.Linear
+}
+
+func newTinyModel() *tinyModel {
+	m := &tinyModel{}
+	m.student = nn.Register(m, "student", nn.NewLinear(tinyIn, tinyContext, true))
+	m.encoder = nn.Register(m, "encoder", nn.NewLinear(tinyIn+tinyContext, tinyContext, true))
+	m.classifier = nn.Register(m, "classifier", nn.NewLinear(tinyContext, tinyClasses, true))
+	return m
+}
+
+func (m *tinyModel) encode(x, context *torch.Tensor) *torch.Tensor {
+	return m.encoder.Forward(torch.Cat([]*torch.Tensor{x, context}, 1)).Tanh()
+}
+
+func (m *tinyModel) Encode(x *torch.Tensor) *torch.Tensor {
+	return m.encode(x, m.student.Forward(x).Tanh())
+}
+
+func (m *tinyModel) Forward(x, network, targets *torch.Tensor) *Output {
+	return m.forwardNetwork(m.forwardLocal(x), x, network, targets)
+}
+
+// forwardLocal is the local path of Forward.
+func (m *tinyModel) forwardLocal(x *torch.Tensor) *Output {
+	out := &Output{LocalContext: m.student.Forward(x).Tanh()}
+	out.LocalOutput = m.encode(x, out.LocalContext)
+	out.LocalTarget = m.classifier.Forward(out.LocalOutput).LogSoftmax(1)
+	return out
+}
+
+// forwardNetwork completes the local path out with the network path and
+// the losses.
+func (m *tinyModel) forwardNetwork(out *Output, x, network, targets *torch.Tensor) *Output {
+	out.NetworkOutput = m.encode(x, network)
+	out.NetworkTarget = m.classifier.Forward(out.NetworkOutput).LogSoftmax(1)
+	out.DistillationLoss = torch.MSELoss(out.LocalContext, network.Detach(), torch.ReduceMean)
+	return out.WithLosses(targets)
+}
+
+// The tiny model's sizes: input features, context width, classes.
+const tinyIn, tinyContext, tinyClasses = 4, 3, 2
+
+// declaringModel is tinyModel declaring float32 inputs of tinyIn features.
+type declaringModel struct{ *tinyModel }
+
+func (declaringModel) Inputs() InputSpec {
+	return InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, tinyIn}}
 }
