@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
+
 	"github.com/rs/zerolog"
 
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
@@ -92,7 +95,7 @@ type Config struct {
 	// Log receives the neuron's log; the zero Logger discards it.
 	Log zerolog.Logger
 	// Progress, when set, follows the training loop (a progress bar).
-	Progress Progress
+	Progress trainer.Progress
 }
 
 // DefaultConfig returns the settings of a single neuron on this machine.
@@ -108,8 +111,8 @@ func DefaultConfig() Config {
 		MetagraphPeriod:  10 * time.Second,
 		MetagraphTTL:     300 * time.Second,
 		RemoteGrads:      true,
-		RemoteGradWeight: DefaultRemoteGradConfig().Weight,
-		RemoteGradMaxAge: DefaultRemoteGradConfig().MaxAge,
+		RemoteGradWeight: synapse.DefaultRemoteGradConfig().Weight,
+		RemoteGradMaxAge: synapse.DefaultRemoteGradConfig().MaxAge,
 		Log:              zerolog.Nop(),
 	}
 }
@@ -205,8 +208,8 @@ func (c *Config) Validate() error {
 	if c.RemoteGradMaxAge <= 0 {
 		return usageErrorf("remote_grad_max_age", "%v, want a positive duration", c.RemoteGradMaxAge)
 	}
-	if !slices.Contains(OptimizerNames(), c.Optimizer) && c.Optimizer != "" {
-		return usageErrorf("optimizer", "%q, want one of %s (or none: the neuron's own recipe)", c.Optimizer, strings.Join(OptimizerNames(), ", "))
+	if !slices.Contains(trainer.OptimizerNames(), c.Optimizer) && c.Optimizer != "" {
+		return usageErrorf("optimizer", "%q, want one of %s (or none: the neuron's own recipe)", c.Optimizer, strings.Join(trainer.OptimizerNames(), ", "))
 	}
 	if !(c.LearningRate >= 0) || math.IsInf(c.LearningRate, 0) {
 		return usageErrorf("learning_rate", "%v, want a finite value > 0 (or 0: the recipe's own)", c.LearningRate)
@@ -221,15 +224,15 @@ func (c *Config) Validate() error {
 }
 
 // remoteGradConfig returns the RemoteGradConfig the settings select.
-func (c *Config) remoteGradConfig() RemoteGradConfig {
-	r := DefaultRemoteGradConfig()
+func (c *Config) remoteGradConfig() synapse.RemoteGradConfig {
+	r := synapse.DefaultRemoteGradConfig()
 	r.Enabled, r.Weight, r.MaxAge = c.RemoteGrads, c.RemoteGradWeight, c.RemoteGradMaxAge
 	return r
 }
 
-// TrainerConfig returns the Trainer's settings among c's.
-func (c *Config) TrainerConfig() TrainerConfig {
-	return TrainerConfig{
+// trainer.Config returns the Trainer's settings among c's.
+func (c *Config) TrainerConfig() trainer.Config {
+	return trainer.Config{
 		Epochs: c.Epochs, LogInterval: c.LogInterval, TestEvery: c.TestEvery, ModelPath: c.ModelPath,
 		Optimizer: c.Optimizer, LearningRate: c.LearningRate, WarmupSteps: c.WarmupSteps,
 		RemoteGrads: c.remoteGradConfig(), Log: c.Log, Progress: c.Progress,

@@ -2,8 +2,8 @@
 // after the 2020 class it follows:
 //
 //   - Synapse (synapse.go): the interface a model implements to be served:
-//     ForwardText, ForwardImage, ForwardTensor (embed SynapseBase and
-//     implement any subset). A NetworkLearner (LocalSynapse is one) or a
+//     ForwardText, ForwardImage, ForwardTensor (embed synapse.Base and
+//     implement any subset). A NetworkLearner (synapse.Local is one) or a
 //     Trainable synapse lets the network train it.
 //   - Axon (axon.go): the gRPC server of local synapses. Forward runs a
 //     synapse under no-grad; Backward recomputes it with grad, returns the

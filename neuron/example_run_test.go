@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
@@ -21,7 +23,7 @@ type signModel struct {
 
 const features, width = 8, 16
 
-func newSignModel() (neuron.Model, error) {
+func newSignModel() (synapse.Model, error) {
 	m := &signModel{}
 	m.student = nn.Register(m, "student", nn.NewLinear(features, width, true))
 	m.encoder = nn.Register(m, "encoder", nn.NewLinear(features+width, width, true))
@@ -39,15 +41,15 @@ func (m *signModel) Encode(x *torch.Tensor) *torch.Tensor {
 }
 
 // Inputs declares the inputs Encode takes: float32 [batch, 8].
-func (m *signModel) Inputs() neuron.InputSpec {
-	return neuron.InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, features}}
+func (m *signModel) Inputs() synapse.InputSpec {
+	return synapse.InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, features}}
 }
 
 // Forward computes the seed's three losses from the local path (the
 // student's context) and the network path (the peers' joined answer).
-func (m *signModel) Forward(x, network, targets *torch.Tensor) *neuron.Output {
+func (m *signModel) Forward(x, network, targets *torch.Tensor) *synapse.Output {
 	student := m.student.Forward(x).Tanh()
-	out := &neuron.Output{LocalOutput: m.encode(x, student)}
+	out := &synapse.Output{LocalOutput: m.encode(x, student)}
 	out.LocalTarget = m.classifier.Forward(out.LocalOutput).LogSoftmax(1)
 	if network != nil {
 		out.NetworkOutput = m.encode(x, network)
@@ -79,13 +81,13 @@ func Example_ownNeuron() {
 		Modality:  bittensorpb.Modality_TENSOR,
 		OutputDim: width,
 		NewModel:  newSignModel,
-		Data: func(_ context.Context, cfg neuron.Config, seed uint64) (train, test neuron.Batches, err error) {
+		Data: func(_ context.Context, cfg neuron.Config, seed uint64) (train, test trainer.Batches, err error) {
 			x, y := signData(1024)
-			if train, err = neuron.NewTensorBatches(x, y, cfg.BatchSize, true, seed); err != nil {
+			if train, err = trainer.NewTensorBatches(x, y, cfg.BatchSize, true, seed); err != nil {
 				return nil, nil, err
 			}
 			x, y = signData(256)
-			test, err = neuron.NewTensorBatches(x, y, cfg.BatchSize, false, 0)
+			test, err = trainer.NewTensorBatches(x, y, cfg.BatchSize, false, 0)
 			return train, test, err
 		},
 	})

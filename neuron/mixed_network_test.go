@@ -1,4 +1,4 @@
-package neuron
+package neuron_test
 
 import (
 	"context"
@@ -6,7 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/internal/fixture"
+	"github.com/opentensor/bittensor-go/neuron/internal/neurontest"
 	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
+
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -16,23 +22,23 @@ import (
 // own kind, and the other neuron's Axon receives no request.
 func TestTrainerRoutesOnlyToFittingSynapses(t *testing.T) {
 	torch.ManualSeed(7)
-	cfg := testNeuronConfig()
+	cfg := neurontest.Config()
 	cfg.MetagraphTTL = 5 * time.Second // slack for a loaded machine
-	trA, a, synA := startTinyNeuron(t, cfg)
+	trA, a, synA := neurontest.StartTinyNeuron(t, cfg)
 	cfg.Bootstrap = a.Metagraph.Addr()
-	trB, b, synB := startTinyNeuron(t, cfg)
+	trB, b, synB := neurontest.StartTinyNeuron(t, cfg)
 
 	// A third neuron of the same modality and inputs announcing a wider
 	// answer (never called, so its model need not be wider).
-	key, err := NewKey()
+	key, err := keys.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := NewLocalSynapse(key, newTinyModel(), bittensorpb.Modality_TENSOR)
+	other, err := synapse.NewLocal(key, fixture.NewTinyModel(), bittensorpb.Modality_TENSOR)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := StartNeuron(context.Background(), cfg, tinyContext+1, torch.CPU, other)
+	c, err := neuron.StartNeuron(context.Background(), cfg, fixture.TinyContext+1, torch.CPU, other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +47,9 @@ func TestTrainerRoutesOnlyToFittingSynapses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	all := []string{synA.Key(), synB.Key(), other.Key()}
-	for _, n := range []*Neuron{a, b} {
+	for _, n := range []*neuron.Neuron{a, b} {
 		for _, k := range all {
-			for synapseWithKey(n, k) == nil {
+			for neurontest.SynapseWithKey(n, k) == nil {
 				if ctx.Err() != nil {
 					t.Fatalf("neuron %s never learned of synapse %s", keys.Label(n.Key.PublicHex()), keys.Label(k))
 				}
@@ -54,16 +60,16 @@ func TestTrainerRoutesOnlyToFittingSynapses(t *testing.T) {
 	// Step both until each has routed to the other (and at least 20 steps):
 	// under load a definition may lapse for a moment, so the count of
 	// fitting synapses may dip, but never include the wide one.
-	routedPeer := map[*Trainer]bool{}
+	routedPeer := map[*trainer.Trainer]bool{}
 	for i := 0; i < 20 || !routedPeer[trA] || !routedPeer[trB]; i++ {
 		if ctx.Err() != nil {
 			t.Fatalf("after %d steps, a tiny neuron never routed to the other (A→B %v, B→A %v)", i, routedPeer[trA], routedPeer[trB])
 		}
 		for _, pair := range []struct {
-			tr   *Trainer
+			tr   *trainer.Trainer
 			peer string
 		}{{trA, synB.Key()}, {trB, synA.Key()}} {
-			res, err := pair.tr.Step(ctx, tinyBatch())
+			res, err := pair.tr.Step(ctx, neurontest.TinyBatch())
 			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}

@@ -9,6 +9,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opentensor/bittensor-go/neuron/axon"
+	"github.com/opentensor/bittensor-go/neuron/dendrite"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
+
 	"google.golang.org/grpc/stats"
 
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
@@ -23,13 +29,13 @@ const stopTimeout = 5 * time.Second
 // serving its local synapses, a Metagraph announcing them and finding peers,
 // a Dendrite calling peers' synapses, and an Observer making it visible.
 type Neuron struct {
-	Key       *Key
-	Axon      *Axon
+	Key       *keys.Key
+	Axon      *axon.Axon
 	Metagraph metagraph.Metagraph
-	Dendrite  *Dendrite
+	Dendrite  *dendrite.Dendrite
 	// Conns is the one connection pool the Dendrite and the Metagraph's
 	// gossip dial through.
-	Conns *ConnPool
+	Conns *dendrite.ConnPool
 	// Observer keeps the neuron's metrics; unless Config.MetricsPort is -1
 	// it serves them, with the live page, on MetricsAddr.
 	Observer    *observe.Observer
@@ -43,7 +49,7 @@ type Neuron struct {
 // it answers outputDim features per example, and the modality and inputs it
 // serves when it says them (see Announce). A port already in use or a bad key file is
 // a *UsageError. The neuron runs until Close; ctx bounds only the start.
-func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.Device, synapses ...Synapse) (*Neuron, error) {
+func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.Device, synapses ...synapse.Synapse) (*Neuron, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -55,8 +61,8 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 	if n.Key, err = loadNeuronKey(cfg.NeuronKey); err != nil {
 		return nil, err
 	}
-	dcfg := DefaultDendriteConfig()
-	n.Conns = NewConnPool(dcfg.MaxConns, dcfg.IdleTimeout)
+	dcfg := dendrite.DefaultConfig()
+	n.Conns = dendrite.NewConnPool(dcfg.MaxConns, dcfg.IdleTimeout)
 	if err := n.startAxon(cfg, synapses); err != nil {
 		n.Close()
 		return nil, err
@@ -66,7 +72,7 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 		return nil, err
 	}
 	dcfg.OutputDim, dcfg.Device, dcfg.Pool, dcfg.OnCall = outputDim, device, n.Conns, n.observeCall
-	if n.Dendrite, err = NewDendrite(n.Key, dcfg); err != nil {
+	if n.Dendrite, err = dendrite.New(n.Key, dcfg); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -88,11 +94,11 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 	return n, nil
 }
 
-// TrainerNetwork returns what a Trainer of the neuron's synapse uses of it:
+// trainer.Network returns what a Trainer of the neuron's synapse uses of it:
 // its Dendrite, its Metagraph, its Axon's counters, and the neuron itself
 // as the observer of the steps.
-func (n *Neuron) TrainerNetwork() TrainerNetwork {
-	return TrainerNetwork{Dendrite: n.Dendrite, Metagraph: n.Metagraph, Served: n.Axon.Stats, Observer: n}
+func (n *Neuron) TrainerNetwork() trainer.Network {
+	return trainer.Network{Dendrite: n.Dendrite, Metagraph: n.Metagraph, Served: n.Axon.Stats, Observer: n}
 }
 
 // resolveTimeout bounds the look-up of the bootstrap peer's host.
@@ -116,7 +122,7 @@ func resolveBootstrap(ctx context.Context, addr string) error {
 	return nil
 }
 
-func loadNeuronKey(path string) (*Key, error) {
+func loadNeuronKey(path string) (*keys.Key, error) {
 	id, err := LoadIdentityFlag(path)
 	if err != nil {
 		return nil, err
@@ -129,20 +135,20 @@ func loadNeuronKey(path string) (*Key, error) {
 // fresh pair for this run when path is empty). A key file that cannot be read,
 // parsed or written is a *UsageError. Examples call it for the key of the
 // synapse they serve; StartNeuron calls it for the neuron key.
-func LoadIdentityFlag(path string) (*Identity, error) {
-	id, err := LoadOrCreateIdentity(path)
+func LoadIdentityFlag(path string) (*keys.Identity, error) {
+	id, err := keys.LoadOrCreateIdentity(path)
 	if err != nil {
 		return nil, &UsageError{Flag: "neuron_key", Err: err}
 	}
 	return id, nil
 }
 
-func (n *Neuron) startAxon(cfg Config, synapses []Synapse) error {
-	acfg := DefaultAxonConfig()
+func (n *Neuron) startAxon(cfg Config, synapses []synapse.Synapse) error {
+	acfg := axon.DefaultConfig()
 	acfg.Address = net.JoinHostPort("", strconv.Itoa(cfg.AxonPort))
 	acfg.StatsHandlers = []stats.Handler{n.Observer.AxonHandler()}
 	var err error
-	if n.Axon, err = NewAxon(acfg); err != nil {
+	if n.Axon, err = axon.New(acfg); err != nil {
 		return err
 	}
 	for _, s := range synapses {
@@ -165,7 +171,7 @@ func refreshInterval(period, ttl time.Duration) time.Duration {
 	return max(period, ttl/10)
 }
 
-func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, outputDim int64, synapses []Synapse) error {
+func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, outputDim int64, synapses []synapse.Synapse) error {
 	mcfg := metagraph.DefaultConfig()
 	mcfg.Port = cfg.MetagraphPort
 	mcfg.RemoteIP = cfg.RemoteIP
@@ -185,7 +191,7 @@ func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, outputDim int64
 	port := n.Axon.Addr().(*net.TCPAddr).Port
 	for _, s := range synapses {
 		def := metagraph.NewSynapseDefinition(s.Key(), cfg.RemoteIP, port)
-		Announce(def, s, outputDim)
+		synapse.Announce(def, s, outputDim)
 		if err := n.Metagraph.Subscribe(def); err != nil {
 			return err
 		}
@@ -201,7 +207,7 @@ func (n *Neuron) startMetagraph(ctx context.Context, cfg Config, outputDim int64
 // through the neuron's connection pool.
 func newMetagraph(ctx context.Context, cfg Config, mcfg metagraph.Config, n *Neuron) (metagraph.Metagraph, error) {
 	if cfg.ChainEndpoint == "" {
-		return metagraph.NewGossip(mcfg, n.Key, metagraph.WithConnPool(n.Conns.pool), metagraph.WithGossipErrors(func(err error) {
+		return metagraph.NewGossip(mcfg, n.Key, metagraph.WithConnPool(n.Conns.Shared()), metagraph.WithGossipErrors(func(err error) {
 			cfg.Log.Debug().Err(err).Msg("gossip round failed")
 		}))
 	}

@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/opentensor/bittensor-go/neuron/dendrite"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
+
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
 	"github.com/opentensor/bittensor-go/neuron/observe"
 )
@@ -32,7 +35,7 @@ func (n *Neuron) startObserver(cfg Config) error {
 }
 
 // observeCall is the Dendrite's OnCall: it hands the call to the Observer.
-func (n *Neuron) observeCall(synapseKey string, backward bool, latency time.Duration, outcome Outcome) {
+func (n *Neuron) observeCall(synapseKey string, backward bool, latency time.Duration, outcome dendrite.Outcome) {
 	n.Observer.DendriteCall(synapseKey, backward, latency, outcome.String())
 }
 
@@ -96,7 +99,7 @@ func (n *Neuron) observedNetwork() observe.Network {
 }
 
 // ObserveStep reports a training step to the Observer.
-func (n *Neuron) ObserveStep(epoch, examples int, elapsed time.Duration, r StepResult) {
+func (n *Neuron) ObserveStep(epoch, examples int, elapsed time.Duration, r trainer.StepResult) {
 	n.Observer.Step(observe.Step{
 		Epoch: epoch, Examples: examples, Elapsed: elapsed,
 		LocalLoss: r.LocalLoss, TargetLoss: r.TargetLoss, DistillationLoss: r.DistillationLoss,
@@ -105,7 +108,7 @@ func (n *Neuron) ObserveStep(epoch, examples int, elapsed time.Duration, r StepR
 }
 
 // ObserveTest reports a test pass to the Observer.
-func (n *Neuron) ObserveTest(epoch int, r TestResult) {
+func (n *Neuron) ObserveTest(epoch int, r trainer.TestResult) {
 	n.Observer.Test(observe.Test{Epoch: epoch, Loss: r.Loss, LocalAccuracy: r.LocalAccuracy, NetworkAccuracy: r.NetworkAccuracy})
 }
 

@@ -1,4 +1,4 @@
-package neuron
+package neuron_test
 
 import (
 	"context"
@@ -7,6 +7,14 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/axon"
+	"github.com/opentensor/bittensor-go/neuron/dendrite"
+	"github.com/opentensor/bittensor-go/neuron/internal/fixture"
+	"github.com/opentensor/bittensor-go/neuron/internal/nettest"
+	"github.com/opentensor/bittensor-go/neuron/internal/neurontest"
+	"github.com/opentensor/bittensor-go/neuron/wire"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -21,7 +29,7 @@ import (
 )
 
 // scrapeNeuron scrapes n's metrics from an httptest server of its Observer.
-func scrapeNeuron(t *testing.T, n *Neuron) observetest.Metrics {
+func scrapeNeuron(t *testing.T, n *neuron.Neuron) observetest.Metrics {
 	t.Helper()
 	srv := httptest.NewServer(n.Observer.Handler())
 	defer srv.Close()
@@ -34,7 +42,7 @@ func scrapeNeuron(t *testing.T, n *Neuron) observetest.Metrics {
 
 // scrapeUntil scrapes n's metrics until done accepts them, for at most
 // 10 s, and returns the last scrape.
-func scrapeUntil(t *testing.T, n *Neuron, done func(observetest.Metrics) bool) observetest.Metrics {
+func scrapeUntil(t *testing.T, n *neuron.Neuron, done func(observetest.Metrics) bool) observetest.Metrics {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -63,16 +71,16 @@ func metric(t *testing.T, m observetest.Metrics, name string, labels ...string) 
 // both synapses with its weights.
 func TestNeuronMetricsFollowItsCalls(t *testing.T) {
 	torch.ManualSeed(5)
-	cfgA := testNeuronConfig()
-	_, nA, synA := startTinyNeuron(t, cfgA)
-	cfgB := testNeuronConfig()
+	cfgA := neurontest.Config()
+	_, nA, synA := neurontest.StartTinyNeuron(t, cfgA)
+	cfgB := neurontest.Config()
 	cfgB.Bootstrap = nA.Metagraph.Addr()
-	trB, nB, synB := startTinyNeuron(t, cfgB)
-	awaitSynapse(t, trB, nB, synA.Key(), 10*time.Second)
+	trB, nB, synB := neurontest.StartTinyNeuron(t, cfgB)
+	neurontest.AwaitSynapse(t, trB, nB, synA.Key(), 10*time.Second)
 	before := metricOr(scrapeNeuron(t, nB), "bittensor_train_steps_total")
 	const steps = 5
 	for i := range steps {
-		res, err := trB.Step(context.Background(), tinyBatch())
+		res, err := trB.Step(context.Background(), neurontest.TinyBatch())
 		if err != nil || res.Failed != 0 {
 			t.Fatalf("B's step %d: %+v, %v", i, res, err)
 		}
@@ -87,7 +95,7 @@ func TestNeuronMetricsFollowItsCalls(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = bittensorpb.NewBittensorClient(conn).Forward(ctx, &bittensorpb.TensorMessage{
-		Version: ProtocolVersion, NeuronKey: nB.Key.PublicHex(), SynapseKey: synA.Key()})
+		Version: wire.ProtocolVersion, NeuronKey: nB.Key.PublicHex(), SynapseKey: synA.Key()})
 	if status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("unsigned request: %v, want UNAUTHENTICATED", err)
 	}
@@ -196,13 +204,13 @@ func metricOr(m observetest.Metrics, name string, labels ...string) float64 {
 // A neuron started with MetricsPort -1 serves no page; its metrics are
 // still kept.
 func TestMetricsPortOff(t *testing.T) {
-	cfg := testNeuronConfig()
+	cfg := neurontest.Config()
 	cfg.MetricsPort = -1
-	tr, n, _ := startTinyNeuron(t, cfg)
+	tr, n, _ := neurontest.StartTinyNeuron(t, cfg)
 	if n.MetricsAddr != nil {
 		t.Fatalf("metrics served on %v with MetricsPort -1", n.MetricsAddr)
 	}
-	if _, err := tr.Step(context.Background(), tinyBatch()); err != nil {
+	if _, err := tr.Step(context.Background(), neurontest.TinyBatch()); err != nil {
 		t.Fatal(err)
 	}
 	if got := metric(t, scrapeNeuron(t, n), "bittensor_train_steps_total"); got != 1 {
@@ -215,27 +223,27 @@ func TestMetricsPortOff(t *testing.T) {
 // its code.
 func TestAxonMetricsCountAdmissionRefusals(t *testing.T) {
 	obs := observe.New(observe.DefaultConfig())
-	cfg := DefaultAxonConfig()
+	cfg := axon.DefaultConfig()
 	cfg.MaxConcurrent, cfg.MaxQueued = 1, 0
 	cfg.StatsHandlers = []stats.Handler{obs.AxonHandler()}
-	syn := &gatedSynapse{linearSynapse: newLinearSynapse(t, 1), entered: make(chan struct{}, 1), release: make(chan struct{})}
-	_, defs := startAxon(t, cfg, syn)
-	d := newTestDendrite(t, 10*time.Second)
+	syn := &fixture.GatedSynapse{LinearSynapse: fixture.NewLinearSynapse(t, 1), Entered: make(chan struct{}, 1), Release: make(chan struct{})}
+	_, defs := nettest.StartAxon(t, cfg, syn)
+	d := nettest.NewDendrite(t, 10*time.Second)
 	ctx := context.Background()
-	first := make(chan Responses, 1)
+	first := make(chan dendrite.Responses, 1)
 	go func() {
-		res, err := d.ForwardTensor(ctx, defs, []*torch.Tensor{torch.Ones([]int64{2, testIn})})
+		res, err := d.ForwardTensor(ctx, defs, []*torch.Tensor{torch.Ones([]int64{2, fixture.In})})
 		if err != nil {
 			t.Error(err)
 		}
 		first <- res
 	}()
-	<-syn.entered // the one place is taken
-	res, err := d.ForwardTensor(ctx, defs, []*torch.Tensor{torch.Ones([]int64{2, testIn})})
+	<-syn.Entered // the one place is taken
+	res, err := d.ForwardTensor(ctx, defs, []*torch.Tensor{torch.Ones([]int64{2, fixture.In})})
 	if err != nil || status.Code(res.Errs[0]) != codes.ResourceExhausted {
 		t.Fatalf("second request: %v %v, want RESOURCE_EXHAUSTED", res.Errs, err)
 	}
-	close(syn.release)
+	close(syn.Release)
 	if r := <-first; r.Errs[0] != nil {
 		t.Fatalf("first request: %v", r.Errs[0])
 	}

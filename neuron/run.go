@@ -9,6 +9,10 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/opentensor/bittensor-go/neuron/router"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
+
 	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
@@ -40,19 +44,19 @@ type Spec struct {
 	// generator (Run seeds it first). A model that implements InputModel
 	// declares its inputs: the Axon refuses others, and the definition
 	// announces them.
-	NewModel func() (Model, error)
+	NewModel func() (synapse.Model, error)
 	// Data returns the training and the test batches. Run calls it once the
 	// neuron is up (so that a port in use fails before a long load), and not
 	// at all with cfg.ServeOnly; seed is the run's seed, for the order of
 	// the examples.
-	Data func(ctx context.Context, cfg Config, seed uint64) (train, test Batches, err error)
+	Data func(ctx context.Context, cfg Config, seed uint64) (train, test trainer.Batches, err error)
 	// RouterKeyDim and RouterTopK set the router: keys of RouterKeyDim
 	// features, each example sent to its RouterTopK best synapses (0: the
 	// seed's 100 and 10).
 	RouterKeyDim, RouterTopK int
 	// Trainer holds options for the Trainer, e.g. WithSGD for a recipe
 	// other than the seed's.
-	Trainer []TrainerOption
+	Trainer []trainer.Option
 }
 
 // validate checks the parts of a Spec a user fills in.
@@ -61,7 +65,7 @@ func (s Spec) validate() error {
 	case s.Name == "":
 		return errors.New("neuron spec: no Name")
 	case s.Modality != bittensorpb.Modality_IMAGE && s.Modality != bittensorpb.Modality_TENSOR && s.Modality != bittensorpb.Modality_TEXT:
-		return fmt.Errorf("neuron spec %s: modality %v: %w", s.Name, s.Modality, ErrModalityNotSupported)
+		return fmt.Errorf("neuron spec %s: modality %v: %w", s.Name, s.Modality, synapse.ErrModalityNotSupported)
 	case s.OutputDim < 1:
 		return fmt.Errorf("neuron spec %s: OutputDim %d, want at least 1", s.Name, s.OutputDim)
 	case s.NewModel == nil:
@@ -77,7 +81,7 @@ func (s Spec) validate() error {
 // Run trains the model of spec with its peers until cfg.Epochs are done or
 // ctx ends (then it checkpoints and returns nil), as the seed's walkthrough
 // does: it seeds torch, builds the model on cfg.Device, serves it as a
-// LocalSynapse under the synapse key of cfg.NeuronKey, starts the neuron
+// synapse.Local under the synapse key of cfg.NeuronKey, starts the neuron
 // (Axon, Metagraph, Dendrite: StartNeuron), builds the router and the
 // Trainer (resuming from cfg.ModelPath), and trains on spec.Data, or with
 // cfg.ServeOnly serves and learns from its callers alone. Settings the user
@@ -115,41 +119,41 @@ func Run(ctx context.Context, cfg Config, spec Spec) error {
 	if err != nil {
 		return err
 	}
-	synapse, err := NewLocalSynapse(id.Synapse, model, spec.Modality)
+	syn, err := synapse.NewLocal(id.Synapse, model, spec.Modality)
 	if err != nil {
 		return err
 	}
-	n, err := StartNeuron(ctx, cfg, spec.OutputDim, device, synapse)
+	n, err := StartNeuron(ctx, cfg, spec.OutputDim, device, syn)
 	if err != nil {
 		return err
 	}
 	defer n.Close()
-	router, err := NewRouter(int(spec.OutputDim), cmp.Or(spec.RouterKeyDim, defaultRouterKeyDim), cmp.Or(spec.RouterTopK, defaultRouterTopK))
+	rt, err := router.New(int(spec.OutputDim), cmp.Or(spec.RouterKeyDim, defaultRouterKeyDim), cmp.Or(spec.RouterTopK, defaultRouterTopK))
 	if err != nil {
 		return err
 	}
-	if err := nn.To(router, device); err != nil {
+	if err := nn.To(rt, device); err != nil {
 		return err
 	}
 	runDir := filepath.Join(cfg.LogDir, spec.Name+"-"+keys.Label(n.Key.PublicHex()))
-	trainer, err := NewTrainer(cfg.TrainerConfig(), n.TrainerNetwork(), synapse, router, runDir, device, spec.Trainer...)
-	if resume := (*ResumeError)(nil); errors.As(err, &resume) {
+	tr, err := trainer.New(cfg.TrainerConfig(), n.TrainerNetwork(), syn, rt, runDir, device, spec.Trainer...)
+	if resume := (*trainer.ResumeError)(nil); errors.As(err, &resume) {
 		return &UsageError{Flag: "model_path", Err: err}
 	}
 	if err != nil {
 		return err
 	}
-	defer trainer.Close()
+	defer tr.Close()
 	if cfg.ServeOnly {
 		cfg.Log.Info().Str("checkpoints", runDir).Str("device", device.String()).Msg("serving")
-		return trainer.Serve(ctx)
+		return tr.Serve(ctx)
 	}
 	train, test, err := spec.Data(ctx, cfg, seed)
 	if err != nil {
 		return err
 	}
 	cfg.Log.Info().Str("checkpoints", runDir).Str("device", device.String()).Msg("training")
-	return trainer.Train(ctx, train, test)
+	return tr.Train(ctx, train, test)
 }
 
 // parseDevice reads the --device setting and checks that the device exists.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/opentensor/bittensor-go/internal/testing/logtest"
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -19,13 +21,13 @@ import (
 func signSpec() neuron.Spec {
 	return neuron.Spec{
 		Name: "sign", Modality: bittensorpb.Modality_TENSOR, OutputDim: width, NewModel: newSignModel,
-		Data: func(_ context.Context, cfg neuron.Config, seed uint64) (train, test neuron.Batches, err error) {
+		Data: func(_ context.Context, cfg neuron.Config, seed uint64) (train, test trainer.Batches, err error) {
 			x, y := signData(2048)
-			if train, err = neuron.NewTensorBatches(x, y, cfg.BatchSize, true, seed); err != nil {
+			if train, err = trainer.NewTensorBatches(x, y, cfg.BatchSize, true, seed); err != nil {
 				return nil, nil, err
 			}
 			x, y = signData(512)
-			test, err = neuron.NewTensorBatches(x, y, cfg.BatchSize, false, 0)
+			test, err = trainer.NewTensorBatches(x, y, cfg.BatchSize, false, 0)
 			return train, test, err
 		},
 	}
@@ -61,7 +63,7 @@ func TestRunLearnsOwnModel(t *testing.T) {
 			t.Fatalf("a lone neuron routed to %v, want its own synapse %v", l["routed"], own[0])
 		}
 	}
-	if m, _ := filepath.Glob(filepath.Join(cfg.LogDir, "sign-*", neuron.BestCheckpoint)); len(m) != 1 {
+	if m, _ := filepath.Glob(filepath.Join(cfg.LogDir, "sign-*", trainer.BestCheckpoint)); len(m) != 1 {
 		t.Fatalf("checkpoints %v, want one best.ckpt under sign-<key>", m)
 	}
 }
@@ -84,7 +86,7 @@ func TestRunRefusesBadSpecs(t *testing.T) {
 		}
 	}
 	spec := signSpec()
-	spec.NewModel = func() (neuron.Model, error) { return nil, errors.New("no such model") }
+	spec.NewModel = func() (synapse.Model, error) { return nil, errors.New("no such model") }
 	if err := neuron.Run(context.Background(), cfg, spec); err == nil || !strings.Contains(err.Error(), "no such model") {
 		t.Errorf("failing NewModel: %v", err)
 	}
@@ -93,7 +95,7 @@ func TestRunRefusesBadSpecs(t *testing.T) {
 func TestTensorBatches(t *testing.T) {
 	x := torch.FromFloat32([]float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 5, 2)
 	y := torch.FromInt64([]int64{0, 1, 2, 3, 4})
-	b, err := neuron.NewTensorBatches(x, y, 2, true, 9)
+	b, err := trainer.NewTensorBatches(x, y, 2, true, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,9 +138,9 @@ func TestTensorBatches(t *testing.T) {
 		t.Fatal("a batch after the context ended")
 	}
 	for name, f := range map[string]func() error{
-		"batch size 0": func() error { _, err := neuron.NewTensorBatches(x, y, 0, false, 0); return err },
+		"batch size 0": func() error { _, err := trainer.NewTensorBatches(x, y, 0, false, 0); return err },
 		"mismatch": func() error {
-			_, err := neuron.NewTensorBatches(x, torch.FromInt64([]int64{1}), 2, false, 0)
+			_, err := trainer.NewTensorBatches(x, torch.FromInt64([]int64{1}), 2, false, 0)
 			return err
 		},
 	} {

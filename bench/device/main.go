@@ -23,6 +23,10 @@ import (
 	"github.com/opentensor/bittensor-go/examples/mnist"
 	"github.com/opentensor/bittensor-go/internal/mallocenv"
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/neuron/router"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
@@ -100,11 +104,11 @@ func soloRate(ctx context.Context, d torch.Device, dataDir string, batch, steps,
 	if err := nn.To(model, d); err != nil {
 		return 0, 0, err
 	}
-	key, err := neuron.NewKey()
+	key, err := keys.NewKey()
 	if err != nil {
 		return 0, 0, err
 	}
-	synapse, err := neuron.NewLocalSynapse(key, model, bittensorpb.Modality_IMAGE)
+	synapse, err := synapse.NewLocal(key, model, bittensorpb.Modality_IMAGE)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -113,14 +117,14 @@ func soloRate(ctx context.Context, d torch.Device, dataDir string, batch, steps,
 		return 0, 0, err
 	}
 	defer n.Close()
-	router, err := neuron.NewRouter(mnist.ContextDim, 100, 10)
+	router, err := router.New(mnist.ContextDim, 100, 10)
 	if err != nil {
 		return 0, 0, err
 	}
 	if err := nn.To(router, d); err != nil {
 		return 0, 0, err
 	}
-	trainer, err := neuron.NewTrainer(cfg.TrainerConfig(), n.TrainerNetwork(), synapse, router, logDir, d)
+	trainer, err := trainer.New(cfg.TrainerConfig(), n.TrainerNetwork(), synapse, router, logDir, d)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -34,7 +34,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/opentensor/bittensor-go/internal/procmem"
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/axon"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/wire"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -43,7 +46,7 @@ func main() {
 	concurrent := flag.Int("concurrent", 32, "callers sending at once")
 	requests := flag.Int("requests", 2, "requests each caller sends in a row")
 	conns := flag.Int("conns", 4, "client connections the callers share")
-	queued := flag.Int("max-queued", neuron.DefaultAxonConfig().MaxQueued, "the Axon's MaxQueued")
+	queued := flag.Int("max-queued", axon.DefaultConfig().MaxQueued, "the Axon's MaxQueued")
 	flag.Parse()
 	if err := run(*concurrent, *requests, *conns, *queued); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/flood:", err)
@@ -52,7 +55,7 @@ func main() {
 }
 
 // summary answers one zero per example, whatever the input's width.
-type summary struct{ neuron.SynapseBase }
+type summary struct{ synapse.Base }
 
 func (summary) ForwardTensor(x *torch.Tensor) (*torch.Tensor, error) {
 	return torch.Zeros([]int64{x.Shape()[0], 1}), nil
@@ -80,15 +83,15 @@ func (preEncodedCodec) Name() string { return "proto" }
 
 func run(concurrent, requests, nconns, maxQueued int) error {
 	const payload = 64<<20 - 4096 // the whole message stays within 64 MiB
-	key, err := neuron.NewKey()
+	key, err := keys.NewKey()
 	if err != nil {
 		return err
 	}
-	syn := summary{neuron.NewSynapseBase(key)}
-	cfg := neuron.DefaultAxonConfig()
+	syn := summary{synapse.NewBase(key)}
+	cfg := axon.DefaultConfig()
 	cfg.Address = "127.0.0.1:0"
 	cfg.MaxQueued = maxQueued
-	axon, err := neuron.NewAxon(cfg)
+	axon, err := axon.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -174,7 +177,7 @@ func collect(errs <-chan error) []error {
 func encodeRequests(synapse string, n, size int) ([]preEncoded, error) {
 	x := torch.Zeros([]int64{16, int64(size / 4 / 16)})
 	defer x.Free()
-	w, err := neuron.SerializeTensor(x, bittensorpb.Modality_TENSOR)
+	w, err := wire.SerializeTensor(x, bittensorpb.Modality_TENSOR)
 	if err != nil {
 		return nil, err
 	}
@@ -183,15 +186,15 @@ func encodeRequests(synapse string, n, size int) ([]preEncoded, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := neuron.NewKey()
+	key, err := keys.NewKey()
 	if err != nil {
 		return nil, err
 	}
-	nonces := neuron.NewNonces(nil)
+	nonces := wire.NewNonces(nil)
 	reqs := make([]preEncoded, n)
 	for i := range reqs {
-		m := &bittensorpb.TensorMessage{Version: neuron.ProtocolVersion, SynapseKey: synapse, Tensors: tensors}
-		neuron.SignMessage(m, key, nonces.Next())
+		m := &bittensorpb.TensorMessage{Version: wire.ProtocolVersion, SynapseKey: synapse, Tensors: tensors}
+		wire.SignMessage(m, key, nonces.Next())
 		m.Tensors = nil
 		env, err := proto.Marshal(m)
 		if err != nil {

@@ -28,7 +28,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
@@ -90,9 +90,9 @@ func (c *clock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func key(label string) (*neuron.Key, error) {
+func key(label string) (*keys.Key, error) {
 	seed := sha256.Sum256([]byte(label))
-	return neuron.KeyFromSeed(seed[:])
+	return keys.KeyFromSeed(seed[:])
 }
 
 // converge builds a network of n members and returns the rounds it takes

@@ -46,6 +46,10 @@ import (
 	"github.com/opentensor/bittensor-go/examples/mnist"
 	"github.com/opentensor/bittensor-go/internal/mallocenv"
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/neuron/router"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -166,15 +170,15 @@ func run(ctx context.Context, peerList string, steps, warmup, batch, rounds int)
 // member is a running neuron with its served model.
 type member struct {
 	neuron  *neuron.Neuron
-	synapse *neuron.LocalSynapse
+	synapse *synapse.Local
 }
 
 func startMember(ctx context.Context, cfg neuron.Config) (*member, error) {
-	key, err := neuron.NewKey()
+	key, err := keys.NewKey()
 	if err != nil {
 		return nil, err
 	}
-	syn, err := neuron.NewLocalSynapse(key, mnist.NewModelWith(mnist.DefaultModelOptions()), bittensorpb.Modality_IMAGE)
+	syn, err := synapse.NewLocal(key, mnist.NewModelWith(mnist.DefaultModelOptions()), bittensorpb.Modality_IMAGE)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +205,7 @@ func benchConfig(peers int) neuron.Config {
 }
 
 // startLone starts a neuron with no peers and its trainer.
-func startLone(ctx context.Context) (*neuron.Trainer, *member, error) {
+func startLone(ctx context.Context) (*trainer.Trainer, *member, error) {
 	cfg := benchConfig(0)
 	self, err := startMember(ctx, cfg)
 	if err != nil {
@@ -216,12 +220,12 @@ func startLone(ctx context.Context) (*neuron.Trainer, *member, error) {
 }
 
 // newTrainer returns the trainer of m with the MNIST example's router.
-func newTrainer(cfg neuron.Config, m *member) (*neuron.Trainer, error) {
-	router, err := neuron.NewRouter(mnist.ContextDim, 100, 10)
+func newTrainer(cfg neuron.Config, m *member) (*trainer.Trainer, error) {
+	router, err := router.New(mnist.ContextDim, 100, 10)
 	if err != nil {
 		return nil, err
 	}
-	return neuron.NewTrainer(cfg.TrainerConfig(), m.neuron.TrainerNetwork(), m.synapse, router, os.TempDir(), torch.CPU)
+	return trainer.New(cfg.TrainerConfig(), m.neuron.TrainerNetwork(), m.synapse, router, os.TempDir(), torch.CPU)
 }
 
 // measure returns the training samples per second of a neuron with p peers.

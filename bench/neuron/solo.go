@@ -56,7 +56,7 @@ func soloCases(ctx context.Context, loader *mnist.Loader, python, script string,
 // neuron's step as the Trainer does it, written out in Go with no
 // framework: the local path, whose encoding also feeds the routing gate
 // and is the own synapse's answer (mnist.Model is a
-// neuron.SharedEncodingModel), the network path and the seed's losses,
+// synapse.SharedEncodingModel), the network path and the seed's losses,
 // backward (keeping the graph), the answer's backward into the model
 // through the local encoding's graph, and an SGD step, with the model
 // `bittensor run mnist` runs (mnist.DefaultModelOptions).

@@ -35,7 +35,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/opentensor/bittensor-go/internal/mallocenv"
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/axon"
+	"github.com/opentensor/bittensor-go/neuron/dendrite"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/wire"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -105,7 +109,7 @@ func run(duration, peerLatency time.Duration, rounds int) error {
 
 // identity is a synapse whose output is its input.
 type identity struct {
-	neuron.SynapseBase
+	synapse.Base
 	latency time.Duration // waited before answering, standing for a model's compute
 }
 
@@ -118,19 +122,19 @@ func (s identity) ForwardTensor(x *torch.Tensor) (*torch.Tensor, error) {
 
 // newIdentity returns an identity synapse with a fresh key.
 func newIdentity(latency time.Duration) (identity, error) {
-	k, err := neuron.NewKey()
+	k, err := keys.NewKey()
 	if err != nil {
 		return identity{}, err
 	}
-	return identity{SynapseBase: neuron.NewSynapseBase(k), latency: latency}, nil
+	return identity{Base: synapse.NewBase(k), latency: latency}, nil
 }
 
 // startAxon serves syn on a free local port; stop ends it.
-func startAxon(syn neuron.Synapse) (def *bittensorpb.Synapse, stop func(), err error) {
-	cfg := neuron.DefaultAxonConfig()
+func startAxon(syn synapse.Synapse) (def *bittensorpb.Synapse, stop func(), err error) {
+	cfg := axon.DefaultConfig()
 	cfg.Address = "127.0.0.1:0"
 	cfg.MaxConcurrent = 64
-	a, err := neuron.NewAxon(cfg)
+	a, err := axon.New(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -149,14 +153,14 @@ func startAxon(syn neuron.Synapse) (def *bittensorpb.Synapse, stop func(), err e
 	return &bittensorpb.Synapse{SynapseKey: syn.Key(), Address: host, Port: port}, stop, nil
 }
 
-func newDendrite(outputDim int64) (*neuron.Dendrite, error) {
-	k, err := neuron.NewKey()
+func newDendrite(outputDim int64) (*dendrite.Dendrite, error) {
+	k, err := keys.NewKey()
 	if err != nil {
 		return nil, err
 	}
-	cfg := neuron.DefaultDendriteConfig()
+	cfg := dendrite.DefaultConfig()
 	cfg.OutputDim = outputDim
-	return neuron.NewDendrite(k, cfg)
+	return dendrite.New(k, cfg)
 }
 
 // measurePair times calls of a and b for about duration in total (at least 20
@@ -285,18 +289,18 @@ func rawEcho(x *torch.Tensor) (call func() error, stop func(), err error) {
 		stop()
 		return nil, nil, err
 	}
-	w, err := neuron.SerializeTensor(x, bittensorpb.Modality_TENSOR)
+	w, err := wire.SerializeTensor(x, bittensorpb.Modality_TENSOR)
 	if err != nil {
 		stop()
 		return nil, nil, err
 	}
-	k, err := neuron.NewKey()
+	k, err := keys.NewKey()
 	if err != nil {
 		stop()
 		return nil, nil, err
 	}
-	req := &bittensorpb.TensorMessage{Version: neuron.ProtocolVersion, SynapseKey: k.PublicHex(), Tensors: []*bittensorpb.Tensor{w}}
-	neuron.SignMessage(req, k, 1)
+	req := &bittensorpb.TensorMessage{Version: wire.ProtocolVersion, SynapseKey: k.PublicHex(), Tensors: []*bittensorpb.Tensor{w}}
+	wire.SignMessage(req, k, 1)
 	client := bittensorpb.NewBittensorClient(cc)
 	return func() error {
 		_, err := client.Forward(context.Background(), req)

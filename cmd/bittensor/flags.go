@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 )
 
 // envVars returns the environment variable that sets flag name: BT_<NAME>.
@@ -63,9 +64,9 @@ func neuronFlags() []cli.Flag {
 			Usage: "serve without training data: the model learns only from its callers' gradients"},
 		&cli.StringFlag{Name: "optimizer", Value: d.Optimizer, EnvVars: envVars("optimizer"),
 			Usage: "replace the neuron's training recipe (the seed's SGD) with another optimizer: " +
-				strings.Join(neuron.OptimizerNames(), ", ") + "; empty keeps the recipe"},
+				strings.Join(trainer.OptimizerNames(), ", ") + "; empty keeps the recipe"},
 		&cli.Float64Flag{Name: "learning_rate", Value: d.LearningRate, EnvVars: envVars("learning_rate"),
-			Usage: fmt.Sprintf("learning rate; 0 keeps the recipe's (SGD: the neuron's own, adam and adamw: %g)", neuron.DefaultAdamLR)},
+			Usage: fmt.Sprintf("learning rate; 0 keeps the recipe's (SGD: the neuron's own, adam and adamw: %g)", trainer.DefaultAdamLR)},
 		&cli.IntFlag{Name: "warmup_steps", Value: d.WarmupSteps, EnvVars: envVars("warmup_steps"),
 			Usage: "raise the learning rate linearly over the first N training steps (0: no warm-up)"},
 		&cli.Uint64Flag{Name: "seed", Value: d.Seed, EnvVars: envVars("seed"),

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/keys"
 )
 
 // keygenCommand is `bittensor keygen`: create a neuron key file.
@@ -36,7 +37,7 @@ func keygenCommand() *cli.Command {
 			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("keygen: %w", err)
 			}
-			id, err := neuron.NewIdentity()
+			id, err := keys.NewIdentity()
 			if err != nil {
 				return err
 			}

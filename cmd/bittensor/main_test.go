@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/keys"
 )
 
 // runCLI runs the command line and returns its exit status, standard output
@@ -105,7 +105,7 @@ func TestKeygen(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	key, err := neuron.LoadKey(path)
+	key, err := keys.LoadKey(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestKeygen(t *testing.T) {
 	if code, _, _ := runCLI(t, "keygen", "--force"); code != 0 {
 		t.Fatalf("keygen --force with BT_NEURON_KEY: exit %d", code)
 	}
-	if again, err := neuron.LoadKey(path); err != nil || again.PublicHex() == key.PublicHex() {
+	if again, err := keys.LoadKey(path); err != nil || again.PublicHex() == key.PublicHex() {
 		t.Fatalf("--force did not replace the key (%v)", err)
 	}
 }

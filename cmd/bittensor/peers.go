@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
@@ -115,7 +116,7 @@ func peersByGossip(ctx context.Context, addr string) (peerList, error) {
 	}
 	deadline, _ := ctx.Deadline()
 	cfg.GossipTimeout = time.Until(deadline)
-	key, err := neuron.NewKey()
+	key, err := keys.NewKey()
 	if err != nil {
 		return peerList{}, err
 	}
@@ -136,7 +137,7 @@ func peersOnChain(ctx context.Context, endpoint string, timeout time.Duration) (
 	if err != nil {
 		return peerList{}, &neuron.UsageError{Flag: "chain_endpoint", Err: err}
 	}
-	key, err := neuron.NewKey()
+	key, err := keys.NewKey()
 	if err != nil {
 		return peerList{}, err
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/opentensor/bittensor-go/internal/testing/etcdlocal"
 	"github.com/opentensor/bittensor-go/internal/testing/eventually"
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
@@ -34,7 +34,7 @@ func notEtcd(t *testing.T) string {
 	t.Helper()
 	cfg := metagraph.DefaultConfig()
 	cfg.ListenHost, cfg.Port = "127.0.0.1", 0
-	key, err := neuron.NewKey()
+	key, err := keys.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}

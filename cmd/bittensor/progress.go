@@ -9,7 +9,7 @@ import (
 )
 
 // progressBar draws a progress bar per training epoch; it implements
-// neuron.Progress.
+// trainer.Progress.
 type progressBar struct {
 	w   io.Writer
 	bar *progressbar.ProgressBar

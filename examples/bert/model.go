@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/opentensor/bittensor-go/examples/bert/wordpiece"
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 )
@@ -231,8 +231,8 @@ func (m *Model) target(pooled, context *torch.Tensor) (output, target *torch.Ten
 // it computes the NLL losses and their sum. Dropout applies while the model
 // is in training mode (nn.Train, the default) and autograd is on: a test
 // pass under torch.NoGrad runs without it.
-func (m *Model) Forward(inputs, network, labels *torch.Tensor) *neuron.Output {
-	out := &neuron.Output{}
+func (m *Model) Forward(inputs, network, labels *torch.Tensor) *synapse.Output {
+	out := &synapse.Output{}
 	ids, segs, err := m.split(inputs)
 	if err != nil {
 		bad := torch.Errorf("bert: forward: %w", err)

@@ -12,6 +12,9 @@ import (
 
 	"github.com/opentensor/bittensor-go/examples/bert/wordpiece"
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/dendrite"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -124,11 +127,11 @@ func TestDropoutModes(t *testing.T) {
 // trains the server: the synapse collects a parameter gradient.
 func TestTextOverTheWire(t *testing.T) {
 	m := tinyModel(t)
-	id, err := neuron.NewIdentity()
+	id, err := keys.NewIdentity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	syn, err := neuron.NewLocalSynapse(id.Synapse, m, bittensorpb.Modality_TEXT)
+	syn, err := synapse.NewLocal(id.Synapse, m, bittensorpb.Modality_TEXT)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,13 +148,13 @@ func TestTextOverTheWire(t *testing.T) {
 	if len(defs) != 1 {
 		t.Fatalf("%d synapse definitions, want 1", len(defs))
 	}
-	key, err := neuron.NewKey()
+	key, err := keys.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dcfg := neuron.DefaultDendriteConfig()
+	dcfg := dendrite.DefaultConfig()
 	dcfg.OutputDim = 16
-	d, err := neuron.NewDendrite(key, dcfg) // a stranger: calls go over the wire
+	d, err := dendrite.New(key, dcfg) // a stranger: calls go over the wire
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"iter"
 	"math/rand/v2"
 
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 	"github.com/opentensor/bittensor-go/torch"
 )
 
@@ -51,7 +51,7 @@ type sentenceRef struct{ doc, sent int }
 // Pairs makes next-sentence pairs from a corpus: one per sentence that has
 // a successor in its document, which is its second half half the time (as
 // drawn from the seed and the epoch) and a random sentence of another
-// document otherwise. It is a neuron.Batches: each batch's Text holds the
+// document otherwise. It is a trainer.Batches: each batch's Text holds the
 // pairs as strings, Inputs what the tokenizer makes of them, Targets the
 // labels.
 type Pairs struct {
@@ -123,13 +123,13 @@ func (p *Pairs) pair(ref sentenceRef, rng *rand.Rand) Pair {
 // when the consumer stops ranging, or when ctx is done (the sequence then
 // ends early). Epoch waits for it before returning. A batch the tokenizer
 // refuses ends the epoch early.
-func (p *Pairs) Epoch(ctx context.Context, e int) iter.Seq[neuron.Batch] {
+func (p *Pairs) Epoch(ctx context.Context, e int) iter.Seq[trainer.Batch] {
 	if !p.shuffle {
 		e = 0
 	}
-	return func(yield func(neuron.Batch) bool) {
+	return func(yield func(trainer.Batch) bool) {
 		ctx, cancel := context.WithCancel(ctx)
-		batches := make(chan neuron.Batch, prefetchBatches)
+		batches := make(chan trainer.Batch, prefetchBatches)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -153,7 +153,7 @@ func (p *Pairs) Epoch(ctx context.Context, e int) iter.Seq[neuron.Batch] {
 }
 
 // produce sends the batches of epoch e until done or ctx ends.
-func (p *Pairs) produce(ctx context.Context, e int, out chan<- neuron.Batch) {
+func (p *Pairs) produce(ctx context.Context, e int, out chan<- trainer.Batch) {
 	rng := rand.New(rand.NewPCG(p.seed, uint64(e)))
 	order := make([]int, len(p.refs))
 	for i := range order {
@@ -174,7 +174,7 @@ func (p *Pairs) produce(ctx context.Context, e int, out chan<- neuron.Batch) {
 		if err != nil {
 			return
 		}
-		b := neuron.Batch{Inputs: x, Targets: torch.FromInt64(labels, int64(len(labels))), Text: text}
+		b := trainer.Batch{Inputs: x, Targets: torch.FromInt64(labels, int64(len(labels))), Text: text}
 		select {
 		case out <- b:
 		case <-ctx.Done():

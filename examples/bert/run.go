@@ -6,6 +6,8 @@ import (
 
 	"github.com/opentensor/bittensor-go/examples/bert/wordpiece"
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -43,8 +45,8 @@ func Run(ctx context.Context, cfg neuron.Config) error {
 		Name:      "bert",
 		Modality:  bittensorpb.Modality_TEXT,
 		OutputDim: mcfg.Hidden,
-		NewModel:  func() (neuron.Model, error) { return NewModel(mcfg, tok) },
-		Data: func(_ context.Context, cfg neuron.Config, seed uint64) (train, test neuron.Batches, err error) {
+		NewModel:  func() (synapse.Model, error) { return NewModel(mcfg, tok) },
+		Data: func(_ context.Context, cfg neuron.Config, seed uint64) (train, test trainer.Batches, err error) {
 			return pairs(cfg, corpus, func(b []string) (*torch.Tensor, error) { return tokenize(tok, mcfg.MaxLen, b) }, seed)
 		},
 		RouterKeyDim: routerKeyDim,
@@ -54,7 +56,7 @@ func Run(ctx context.Context, cfg neuron.Config) error {
 
 // pairs returns the shuffled training pairs and the held-out test pairs of
 // corpus, tokenized by tok.
-func pairs(cfg neuron.Config, corpus *Corpus, tok func([]string) (*torch.Tensor, error), seed uint64) (train, test neuron.Batches, err error) {
+func pairs(cfg neuron.Config, corpus *Corpus, tok func([]string) (*torch.Tensor, error), seed uint64) (train, test trainer.Batches, err error) {
 	trainSet, testSet := corpus.Split()
 	tr, err := NewPairs(trainSet, tok, cfg.BatchSize, true, seed, 0)
 	if err != nil {

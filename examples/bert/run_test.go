@@ -14,6 +14,7 @@ import (
 
 	"github.com/opentensor/bittensor-go/internal/testing/logtest"
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 )
 
 // writeCorpus writes a small corpus: 20 paragraphs of three sentences.
@@ -62,7 +63,7 @@ func TestRunTrainsAndResumes(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("run folders %v, want one", runs)
 	}
-	last := filepath.Join(runs[0], neuron.LastCheckpoint)
+	last := filepath.Join(runs[0], trainer.LastCheckpoint)
 	if _, err := os.Stat(last); err != nil {
 		t.Fatal(err)
 	}

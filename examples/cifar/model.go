@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
@@ -106,8 +106,8 @@ func (m *Model) Encode(images *torch.Tensor) *torch.Tensor {
 
 // Inputs declares what Encode accepts from the network: float32 images of
 // [batch, 3, 32, 32]. The Axon refuses other inputs with INVALID_ARGUMENT.
-func (m *Model) Inputs() neuron.InputSpec {
-	return neuron.InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, Channels, Rows, Cols}}
+func (m *Model) Inputs() synapse.InputSpec {
+	return synapse.InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, Channels, Rows, Cols}}
 }
 
 // Forward computes the seed's outputs: the local path (student context),
@@ -115,7 +115,7 @@ func (m *Model) Inputs() neuron.InputSpec {
 // (mean squared error of the student against the detached network
 // context). With labels it computes the NLL losses and their sum. In
 // training mode batch norm uses the batch's statistics (see the type's doc).
-func (m *Model) Forward(images, network, labels *torch.Tensor) *neuron.Output {
+func (m *Model) Forward(images, network, labels *torch.Tensor) *synapse.Output {
 	mode := useRunning
 	if m.IsTraining() {
 		mode = useBatch
@@ -123,7 +123,7 @@ func (m *Model) Forward(images, network, labels *torch.Tensor) *neuron.Output {
 	x := normalize(images)
 	features := m.trunk.forward(x, mode)
 	student := m.student.forward(x, mode)
-	out := &neuron.Output{}
+	out := &synapse.Output{}
 	out.LocalOutput = features.Add(student)
 	out.LocalTarget = m.logits(out.LocalOutput)
 	if network != nil {

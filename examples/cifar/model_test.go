@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
@@ -196,11 +197,11 @@ func TestModelLearnsABatch(t *testing.T) {
 // The served model declares its images, so the Axon refuses any other
 // shape with INVALID_ARGUMENT instead of failing inside the network.
 func TestServedModelDeclaresItsImages(t *testing.T) {
-	key, err := neuron.NewKey()
+	key, err := keys.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	syn, err := neuron.NewLocalSynapse(key, newTiny(t), bittensorpb.Modality_IMAGE)
+	syn, err := synapse.NewLocal(key, newTiny(t), bittensorpb.Modality_IMAGE)
 	if err != nil {
 		t.Fatal(err)
 	}

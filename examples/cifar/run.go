@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch/optim"
 )
@@ -78,13 +80,13 @@ func RunWith(ctx context.Context, cfg neuron.Config, o Options) error {
 		Name:      "cifar",
 		Modality:  bittensorpb.Modality_IMAGE,
 		OutputDim: o.Model.FeatureDim(),
-		NewModel:  func() (neuron.Model, error) { return NewModelWith(o.Model) },
-		Data: func(_ context.Context, cfg neuron.Config, seed uint64) (train, test neuron.Batches, err error) {
+		NewModel:  func() (synapse.Model, error) { return NewModelWith(o.Model) },
+		Data: func(_ context.Context, cfg neuron.Config, seed uint64) (train, test trainer.Batches, err error) {
 			return loaders(cfg, trainSet, testSet, seed)
 		},
 		RouterKeyDim: routerKeyDim,
 		RouterTopK:   routerTopK,
-		Trainer:      []neuron.TrainerOption{neuron.WithSGD(optim.SGDOptions{LR: learningRate, Momentum: momentum, WeightDecay: weightDecay})},
+		Trainer:      []trainer.Option{trainer.WithSGD(optim.SGDOptions{LR: learningRate, Momentum: momentum, WeightDecay: weightDecay})},
 	})
 }
 
@@ -130,7 +132,7 @@ func loadDataset(cfg neuron.Config, dataset string) (train, test *Dataset, err e
 
 // loaders returns the shuffled, augmented training batches and the test
 // batches of the datasets.
-func loaders(cfg neuron.Config, trainSet, testSet *Dataset, seed uint64) (train, test neuron.Batches, err error) {
+func loaders(cfg neuron.Config, trainSet, testSet *Dataset, seed uint64) (train, test trainer.Batches, err error) {
 	tr, err := NewLoader(trainSet, cfg.BatchSize, true, seed)
 	if err != nil {
 		return nil, nil, err

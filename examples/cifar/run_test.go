@@ -13,6 +13,7 @@ import (
 
 	"github.com/opentensor/bittensor-go/internal/testing/logtest"
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 )
 
 func testConfig(data, logdir string, log *logtest.Buffer) neuron.Config {
@@ -54,7 +55,7 @@ func TestNeuronTrainsAndResumes(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("run folders %v, want one", runs)
 	}
-	last := filepath.Join(runs[0], neuron.LastCheckpoint)
+	last := filepath.Join(runs[0], trainer.LastCheckpoint)
 	if _, err := os.Stat(last); err != nil {
 		t.Fatalf("checkpoint: %v", err)
 	}

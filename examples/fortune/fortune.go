@@ -13,7 +13,7 @@
 //     Encode is what the synapse serves and whose Forward computes the
 //     seed's three losses;
 //  2. the data (Load, FeaturesOf, Tensors): examples as tensors, cut into
-//     batches by neuron.NewTensorBatches;
+//     batches by trainer.NewTensorBatches;
 //  3. the Spec: name, modality, width, model and data for neuron.Run, which
 //     does the rest (keys, Axon, Metagraph, Dendrite, router, trainer,
 //     checkpoints, the seed's log lines).
@@ -36,6 +36,8 @@ import (
 	"unicode"
 
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
@@ -66,7 +68,7 @@ func Spec() neuron.Spec {
 		Name:      "fortune",
 		Modality:  bittensorpb.Modality_TENSOR,
 		OutputDim: ContextDim,
-		NewModel:  func() (neuron.Model, error) { return NewModel(), nil },
+		NewModel:  func() (synapse.Model, error) { return NewModel(), nil },
 		Data:      data,
 	}
 }
@@ -100,16 +102,16 @@ func (m *Model) Encode(x *torch.Tensor) *torch.Tensor {
 
 // Inputs declares what Encode takes from peers: float32 [batch, Features].
 // The Axon refuses anything else, and the definition announces it.
-func (m *Model) Inputs() neuron.InputSpec {
-	return neuron.InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, Features}}
+func (m *Model) Inputs() synapse.InputSpec {
+	return synapse.InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, Features}}
 }
 
 // Forward computes the seed's losses: the local path (student context), the
 // network path (the peers' joined answer) and the student's distillation of
 // the network's context.
-func (m *Model) Forward(x, network, targets *torch.Tensor) *neuron.Output {
+func (m *Model) Forward(x, network, targets *torch.Tensor) *synapse.Output {
 	student := m.student.Forward(x).Relu()
-	out := &neuron.Output{LocalOutput: m.encode(x, student)}
+	out := &synapse.Output{LocalOutput: m.encode(x, student)}
 	out.LocalTarget = m.classifier.Forward(out.LocalOutput).LogSoftmax(1)
 	if network != nil {
 		out.NetworkOutput = m.encode(x, network)
@@ -244,17 +246,17 @@ func Tensors(examples []Example) (x, y *torch.Tensor) {
 }
 
 // data loads the fortunes and cuts them into batches for neuron.Run.
-func data(_ context.Context, cfg neuron.Config, seed uint64) (train, test neuron.Batches, err error) {
+func data(_ context.Context, cfg neuron.Config, seed uint64) (train, test trainer.Batches, err error) {
 	trainSet, testSet, err := Load(cfg.DataDir)
 	if err != nil {
 		return nil, nil, err
 	}
 	x, y := Tensors(trainSet)
-	if train, err = neuron.NewTensorBatches(x, y, cfg.BatchSize, true, seed); err != nil {
+	if train, err = trainer.NewTensorBatches(x, y, cfg.BatchSize, true, seed); err != nil {
 		return nil, nil, err
 	}
 	x, y = Tensors(testSet)
-	if test, err = neuron.NewTensorBatches(x, y, cfg.BatchSize, false, 0); err != nil {
+	if test, err = trainer.NewTensorBatches(x, y, cfg.BatchSize, false, 0); err != nil {
 		return nil, nil, err
 	}
 	cfg.Log.Info().Int("train", len(trainSet)).Int("test", len(testSet)).Strs("topics", Topics).Msg("fortunes loaded")

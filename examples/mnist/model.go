@@ -1,7 +1,7 @@
 package mnist
 
 import (
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
@@ -105,26 +105,26 @@ func (m *Model) Encode(images *torch.Tensor) *torch.Tensor {
 
 // Inputs declares what Encode accepts from the network: float32 images of
 // [batch, 1, 28, 28]. The Axon refuses other inputs with INVALID_ARGUMENT.
-func (m *Model) Inputs() neuron.InputSpec {
-	return neuron.InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, 1, Rows, Cols}}
+func (m *Model) Inputs() synapse.InputSpec {
+	return synapse.InputSpec{DType: bittensorpb.DataType_FLOAT32, Shape: []int64{-1, 1, Rows, Cols}}
 }
 
-var _ neuron.SharedEncodingModel = (*Model)(nil)
+var _ synapse.SharedEncodingModel = (*Model)(nil)
 
 // Forward computes the seed's outputs: the local path (student context),
 // and, when network is given, the network path and the distillation loss
 // (mean squared error of the student against the detached network
 // context). With labels it computes the NLL losses and their sum.
-func (m *Model) Forward(images, network, labels *torch.Tensor) *neuron.Output {
+func (m *Model) Forward(images, network, labels *torch.Tensor) *synapse.Output {
 	return m.ForwardNetwork(m.ForwardLocal(images), images, network, labels)
 }
 
 // ForwardLocal computes the local path of Forward: LocalOutput, which is
 // Encode(images), its LocalTarget, and the student's LocalContext. The
-// Trainer routes with its LocalOutput (see neuron.SharedEncodingModel).
-func (m *Model) ForwardLocal(images *torch.Tensor) *neuron.Output {
+// Trainer routes with its LocalOutput (see synapse.SharedEncodingModel).
+func (m *Model) ForwardLocal(images *torch.Tensor) *synapse.Output {
 	x := flatten(images)
-	out := &neuron.Output{LocalContext: m.student(x)}
+	out := &synapse.Output{LocalContext: m.student(x)}
 	out.LocalOutput = m.encode(x, out.LocalContext)
 	out.LocalTarget = m.target(out.LocalOutput)
 	return out
@@ -141,7 +141,7 @@ func (m *Model) ForwardLocal(images *torch.Tensor) *neuron.Output {
 // layers get the gradients the seed's model gives them and the read-out
 // learns as a linear probe of the context; NetworkTargetLoss is the NLL of
 // the product, which the neuron reports.
-func (m *Model) ForwardNetwork(out *neuron.Output, images, network, labels *torch.Tensor) *neuron.Output {
+func (m *Model) ForwardNetwork(out *synapse.Output, images, network, labels *torch.Tensor) *synapse.Output {
 	if network == nil {
 		return out.WithLosses(labels)
 	}

@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 
 	"github.com/opentensor/bittensor-go/torch"
@@ -111,11 +112,11 @@ func TestModelLearnsABatch(t *testing.T) {
 // The served model declares its images, so the Axon refuses any other
 // shape with INVALID_ARGUMENT instead of failing inside Reshape.
 func TestServedModelDeclaresItsImages(t *testing.T) {
-	key, err := neuron.NewKey()
+	key, err := keys.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	syn, err := neuron.NewLocalSynapse(key, NewModel(), bittensorpb.Modality_IMAGE)
+	syn, err := synapse.NewLocal(key, NewModel(), bittensorpb.Modality_IMAGE)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestContextReadoutChangesTheNetworkPathOnly(t *testing.T) {
 	if d := maxDiff(b.NetworkTarget.Exp().Sum(1), s.Track(torch.Ones([]int64{4}))); d > 1e-5 {
 		t.Fatalf("the network path's probabilities sum to 1±%v", d)
 	}
-	for _, o := range []*neuron.Output{a, b} {
+	for _, o := range []*synapse.Output{a, b} {
 		if err := o.Loss.Backward(); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
@@ -35,7 +37,7 @@ func SpecWith(o ModelOptions) neuron.Spec {
 		Name:         "mnist",
 		Modality:     bittensorpb.Modality_IMAGE,
 		OutputDim:    ContextDim,
-		NewModel:     func() (neuron.Model, error) { return NewModelWith(o), nil },
+		NewModel:     func() (synapse.Model, error) { return NewModelWith(o), nil },
 		Data:         data,
 		RouterKeyDim: 100,
 		RouterTopK:   10,
@@ -43,7 +45,7 @@ func SpecWith(o ModelOptions) neuron.Spec {
 }
 
 // data loads MNIST and returns the shuffled training batches and the test batches.
-func data(ctx context.Context, cfg neuron.Config, seed uint64) (train, test neuron.Batches, err error) {
+func data(ctx context.Context, cfg neuron.Config, seed uint64) (train, test trainer.Batches, err error) {
 	trainLoader, testLoader, err := loaders(ctx, cfg, seed)
 	if err != nil {
 		return nil, nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/opentensor/bittensor-go/internal/testing/logtest"
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 )
 
 // writeSubset writes the first nTrain and nTest examples of the real MNIST
@@ -106,7 +107,7 @@ func TestSingleNeuronLearnsAndResumes(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("run folders %v, want one", runs)
 	}
-	for _, name := range []string{neuron.BestCheckpoint, neuron.LastCheckpoint} {
+	for _, name := range []string{trainer.BestCheckpoint, trainer.LastCheckpoint} {
 		if _, err := os.Stat(filepath.Join(runs[0], name)); err != nil {
 			t.Fatalf("checkpoint: %v", err)
 		}
@@ -114,7 +115,7 @@ func TestSingleNeuronLearnsAndResumes(t *testing.T) {
 
 	var resumed logtest.Buffer
 	cfg := testConfig(t, data, t.TempDir(), &resumed)
-	cfg.ModelPath, cfg.Epochs = filepath.Join(runs[0], neuron.LastCheckpoint), 3
+	cfg.ModelPath, cfg.Epochs = filepath.Join(runs[0], trainer.LastCheckpoint), 3
 	if err := Run(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestResumeOtherReadoutChoiceNamesIt(t *testing.T) {
 	if err := RunWith(ctx, cfg, ModelOptions{ContextReadout: false}); err != nil {
 		t.Fatal(err)
 	}
-	last, _ := filepath.Glob(filepath.Join(logdir, "mnist-*", neuron.LastCheckpoint))
+	last, _ := filepath.Glob(filepath.Join(logdir, "mnist-*", trainer.LastCheckpoint))
 	if len(last) != 1 {
 		t.Fatalf("last checkpoints %v, want one", last)
 	}

@@ -20,7 +20,9 @@ import (
 	"strings"
 
 	"github.com/opentensor/bittensor-go/examples/mnist"
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/router"
+	"github.com/opentensor/bittensor-go/neuron/synapse"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
@@ -51,7 +53,7 @@ func load(path string) (*loaded, error) {
 		v.Free()
 	}
 	m := mnist.NewModelWith(mnist.ModelOptions{ContextReadout: readout})
-	r, err := neuron.NewRouter(mnist.ContextDim, 100, 10)
+	r, err := router.New(mnist.ContextDim, 100, 10)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +181,7 @@ func run(data, ckpt string, peerPaths, keys []string) error {
 	return nil
 }
 
-func probeBatch(self *loaded, all []*loaded, rows []int64, b neuron.Batch, right, gateSum []float64) error {
+func probeBatch(self *loaded, all []*loaded, rows []int64, b trainer.Batch, right, gateSum []float64) error {
 	x, y := b.Inputs, b.Targets
 	var enc []*torch.Tensor
 	for _, l := range all {
@@ -202,7 +204,7 @@ func probeBatch(self *loaded, all []*loaded, rows []int64, b neuron.Batch, right
 	contexts = append(contexts, mix(equal))
 	count := func(logp *torch.Tensor) (float64, error) { return logp.Argmax(1, false).Eq(y).Sum().Item() }
 	for i, c := range contexts {
-		var out *neuron.Output
+		var out *synapse.Output
 		if c == nil {
 			out = self.model.Forward(x, enc[0], nil) // its local path ignores the context given
 			v, err := count(out.LocalTarget)

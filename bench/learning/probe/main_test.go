@@ -6,7 +6,8 @@ import (
 	"testing"
 
 	"github.com/opentensor/bittensor-go/examples/mnist"
-	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/router"
+	"github.com/opentensor/bittensor-go/neuron/trainer"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
@@ -17,11 +18,11 @@ import (
 func writeCheckpoint(t *testing.T, path string, o mnist.ModelOptions, owners []string) {
 	t.Helper()
 	m := mnist.NewModelWith(o)
-	r, err := neuron.NewRouter(mnist.ContextDim, 100, 10)
+	r, err := router.New(mnist.ContextDim, 100, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]string, neuron.DefaultRouterCapacity)
+	rows := make([]string, router.DefaultCapacity)
 	copy(rows, owners)
 	ts := map[string]*torch.Tensor{"meta.router_slots": torch.FromUint8([]byte(strings.Join(rows, "\n")))}
 	for name, v := range nn.StateDict(m) {
@@ -68,7 +69,7 @@ func TestProbeBatchCountsEveryContext(t *testing.T) {
 	// local, router, own, peer, equal
 	right, gates := make([]float64, 5), make([]float64, 2)
 	torch.NoGrad(func() {
-		err = probeBatch(self, []*loaded{self, peer}, []int64{rowA, rowB}, neuron.Batch{Inputs: x, Targets: y}, right, gates)
+		err = probeBatch(self, []*loaded{self, peer}, []int64{rowA, rowB}, trainer.Batch{Inputs: x, Targets: y}, right, gates)
 	})
 	if err != nil {
 		t.Fatal(err)

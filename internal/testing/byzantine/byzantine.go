@@ -1,6 +1,6 @@
 // Package byzantine is a synapse that misbehaves on purpose, for tests and
-// chaos runs of honest neurons. It has the method set of neuron.Synapse and
-// neuron.Trainable without importing package neuron, so that neuron's own
+// chaos runs of honest neurons. It has the method set of synapse.Synapse and
+// synapse.Trainable without importing package neuron, so that neuron's own
 // tests can serve it on a real Axon:
 //
 //	bad, err := byzantine.New(key.PublicHex(), byzantine.NaN, 1024)

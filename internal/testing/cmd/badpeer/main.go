@@ -38,6 +38,7 @@ import (
 	"github.com/opentensor/bittensor-go/examples/mnist"
 	"github.com/opentensor/bittensor-go/internal/testing/byzantine"
 	"github.com/opentensor/bittensor-go/neuron"
+	"github.com/opentensor/bittensor-go/neuron/keys"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -98,7 +99,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	cfg.Log = zerolog.New(stderr).Level(lvl).With().Timestamp().Str("mode", m.String()).Logger()
 
-	synapseKey, err := neuron.NewKey()
+	synapseKey, err := keys.NewKey()
 	if err != nil {
 		return err
 	}

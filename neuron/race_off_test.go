@@ -1,7 +1,0 @@
-//go:build !race
-
-package neuron
-
-// raceEnabled reports a build with the race detector, whose shadow memory and
-// disabled sync.Pool caches change how much memory a test takes.
-const raceEnabled = false
