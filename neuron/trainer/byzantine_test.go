@@ -91,8 +91,7 @@ func TestTrainerSurvivesByzantinePeer(t *testing.T) {
 	const steps = 30
 	for _, mode := range byzantine.Modes() {
 		t.Run(mode.String(), func(t *testing.T) {
-			tr, n := neurontest.NewTrainer(t, "")
-			withShortDeadlines(t, n)
+			tr, n := neurontest.NewTrainer(t, "", func(n *neuron.Neuron) { withShortDeadlines(t, n) })
 			bad := startByzantinePeer(t, mode, n.Metagraph.Addr())
 			neurontest.AwaitSynapse(t, tr, n, bad.Key(), 20*time.Second)
 
@@ -145,8 +144,7 @@ func TestTrainerSurvivesByzantinePeer(t *testing.T) {
 func TestDendriteRefusesByzantineInputGradients(t *testing.T) {
 	for _, mode := range []byzantine.Mode{byzantine.NaN, byzantine.Inf, byzantine.GradNaN, byzantine.Mixed} {
 		t.Run(mode.String(), func(t *testing.T) {
-			_, n := neurontest.NewTrainer(t, "")
-			withShortDeadlines(t, n)
+			_, n := neurontest.NewTrainer(t, "", func(n *neuron.Neuron) { withShortDeadlines(t, n) })
 			bad := startByzantinePeer(t, mode, n.Metagraph.Addr())
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()

@@ -447,15 +447,6 @@ func (t *Trainer) encode(x *torch.Tensor) (*torch.Tensor, func(network, targets 
 	}
 }
 
-// finite reports whether every v is finite.
-func finite(vs ...float64) bool {
-	for _, v := range vs {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return false
-		}
-	}
-	return true
-}
 
 // fitting returns the synapses of the Metagraph that fit the batch x: they
 // take x's modality and inputs and answer the Dendrite's width (see Ask).
@@ -480,12 +471,14 @@ func keyLabels(synapses []*bittensorpb.Synapse) []string {
 // callable returns the synapses a step routes to: the neuron's own and those
 // the Dendrite does not back off.
 func (t *Trainer) callable(synapses []*bittensorpb.Synapse) []*bittensorpb.Synapse {
-	own := t.synapse.Key()
-	out := make([]*bittensorpb.Synapse, 0, len(synapses))
-	for _, syn := range synapses {
-		if k := syn.GetSynapseKey(); k == own || t.net.Dendrite.Callable(k) {
-			out = append(out, syn)
-		}
+	keys := make([]string, len(synapses))
+	for i, syn := range synapses {
+		keys[i] = syn.GetSynapseKey()
+	}
+	idx := routable(keys, t.synapse.Key(), t.net.Dendrite.Callable)
+	out := make([]*bittensorpb.Synapse, len(idx))
+	for j, i := range idx {
+		out[j] = synapses[i]
 	}
 	return out
 }
@@ -580,23 +573,27 @@ func (t *Trainer) updateWeights(known, routed []*bittensorpb.Synapse, q queried)
 	if err != nil {
 		return fmt.Errorf("trainer: weights: %w", err)
 	}
-	gate := make(map[string]float64, len(routed))
-	for i, syn := range routed {
-		gate[router.RouteKey(syn)] = float64(mean[i])
-	}
+	failed := make(map[string]bool)
 	for i, syn := range q.dispatch.Synapses {
 		if q.res.Errs[i] != nil {
-			gate[router.RouteKey(syn)] = 0
+			failed[router.RouteKey(syn)] = true
 		}
 	}
-	w := t.net.Metagraph.Weights(known)
-	for i, syn := range known {
-		w[i] = weightDecay*w[i] + (1-weightDecay)*gate[router.RouteKey(syn)]
-	}
+	gates := stepGates(routeKeys(routed), mean, failed)
+	w := nextWeights(routeKeys(known), t.net.Metagraph.Weights(known), gates)
 	if err := t.net.Metagraph.SetWeights(known, w); err != nil {
 		return fmt.Errorf("trainer: weights: %w", err)
 	}
 	return nil
+}
+
+// routeKeys returns the route keys of synapses (see router.RouteKey).
+func routeKeys(synapses []*bittensorpb.Synapse) []string {
+	out := make([]string, len(synapses))
+	for i, syn := range synapses {
+		out[i] = router.RouteKey(syn)
+	}
+	return out
 }
 
 // onDevice tracks x in s and moves it to the trainer's device.

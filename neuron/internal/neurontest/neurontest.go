@@ -16,14 +16,15 @@ import (
 	"github.com/opentensor/bittensor-go/torch"
 )
 
-// NewTrainer starts a lone neuron on 127.0.0.1 serving a tinyModel and
-// returns its trainer.
-func NewTrainer(t *testing.T, modelPath string) (*trainer.Trainer, *neuron.Neuron) {
+// NewTrainer starts a lone neuron on 127.0.0.1 serving a TinyModel and
+// returns its trainer. Each prepare runs on the neuron before the trainer is
+// made (to change its Dendrite, say).
+func NewTrainer(t *testing.T, modelPath string, prepare ...func(*neuron.Neuron)) (*trainer.Trainer, *neuron.Neuron) {
 	t.Helper()
 	torch.ManualSeed(5)
 	cfg := Config()
 	cfg.ModelPath = modelPath
-	tr, n, _ := StartTinyNeuron(t, cfg)
+	tr, n, _ := StartNeuronServing(t, cfg, fixture.NewTinyModel(), prepare...)
 	return tr, n
 }
 
@@ -34,7 +35,7 @@ func Config() neuron.Config {
 	return cfg
 }
 
-// StartTinyNeuron starts a neuron on 127.0.0.1 serving a tinyModel drawn
+// StartTinyNeuron starts a neuron on 127.0.0.1 serving a TinyModel drawn
 // from the torch generator and returns its trainer, the neuron and the
 // synapse; all end with the test.
 func StartTinyNeuron(t *testing.T, cfg neuron.Config) (*trainer.Trainer, *neuron.Neuron, *synapse.Local) {
@@ -42,8 +43,9 @@ func StartTinyNeuron(t *testing.T, cfg neuron.Config) (*trainer.Trainer, *neuron
 	return StartNeuronServing(t, cfg, fixture.NewTinyModel())
 }
 
-// StartNeuronServing is startTinyNeuron for a model with tinyModel's sizes.
-func StartNeuronServing(t *testing.T, cfg neuron.Config, model synapse.Model) (*trainer.Trainer, *neuron.Neuron, *synapse.Local) {
+// StartNeuronServing is StartTinyNeuron for a model with TinyModel's sizes;
+// each prepare runs on the neuron before the trainer is made.
+func StartNeuronServing(t *testing.T, cfg neuron.Config, model synapse.Model, prepare ...func(*neuron.Neuron)) (*trainer.Trainer, *neuron.Neuron, *synapse.Local) {
 	t.Helper()
 	key, err := keys.NewKey()
 	if err != nil {
@@ -58,11 +60,14 @@ func StartNeuronServing(t *testing.T, cfg neuron.Config, model synapse.Model) (*
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	router, err := router.New(fixture.TinyContext, 2, 2, router.WithCapacity(4))
+	for _, p := range prepare {
+		p(n)
+	}
+	rt, err := router.New(fixture.TinyContext, 2, 2, router.WithCapacity(4))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := trainer.New(cfg.TrainerConfig(), n.TrainerNetwork(), syn, router, t.TempDir(), torch.CPU)
+	tr, err := trainer.New(cfg.TrainerConfig(), n.TrainerNetwork(), syn, rt, t.TempDir(), torch.CPU)
 	if err != nil {
 		t.Fatal(err)
 	}
