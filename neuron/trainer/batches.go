@@ -73,3 +73,22 @@ func (b *TensorBatches) Epoch(ctx context.Context, e int) iter.Seq[Batch] {
 		}
 	}
 }
+
+// Batch is a minibatch: inputs and their targets, examples first.
+type Batch struct {
+	Inputs, Targets *torch.Tensor
+	// Text holds the examples as strings, for a synapse of modality TEXT:
+	// what the network is sent. Inputs is then what the model's Tokenize
+	// makes of them.
+	Text []string
+}
+
+// Batches is a dataset cut into minibatches.
+type Batches interface {
+	// Len returns the number of batches in an epoch.
+	Len() int
+	// Examples returns the number of examples in an epoch.
+	Examples() int
+	// Epoch returns the batches of epoch e; it ends early when ctx ends.
+	Epoch(ctx context.Context, e int) iter.Seq[Batch]
+}
