@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opentensor/bittensor-go/internal/testing/eventually"
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/neuron/internal/fixture"
 	"github.com/opentensor/bittensor-go/neuron/internal/neurontest"
@@ -46,15 +47,12 @@ func TestTrainerRoutesOnlyToFittingSynapses(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	all := []string{synA.Key(), synB.Key(), other.Key()}
 	for _, n := range []*neuron.Neuron{a, b} {
 		for _, k := range all {
-			for neurontest.SynapseWithKey(n, k) == nil {
-				if ctx.Err() != nil {
-					t.Fatalf("neuron %s never learned of synapse %s", keys.Label(n.Key.PublicHex()), keys.Label(k))
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			eventually.True(t, time.Until(deadline), func() bool { return neurontest.SynapseWithKey(n, k) != nil },
+				"neuron %s learns of synapse %s", keys.Label(n.Key.PublicHex()), keys.Label(k))
 		}
 	}
 	// Step both until each has routed to the other (and at least 20 steps):

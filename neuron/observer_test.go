@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opentensor/bittensor-go/internal/testing/eventually"
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/neuron/axon"
 	"github.com/opentensor/bittensor-go/neuron/dendrite"
@@ -44,14 +45,13 @@ func scrapeNeuron(t *testing.T, n *neuron.Neuron) observetest.Metrics {
 // 10 s, and returns the last scrape.
 func scrapeUntil(t *testing.T, n *neuron.Neuron, done func(observetest.Metrics) bool) observetest.Metrics {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		m := scrapeNeuron(t, n)
-		if done(m) || time.Now().After(deadline) {
-			return m
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var m observetest.Metrics
+	start := time.Now()
+	eventually.True(t, 10*time.Second, func() bool {
+		m = scrapeNeuron(t, n)
+		return done(m) || time.Since(start) >= 10*time.Second
+	}, "the metrics reach their awaited state")
+	return m
 }
 
 // metric returns a series' value, failing the test when it is missing.

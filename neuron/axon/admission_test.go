@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opentensor/bittensor-go/internal/testing/eventually"
 	"github.com/opentensor/bittensor-go/neuron/internal/fixture"
 	"github.com/opentensor/bittensor-go/neuron/internal/peertest"
 
@@ -31,12 +32,7 @@ func tapOK(t *testing.T, a *admission, ctx context.Context) (context.Context, *t
 // releases its admission from a goroutine of its own.
 func waitInFlight(t *testing.T, a *admission, n int64) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); a.inFlight() != n; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d RPCs admitted, want %d", a.inFlight(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually.True(t, 5*time.Second, func() bool { return a.inFlight() == n }, "%d RPCs admitted", n)
 }
 
 func TestAdmissionTapBound(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opentensor/bittensor-go/internal/testing/eventually"
 	"github.com/opentensor/bittensor-go/neuron/dendrite"
 	"github.com/opentensor/bittensor-go/neuron/internal/fixture"
 	"github.com/opentensor/bittensor-go/neuron/internal/nettest"
@@ -406,10 +407,8 @@ func TestEncodedInputsGoBackToThePool(t *testing.T) {
 			s.Close()
 			// gRPC lets go of a request's buffer once its transport wrote it,
 			// which may be after the answer came.
-			deadline := time.Now().Add(10 * time.Second)
-			for pool.puts.Load() < pool.gets.Load() && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
+			eventually.True(t, 10*time.Second, func() bool { return pool.puts.Load() >= pool.gets.Load() },
+				"every buffer taken from the pool given back")
 			if gets, puts := pool.gets.Load(), pool.puts.Load(); gets == 0 || puts != gets {
 				t.Errorf("%d buffers taken from the pool, %d given back; want all, and some", gets, puts)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/opentensor/bittensor-go/neuron/trainer"
 
 	"github.com/opentensor/bittensor-go/internal/testing/byzantine"
+	"github.com/opentensor/bittensor-go/internal/testing/eventually"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
@@ -149,16 +150,11 @@ func TestDendriteRefusesByzantineInputGradients(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			// No trainer runs here; the gossip rounds alone bring the peer in.
-			ticker := time.NewTicker(10 * time.Millisecond)
-			defer ticker.Stop()
-			syn := neurontest.SynapseWithKey(n, bad.Key())
-			for ; syn == nil; syn = neurontest.SynapseWithKey(n, bad.Key()) {
-				select {
-				case <-ctx.Done():
-					t.Fatal("the bad synapse is not in the honest metagraph after 20 s")
-				case <-ticker.C:
-				}
-			}
+			var syn *bittensorpb.Synapse
+			eventually.True(t, 20*time.Second, func() bool {
+				syn = neurontest.SynapseWithKey(n, bad.Key())
+				return syn != nil
+			}, "the bad synapse in the honest metagraph")
 			// Mixed answers its first Forward with NaN; later calls rotate.
 			for i := range 8 {
 				s := torch.NewScope()
