@@ -15,6 +15,7 @@ import (
 	"github.com/opentensor/bittensor-go/neuron/synapse"
 	"github.com/opentensor/bittensor-go/neuron/trainer"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/stats"
 
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
@@ -98,7 +99,15 @@ func StartNeuron(ctx context.Context, cfg Config, outputDim int64, device torch.
 // its Dendrite, its Metagraph, its Axon's counters, and the neuron itself
 // as the observer of the steps.
 func (n *Neuron) TrainerNetwork() trainer.Network {
-	return trainer.Network{Dendrite: n.Dendrite, Metagraph: n.Metagraph, Served: n.Axon.Stats, Observer: n}
+	return trainer.Network{Dendrite: n.Dendrite, Metagraph: n.Metagraph, Served: n.served, Observer: n}
+}
+
+// served returns the requests the Axon received and those it refused as
+// not fitting its synapse (UNIMPLEMENTED: another modality;
+// INVALID_ARGUMENT: other inputs).
+func (n *Neuron) served() (requests, unfit uint64) {
+	s := n.Axon.Stats()
+	return s.Requests, s.Codes[codes.Unimplemented] + s.Codes[codes.InvalidArgument]
 }
 
 // resolveTimeout bounds the look-up of the bootstrap peer's host.

@@ -3,7 +3,6 @@ package trainer
 import (
 	"time"
 
-	"github.com/opentensor/bittensor-go/neuron/axon"
 	"github.com/opentensor/bittensor-go/neuron/dendrite"
 	"github.com/opentensor/bittensor-go/neuron/synapse"
 
@@ -42,8 +41,10 @@ type Config struct {
 type Network struct {
 	Dendrite  *dendrite.Dendrite
 	Metagraph metagraph.Metagraph
-	// Served, when set, returns the Axon's counters, which the log line shows.
-	Served func() axon.Stats
+	// Served, when set, returns how many requests the neuron's Axon received
+	// and how many of them it refused as not fitting its synapse (another
+	// modality, other inputs): the log line shows both.
+	Served func() (requests, unfit uint64)
 	// Observer, when set, is told of every step and test pass.
 	Observer Observer
 }

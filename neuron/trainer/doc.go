@@ -17,6 +17,6 @@
 //
 // The Trainer sees its neuron through a Network (a Dendrite, a Metagraph,
 // optional counters and observer), so it imports neuron/dendrite,
-// neuron/router, neuron/synapse, neuron/metagraph, neuron/axon (its counters'
-// type), torch and proto, and never the neuron package itself.
+// neuron/router, neuron/synapse, neuron/metagraph, torch and proto, and
+// never the Axon or the neuron package itself.
 package trainer

@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-
-	"google.golang.org/grpc/codes"
-
-	"github.com/opentensor/bittensor-go/neuron/axon"
 )
 
 // Train runs epochs until cfg.Epochs are complete, testing after each one,
@@ -122,16 +118,16 @@ func (t *Trainer) testAtStep(ctx context.Context, test Batches, steps int) error
 // requests the Axon served and those it refused as not fitting its synapse
 // (UNIMPLEMENTED: another modality; INVALID_ARGUMENT: other inputs).
 func (t *Trainer) logStep(seen, total int, r StepResult) {
-	var served axon.Stats
+	var requests, unfit uint64
 	if t.net.Served != nil {
-		served = t.net.Served()
+		requests, unfit = t.net.Served()
 	}
 	t.cfg.Log.Info().Int("epoch", t.epoch).Int("seen", seen).
 		Float64("local_loss", r.LocalLoss).Float64("target_loss", r.TargetLoss).
 		Float64("distillation_loss", r.DistillationLoss).Int("peers", r.Peers).Int("synapses", r.Synapses).
 		Int("failed", r.Failed).Strs("routed", r.Routed).
 		Int("definitions", len(t.net.Metagraph.GetSynapses(maxSynapses))).
-		Uint64("axon_requests", served.Requests).Uint64("axon_unfit", served.Codes[codes.Unimplemented]+served.Codes[codes.InvalidArgument]).
+		Uint64("axon_requests", requests).Uint64("axon_unfit", unfit).
 		Msgf("Train Epoch: %d [%d/%d (%.0f%%)]\tLocal Loss: %.6f\tTarget Loss: %.6f\tDistillation Loss: %.6f\tnP|nS: %d|%d",
 			t.epoch, seen, total, 100*float64(seen)/float64(total),
 			r.LocalLoss, r.TargetLoss, r.DistillationLoss, r.Peers, r.Synapses)
