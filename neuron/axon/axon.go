@@ -40,7 +40,7 @@ type Axon struct {
 	cfg     Config
 	pool    *wire.BufferPool // the buffers of the answers
 	metrics *axonMetrics
-	guard   *ReplayGuard
+	guard   *replayGuard
 	server  *grpc.Server
 
 	mu       sync.RWMutex
@@ -59,7 +59,7 @@ func New(cfg Config) (*Axon, error) {
 		cfg:      cfg,
 		pool:     new(wire.BufferPool),
 		metrics:  new(axonMetrics),
-		guard:    NewReplayGuard(cfg.ReplayWindow, cfg.Now),
+		guard:    newReplayGuard(cfg.ReplayWindow, cfg.Now),
 		synapses: make(map[string]synapse.Synapse),
 	}
 	served := func(key string) error { _, err := a.synapse(key); return err }

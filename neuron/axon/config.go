@@ -52,7 +52,7 @@ type Config struct {
 	// behind or ahead of this machine's clock. Inside it each nonce is accepted
 	// once per caller; the replay guard holds one entry per request accepted
 	// within about 2 × ReplayWindow, so a longer window tolerates more clock
-	// skew and network delay at the cost of memory (see ReplayGuard).
+	// skew and network delay at the cost of memory (see replayGuard).
 	ReplayWindow time.Duration
 	// Now is the clock of the replay guard; nil means time.Now.
 	Now func() time.Time
@@ -108,7 +108,7 @@ func (c Config) validate() error {
 // and its stats handler), the metrics handler and the configured ones, and the interceptors in order:
 // admission's turn to run first (so refused work costs nothing), then the
 // synapse lookup and authentication (authInterceptor).
-func (c Config) serverOptions(m *axonMetrics, adm *admission, served func(synapseKey string) error, guard *ReplayGuard) []grpc.ServerOption {
+func (c Config) serverOptions(m *axonMetrics, adm *admission, served func(synapseKey string) error, guard *replayGuard) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.MaxMessageBytes),
 		grpc.MaxSendMsgSize(c.MaxMessageBytes),

@@ -28,7 +28,7 @@ import (
 // Limits is refused with INVALID_ARGUMENT after the synapse lookup and
 // before the signature check: its tensors were neither allocated nor hashed.
 // The handler runs for none of the refused requests.
-func authInterceptor(served func(synapseKey string) error, guard *ReplayGuard) grpc.UnaryServerInterceptor {
+func authInterceptor(served func(synapseKey string) error, guard *replayGuard) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		var synapseKey, neuronKey string
 		var nonce int64

@@ -48,7 +48,7 @@ type plumbing struct {
 	client    bittensorpb.BittensorClient
 	metrics   *axonMetrics
 	admission *admission
-	guard     *ReplayGuard
+	guard     *replayGuard
 }
 
 // startPlumbing serves srv with an Axon's interceptors and limits on a free
@@ -58,7 +58,7 @@ func startPlumbing(t *testing.T, cfg Config, srv bittensorpb.BittensorServer) *p
 	p := &plumbing{
 		metrics:   new(axonMetrics),
 		admission: newAdmission(cfg.MaxConcurrent, cfg.MaxQueued),
-		guard:     NewReplayGuard(cfg.ReplayWindow, cfg.Now),
+		guard:     newReplayGuard(cfg.ReplayWindow, cfg.Now),
 	}
 	served := func(key string) error {
 		if key != plumbingSynapse {

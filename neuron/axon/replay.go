@@ -63,7 +63,7 @@ import (
 // request, and memory is returned as soon as a bucket goes (a single map would
 // keep its peak size forever).
 
-// ErrReplay is wrapped by every refusal of ReplayGuard.Check.
+// ErrReplay is wrapped by every refusal of replayGuard.Check.
 var ErrReplay = errors.New("replayed or stale nonce")
 
 // replaySlices is how many buckets one window W of nonce time is split into.
@@ -90,10 +90,10 @@ type replayKey struct {
 	nonce  int64
 }
 
-// ReplayGuard enforces the replay rule above with an injected clock. It is safe
+// replayGuard enforces the replay rule above with an injected clock. It is safe
 // for concurrent use; its Check must only be called for messages whose
 // signature was verified.
-type ReplayGuard struct {
+type replayGuard struct {
 	window int64 // W in nanoseconds
 	slice  int64 // nonce time covered by one bucket, in nanoseconds
 	now    func() time.Time
@@ -110,15 +110,15 @@ type ReplayGuard struct {
 	entries int
 }
 
-// NewReplayGuard returns a guard accepting nonces within window (at least one
+// newReplayGuard returns a guard accepting nonces within window (at least one
 // nanosecond) either side of now() in Unix nanoseconds. A nil now means
 // time.Now.
-func NewReplayGuard(window time.Duration, now func() time.Time) *ReplayGuard {
+func newReplayGuard(window time.Duration, now func() time.Time) *replayGuard {
 	if now == nil {
 		now = time.Now
 	}
 	w := max(int64(window), 1)
-	return &ReplayGuard{
+	return &replayGuard{
 		window:    w,
 		slice:     max(w/replaySlices, 1),
 		now:       now,
@@ -135,7 +135,7 @@ const (
 
 // Check accepts nonce from caller, recording it, or refuses it with an error
 // wrapping ErrReplay. caller is the message's neuron_key.
-func (g *ReplayGuard) Check(caller string, nonce int64) error {
+func (g *replayGuard) Check(caller string, nonce int64) error {
 	id := callerIDOf(caller)
 	now := g.now().UnixNano()
 	low, high := now-g.window, now+g.window
@@ -175,7 +175,7 @@ func (g *ReplayGuard) Check(caller string, nonce int64) error {
 // prune drops every bucket whose nonces are all below low, the lower edge of
 // the window. It scans the buckets (at most about 2×replaySlices+2) only when
 // the oldest one is due, so once per slice of time.
-func (g *ReplayGuard) prune(low int64) {
+func (g *replayGuard) prune(low int64) {
 	if low < g.pruneAt {
 		return
 	}
@@ -193,7 +193,7 @@ func (g *ReplayGuard) prune(low int64) {
 }
 
 // sliceEnd returns the first nonce after bucket s.
-func (g *ReplayGuard) sliceEnd(s int64) int64 {
+func (g *replayGuard) sliceEnd(s int64) int64 {
 	if s >= maxNonce/g.slice {
 		return maxNonce
 	}
@@ -211,7 +211,7 @@ func floorDiv(a, b int64) int64 {
 
 // Len returns how many nonces the guard holds now: those accepted inside the
 // window, and possibly some older ones whose bucket was not dropped yet.
-func (g *ReplayGuard) Len() int {
+func (g *replayGuard) Len() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.entries

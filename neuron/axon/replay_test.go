@@ -24,19 +24,19 @@ func (c *fakeClock) ns(d time.Duration) int64 { return c.t.Add(d).UnixNano() }
 
 const testWindow = time.Minute
 
-func newTestGuard() (*ReplayGuard, *fakeClock) {
+func newTestGuard() (*replayGuard, *fakeClock) {
 	c := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	return NewReplayGuard(testWindow, c.now), c
+	return newReplayGuard(testWindow, c.now), c
 }
 
-func mustAccept(t *testing.T, g *ReplayGuard, caller string, nonce int64) {
+func mustAccept(t *testing.T, g *replayGuard, caller string, nonce int64) {
 	t.Helper()
 	if err := g.Check(caller, nonce); err != nil {
 		t.Fatalf("Check(%s, %d) = %v, want accepted", caller, nonce, err)
 	}
 }
 
-func mustRefuse(t *testing.T, g *ReplayGuard, caller string, nonce int64, want string) {
+func mustRefuse(t *testing.T, g *replayGuard, caller string, nonce int64, want string) {
 	t.Helper()
 	err := g.Check(caller, nonce)
 	if !errors.Is(err, ErrReplay) || !strings.Contains(err.Error(), want) {
@@ -329,7 +329,7 @@ func TestFloorDiv(t *testing.T) {
 // window), pruning included, and reports the heap each held entry costs.
 func BenchmarkReplayGuardCheck(b *testing.B) {
 	c := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	g := NewReplayGuard(10*time.Millisecond, c.now)
+	g := newReplayGuard(10*time.Millisecond, c.now)
 	callers := make([]string, 1024)
 	for i := range callers {
 		callers[i] = fmt.Sprintf("%064x", i) // key-sized

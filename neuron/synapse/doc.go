@@ -18,7 +18,7 @@
 //     clipped per caller and bounded in age and callers, until the owner's
 //     step applies their weighted mean.
 //   - The backward math (learn.go): Backward, LearnFrom, TrainStep,
-//     Recompute, Guard: one implementation shared by the Axon's Backward and
+//     recompute, Guard: one implementation shared by the Axon's Backward and
 //     the Dendrite's in-process call, so both give the same gradients.
 //     Their errors are gRPC statuses, the Axon's answer.
 //   - Announce (announce.go) writes what a synapse serves into its signed

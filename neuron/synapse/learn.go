@@ -28,7 +28,7 @@ func Backward(syn Synapse, caller string, inputs any, modality bittensorpb.Modal
 	}
 	var inGrad *torch.Tensor
 	err := Guard(syn, func() error {
-		out, g, err := Recompute(syn, inputs, modality, grad)
+		out, g, err := recompute(syn, inputs, modality, grad)
 		if err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ func LearnFrom(learner NetworkLearner, params []*torch.Tensor, caller string, ou
 func TrainStep(syn Trainable, inputs any, modality bittensorpb.Modality, x, grad *torch.Tensor, wantGrad bool) (*torch.Tensor, error) {
 	var inGrad *torch.Tensor
 	err := syn.TrainStep(func() error {
-		out, g, err := Recompute(syn, inputs, modality, grad)
+		out, g, err := recompute(syn, inputs, modality, grad)
 		if err != nil {
 			return err
 		}
@@ -101,10 +101,10 @@ func TrainStep(syn Trainable, inputs any, modality bittensorpb.Modality, x, grad
 	return inGrad, nil
 }
 
-// Recompute runs syn's forward on inputs with autograd on and checks grad,
+// recompute runs syn's forward on inputs with autograd on and checks grad,
 // the caller's output gradient, against the output: it returns the output
 // and the gradient in the output's dtype.
-func Recompute(syn Synapse, inputs any, modality bittensorpb.Modality, grad *torch.Tensor) (out, g *torch.Tensor, err error) {
+func recompute(syn Synapse, inputs any, modality bittensorpb.Modality, grad *torch.Tensor) (out, g *torch.Tensor, err error) {
 	torch.EnableGrad(func() { out, err = CallForward(syn, inputs, modality) })
 	if err != nil {
 		return nil, nil, Status(err)

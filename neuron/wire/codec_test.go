@@ -145,8 +145,8 @@ func TestWireDecodesStockEncoding(t *testing.T) {
 		if !bytes.Equal(got.Tensors[1].text, text.GetBuffer()) {
 			t.Fatalf("cuts %v: text differs", cuts)
 		}
-		if bad := got.Tensors[0].BadValues; !errors.Is(bad, ErrBadNumbers) || bad.Error() != CheckValues(wx, math.Inf(1)).Error() {
-			t.Fatalf("cuts %v: badValues %v, want %v", cuts, bad, CheckValues(wx, math.Inf(1)))
+		if bad := got.Tensors[0].BadValues; !errors.Is(bad, ErrBadNumbers) || bad.Error() != checkValues(wx, math.Inf(1)).Error() {
+			t.Fatalf("cuts %v: badValues %v, want %v", cuts, bad, checkValues(wx, math.Inf(1)))
 		}
 		got.Free()
 	}
@@ -230,8 +230,8 @@ func FuzzWireDecode(f *testing.F) {
 			for _, w := range want.GetTensors() {
 				long = long || len(w.GetVersion()) > maxEnvelopeBytes
 			}
-			if ValidateMessage(&want, lim) == nil && len(want.GetTensors()) > 0 && !long {
-				t.Fatalf("refused %v, which ValidateMessage accepts", got.Err)
+			if validateMessage(&want, lim) == nil && len(want.GetTensors()) > 0 && !long {
+				t.Fatalf("refused %v, which validateMessage accepts", got.Err)
 			}
 			return
 		}
@@ -241,8 +241,8 @@ func FuzzWireDecode(f *testing.F) {
 			t.Fatalf("envelope or tensor count differs from proto.Unmarshal's")
 		}
 		for i, w := range want.GetTensors() {
-			if err := ValidateTensor(w, lim); err != nil {
-				t.Fatalf("tensor %d accepted, which ValidateTensor refuses: %v", i, err)
+			if err := validateTensor(w, lim); err != nil {
+				t.Fatalf("tensor %d accepted, which validateTensor refuses: %v", i, err)
 			}
 			g := &got.Tensors[i]
 			if g.version != w.GetVersion() || g.Header.DType != w.GetDtype() || g.Header.Modality != w.GetModality() ||
@@ -261,8 +261,8 @@ func FuzzWireDecode(f *testing.F) {
 			if g.Header.Digest != bufferDigest(w.GetBuffer()) {
 				t.Fatalf("tensor %d digest differs", i)
 			}
-			if wantBad := CheckValues(w, 1e6); (g.BadValues == nil) != (wantBad == nil) || (wantBad != nil && g.BadValues.Error() != wantBad.Error()) {
-				t.Fatalf("tensor %d bad values %v, CheckValues says %v", i, g.BadValues, wantBad)
+			if wantBad := checkValues(w, 1e6); (g.BadValues == nil) != (wantBad == nil) || (wantBad != nil && g.BadValues.Error() != wantBad.Error()) {
+				t.Fatalf("tensor %d bad values %v, checkValues says %v", i, g.BadValues, wantBad)
 			}
 		}
 	})

@@ -30,7 +30,7 @@ const maxEnvelopeBytes = 4096
 // refuses, decodes without error but with err set and no values: nothing
 // sized by its tensors is allocated, copied or hashed.
 type Incoming struct {
-	// lim bounds the message (MaxTensors, then ValidateTensor for each).
+	// lim bounds the message (MaxTensors, then validateTensor for each).
 	lim Limits
 	// maxAbs bounds the magnitude of float values (math.Inf(1) for finite);
 	// a tensor holding a value beyond it gets badValues.
@@ -157,7 +157,7 @@ func (m *Incoming) fill(r *wireReader, t *IncomingTensor) error {
 		t.text = make([]byte, n)
 		dst = t.text
 	} else {
-		dt, _ := TorchDType(t.Header.DType)
+		dt, _ := torchDType(t.Header.DType)
 		t.values = torch.Empty(t.Header.Shape, torch.WithDType(dt))
 		var err error
 		if dst, err = t.values.UnsafeBytes(); err != nil {

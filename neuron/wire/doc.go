@@ -10,17 +10,20 @@
 //     values and checks them against a bound (BadValues) in the same pass.
 //     The bytes are those of proto.Marshal, so stock protobuf peers
 //     interoperate.
-//   - Signing (signing.go): TensorsDigest, SigningBytes, SignMessage and
-//     VerifyMessage (errors wrap keys.ErrBadSignature), and Nonces, a
-//     caller's clock of strictly increasing nonces.
-//   - Limits and TEXT (tensor.go): Limits and ValidateTensor, EncodeText and
-//     DecodeText (length-prefixed UTF-8, never pickle), and the dtype tables.
-//   - Values (finite.go): CheckValues on wire bytes and CheckTensor on a
-//     tensor in this process; errors wrap ErrBadNumbers.
+//   - Signing (signing.go): SignMessage and VerifyMessage over a domain tag,
+//     the keys, the nonce and a digest of the tensors (errors wrap
+//     keys.ErrBadSignature), and Nonces, a caller's clock of strictly
+//     increasing nonces.
+//   - Limits and TEXT (tensor.go): Limits, EncodeText and DecodeText
+//     (length-prefixed UTF-8, never pickle), and the dtype tables.
+//   - Values (finite.go): the wire bytes' values are checked as they are
+//     decoded, and CheckTensor checks a tensor in this process; errors wrap
+//     ErrBadNumbers.
 //
-// SerializeTensor, DeserializeTensor and DecodeMessage are the same format
-// over proto objects: the reference the codec is tested against (and what a
-// benchmark uses to build raw requests), not a second path of the neuron.
+// SerializeTensor writes a tensor as a proto object, for tests and
+// benchmarks that build raw requests by hand; the proto-object decoders the
+// codec is tested against live in its tests (oracle_test.go). The neuron
+// itself has one path, the codec.
 //
 // A decoder of peers' bytes never panics and never trusts a size it has not
 // checked: every malformed message is an error wrapping ErrMalformed (fuzz

@@ -16,13 +16,13 @@ import (
 // INVALID_ARGUMENT.
 var ErrBadNumbers = errors.New("bad numbers")
 
-// CheckValues reports, as an error wrapping ErrBadNumbers, the first value of
+// checkValues reports, as an error wrapping ErrBadNumbers, the first value of
 // the float tensor w that is NaN, infinite, or larger than maxAbs in
 // magnitude (pass math.Inf(1) to check finiteness only). It reads the wire
 // bytes themselves, before anything is decoded or allocated, and accepts
 // integer and text tensors as they are. w must already have passed
-// ValidateTensor, so that its buffer holds exactly its elements.
-func CheckValues(w *bittensorpb.Tensor, maxAbs float64) error {
+// validateTensor, so that its buffer holds exactly its elements.
+func checkValues(w *bittensorpb.Tensor, maxAbs float64) error {
 	if i, bad := firstBadValue(w.GetBuffer(), w.GetDtype(), maxAbs); bad {
 		return badValueAt(w.GetBuffer(), w.GetDtype(), i, i, maxAbs)
 	}
@@ -110,7 +110,7 @@ func badValue(i int, v, maxAbs float64) error {
 	return fmt.Errorf("%w: element %d is %g, beyond the bound %g", ErrBadNumbers, i, v, maxAbs)
 }
 
-// CheckTensor is CheckValues for a tensor in this process: it reports,
+// CheckTensor is checkValues for a tensor in this process: it reports,
 // wrapping ErrBadNumbers, a float tensor t holding a NaN, an infinity, or a
 // value larger than maxAbs in magnitude.
 func CheckTensor(t *torch.Tensor, maxAbs float64) error {

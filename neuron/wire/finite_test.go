@@ -46,9 +46,9 @@ func TestCheckValues(t *testing.T) {
 		{"float64 beyond bound", float64Wire(2), 1, true},
 		{"ints pass", &bittensorpb.Tensor{Buffer: []byte{0xff, 0xff, 0xff, 0x7f}, Shape: []int64{1}, Dtype: bittensorpb.DataType_INT32}, 1, false},
 	} {
-		err := CheckValues(tc.w, tc.maxAbs)
+		err := checkValues(tc.w, tc.maxAbs)
 		if got := err != nil; got != tc.bad {
-			t.Errorf("%s: CheckValues = %v, want bad=%v", tc.name, err, tc.bad)
+			t.Errorf("%s: checkValues = %v, want bad=%v", tc.name, err, tc.bad)
 		}
 		if err != nil && !errors.Is(err, ErrBadNumbers) {
 			t.Errorf("%s: %v does not wrap ErrBadNumbers", tc.name, err)
@@ -56,7 +56,7 @@ func TestCheckValues(t *testing.T) {
 	}
 }
 
-// FuzzCheckValues compares CheckValues on arbitrary float32 buffers with a
+// FuzzCheckValues compares checkValues on arbitrary float32 buffers with a
 // plain reading of the values.
 func FuzzCheckValues(f *testing.F) {
 	f.Add([]byte{0, 0, 0xc0, 0x7f}, 10.0)
@@ -71,8 +71,8 @@ func FuzzCheckValues(f *testing.F) {
 				want = true
 			}
 		}
-		if got := CheckValues(w, maxAbs) != nil; got != want && len(buf) > 0 {
-			t.Fatalf("CheckValues(%x, %v) bad=%v, want %v", buf, maxAbs, got, want)
+		if got := checkValues(w, maxAbs) != nil; got != want && len(buf) > 0 {
+			t.Fatalf("checkValues(%x, %v) bad=%v, want %v", buf, maxAbs, got, want)
 		}
 	})
 }
@@ -87,7 +87,7 @@ func BenchmarkCheckValues(b *testing.B) {
 	w := &bittensorpb.Tensor{Buffer: buf, Shape: []int64{int64(len(buf) / 4)}, Dtype: bittensorpb.DataType_FLOAT32}
 	b.SetBytes(int64(len(buf)))
 	for b.Loop() {
-		if err := CheckValues(w, 1e6); err != nil {
+		if err := checkValues(w, 1e6); err != nil {
 			b.Fatal(err)
 		}
 	}

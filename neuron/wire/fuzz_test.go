@@ -44,7 +44,7 @@ func FuzzDecodeText(f *testing.F) {
 }
 
 // FuzzValidateTensor feeds arbitrary wire Tensors (as protobuf bytes) to
-// ValidateTensor and DeserializeTensor: neither may panic, an accepted numeric
+// validateTensor and DeserializeTensor: neither may panic, an accepted numeric
 // tensor's buffer must hold exactly its elements, and it must come back
 // unchanged from a trip through torch.
 func FuzzValidateTensor(f *testing.F) {
@@ -64,9 +64,9 @@ func FuzzValidateTensor(f *testing.F) {
 			return
 		}
 		lim := fuzzLimits()
-		if err := ValidateTensor(&tensor, lim); err != nil {
+		if err := validateTensor(&tensor, lim); err != nil {
 			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("ValidateTensor error %v does not wrap ErrMalformed", err)
+				t.Fatalf("validateTensor error %v does not wrap ErrMalformed", err)
 			}
 			return
 		}

@@ -21,11 +21,11 @@ import (
 // else signed with the same key (a Synapse definition, say).
 const signingDomain = "bittensor/TensorMessage/v1\x00"
 
-// TensorsDigest returns the SHA-256 digest of a message's tensors: for each in
+// messageDigest returns the SHA-256 digest of a message's tensors: for each in
 // order its dtype, modality, requires_grad, rank, shape, buffer length and
 // bufferDigest, so that two different tensor lists never share an encoding.
 // The version field is not covered.
-func TensorsDigest(ts []*bittensorpb.Tensor) [sha256.Size]byte {
+func messageDigest(ts []*bittensorpb.Tensor) [sha256.Size]byte {
 	hs := make([]TensorHeader, len(ts))
 	for i, t := range ts {
 		hs[i] = headerOf(t, bufferDigest(t.GetBuffer()))
@@ -50,7 +50,7 @@ func headerOf(t *bittensorpb.Tensor, digest [sha256.Size]byte) TensorHeader {
 		Shape: t.GetShape(), BufLen: len(t.GetBuffer()), Digest: digest}
 }
 
-// tensorsDigest is TensorsDigest over the tensors' headers.
+// tensorsDigest is messageDigest over the tensors' headers.
 func tensorsDigest(ts []TensorHeader) [sha256.Size]byte {
 	h := sha256.New()
 	var hdr [8]byte
@@ -141,14 +141,14 @@ func chunkedDigest(size int, piece func(i int, scratch []byte) []byte) [sha256.S
 	return sum
 }
 
-// SigningBytes returns what a TensorMessage's signature covers: a domain tag,
+// messageSigningBytes returns what a TensorMessage's signature covers: a domain tag,
 // then neuron_key, synapse_key (each preceded by its length), the nonce and
-// TensorsDigest of the tensors.
-func SigningBytes(m *bittensorpb.TensorMessage) []byte {
-	return signingBytes(m.GetNeuronKey(), m.GetSynapseKey(), m.GetNonce(), TensorsDigest(m.GetTensors()))
+// messageDigest of the tensors.
+func messageSigningBytes(m *bittensorpb.TensorMessage) []byte {
+	return signingBytes(m.GetNeuronKey(), m.GetSynapseKey(), m.GetNonce(), messageDigest(m.GetTensors()))
 }
 
-// signingBytes is SigningBytes of a message's fields and its TensorsDigest.
+// signingBytes is messageSigningBytes of a message's fields and its messageDigest.
 func signingBytes(neuronKey, synapseKey string, nonce int64, digest [sha256.Size]byte) []byte {
 	b := make([]byte, 0, len(signingDomain)+8+len(neuronKey)+8+len(synapseKey)+8+len(digest))
 	b = append(b, signingDomain...)
@@ -161,21 +161,21 @@ func signingBytes(neuronKey, synapseKey string, nonce int64, digest [sha256.Size
 }
 
 // SignMessage stamps m as sent by key with the given nonce: it sets neuron_key
-// to the key's hex public key, the nonce, and the signature over SigningBytes.
+// to the key's hex public key, the nonce, and the signature over messageSigningBytes.
 // Tensors and synapse_key must already be in place.
 func SignMessage(m *bittensorpb.TensorMessage, key *keys.Key, nonce int64) {
 	m.NeuronKey = key.PublicHex()
 	m.Nonce = nonce
-	m.Signature = key.Sign(SigningBytes(m))
+	m.Signature = key.Sign(messageSigningBytes(m))
 }
 
 // VerifyMessage checks that m's signature is neuron_key's signature over
-// SigningBytes(m). Errors wrap keys.ErrBadSignature.
+// messageSigningBytes(m). Errors wrap keys.ErrBadSignature.
 func VerifyMessage(m *bittensorpb.TensorMessage) error {
 	if _, err := keys.ParsePublicKey(m.GetNeuronKey()); err != nil { // before hashing anything
 		return fmt.Errorf("%w: neuron_key: %v", keys.ErrBadSignature, err)
 	}
-	return verifySigned(m.GetNeuronKey(), m.GetSignature(), SigningBytes(m))
+	return verifySigned(m.GetNeuronKey(), m.GetSignature(), messageSigningBytes(m))
 }
 
 // verifySigned checks that signature is neuronKey's signature over signed.

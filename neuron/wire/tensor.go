@@ -7,8 +7,6 @@ import (
 	"math"
 	"unicode/utf8"
 
-	"google.golang.org/protobuf/proto"
-
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -66,19 +64,19 @@ func dtypeSize(dt bittensorpb.DataType) (int64, bool) {
 	return 0, false
 }
 
-// ValidateTensor checks a wire Tensor against lim without allocating: a known
+// validateTensor checks a wire Tensor against lim without allocating: a known
 // modality and dtype that fit each other, bounded rank, no negative or huge
 // dimension, a bounded element count, and (for numeric tensors) a buffer of
 // exactly product(shape) × size(dtype) bytes. TEXT tensors must be rank 1 and
 // UTF8; their buffer is checked by DecodeText.
-func ValidateTensor(t *bittensorpb.Tensor, lim Limits) error {
+func validateTensor(t *bittensorpb.Tensor, lim Limits) error {
 	if t == nil {
 		return Malformedf("nil tensor")
 	}
 	return validateHeader(headerOf(t, [32]byte{}), lim)
 }
 
-// validateHeader is ValidateTensor of a tensor's metadata and buffer length.
+// validateHeader is validateTensor of a tensor's metadata and buffer length.
 func validateHeader(t TensorHeader, lim Limits) error {
 	switch t.Modality {
 	case bittensorpb.Modality_TENSOR, bittensorpb.Modality_IMAGE, bittensorpb.Modality_TEXT:
@@ -165,7 +163,7 @@ func EncodeText(batch []string) (*bittensorpb.Tensor, error) {
 // trailing bytes before it allocates the result; each string must be valid
 // UTF-8 and at most lim.MaxStringBytes long.
 func DecodeText(t *bittensorpb.Tensor, lim Limits) ([]string, error) {
-	if err := ValidateTensor(t, lim); err != nil {
+	if err := validateTensor(t, lim); err != nil {
 		return nil, fmt.Errorf("serializer: %w", err)
 	}
 	if t.GetModality() != bittensorpb.Modality_TEXT {
@@ -214,10 +212,10 @@ func textLength(buf []byte, off int, i int64, lim Limits) (int, error) {
 	return int(l), nil
 }
 
-// ValidateMessage checks a TensorMessage's envelope and every tensor in it
+// validateMessage checks a TensorMessage's envelope and every tensor in it
 // against lim: at least one and at most lim.MaxTensors tensors, each valid
-// under ValidateTensor. It does not check the signature (see VerifyMessage).
-func ValidateMessage(m *bittensorpb.TensorMessage, lim Limits) error {
+// under validateTensor. It does not check the signature (see VerifyMessage).
+func validateMessage(m *bittensorpb.TensorMessage, lim Limits) error {
 	if len(m.GetTensors()) == 0 {
 		return Malformedf("no tensors")
 	}
@@ -225,25 +223,11 @@ func ValidateMessage(m *bittensorpb.TensorMessage, lim Limits) error {
 		return Malformedf("%d tensors, over the limit of %d", len(m.GetTensors()), lim.MaxTensors)
 	}
 	for i, t := range m.GetTensors() {
-		if err := ValidateTensor(t, lim); err != nil {
+		if err := validateTensor(t, lim); err != nil {
 			return fmt.Errorf("tensor %d: %w", i, err)
 		}
 	}
 	return nil
-}
-
-// DecodeMessage parses a wire TensorMessage and validates it with
-// ValidateMessage. gRPC decodes messages itself; this is the same path for
-// bytes from elsewhere (files, other transports) and the fuzz target's entry.
-func DecodeMessage(b []byte, lim Limits) (*bittensorpb.TensorMessage, error) {
-	m := new(bittensorpb.TensorMessage)
-	if err := proto.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("serializer: %w", Malformedf("%v", err))
-	}
-	if err := ValidateMessage(m, lim); err != nil {
-		return nil, fmt.Errorf("serializer: %w", err)
-	}
-	return m, nil
 }
 
 // DTypeOf returns the DataType that carries a torch dtype on the wire.
@@ -261,8 +245,8 @@ func DTypeOf(d torch.DType) (bittensorpb.DataType, error) {
 	return bittensorpb.DataType_UNKNOWN, fmt.Errorf("dtype %v has no wire DataType (convert it to float32, float64, int32 or int64)", d)
 }
 
-// TorchDType returns the torch dtype of a numeric wire DataType.
-func TorchDType(d bittensorpb.DataType) (torch.DType, bool) {
+// torchDType returns the torch dtype of a numeric wire DataType.
+func torchDType(d bittensorpb.DataType) (torch.DType, bool) {
 	switch d {
 	case bittensorpb.DataType_FLOAT32:
 		return torch.Float32, true
@@ -303,22 +287,4 @@ func SerializeTensor(t *torch.Tensor, modality bittensorpb.Modality) (*bittensor
 		Modality:     modality,
 		RequiresGrad: t.RequiresGrad(),
 	}, nil
-}
-
-// DeserializeTensor checks w with ValidateTensor and copies its values into a
-// new CPU tensor (one that does not require grad). TEXT tensors are refused:
-// use DecodeText for them.
-func DeserializeTensor(w *bittensorpb.Tensor, lim Limits) (*torch.Tensor, error) {
-	if err := ValidateTensor(w, lim); err != nil {
-		return nil, fmt.Errorf("serializer: %w", err)
-	}
-	dt, ok := TorchDType(w.GetDtype())
-	if !ok {
-		return nil, fmt.Errorf("serializer: %w", Malformedf("a %v tensor is not numeric (use DecodeText)", w.GetModality()))
-	}
-	t := torch.FromBytes(w.GetBuffer(), dt, w.GetShape())
-	if err := t.Err(); err != nil {
-		return nil, fmt.Errorf("serializer: %w", err)
-	}
-	return t, nil
 }

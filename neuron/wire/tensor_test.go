@@ -97,7 +97,7 @@ func TestValidateTensor(t *testing.T) {
 		{Shape: nil, Buffer: make([]byte, 4), Dtype: bittensorpb.DataType_INT32}, // a scalar
 	}
 	for i, tt := range ok {
-		if err := ValidateTensor(tt, lim); err != nil {
+		if err := validateTensor(tt, lim); err != nil {
 			t.Errorf("valid tensor %d: %v", i, err)
 		}
 	}
@@ -120,9 +120,9 @@ func TestValidateTensor(t *testing.T) {
 		{"float text", &bittensorpb.Tensor{Shape: []int64{1}, Dtype: bittensorpb.DataType_FLOAT32, Modality: bittensorpb.Modality_TEXT}, "modality TEXT does not carry dtype FLOAT32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := ValidateTensor(tc.t, lim)
+			err := validateTensor(tc.t, lim)
 			if err == nil || !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("ValidateTensor error = %v, want ErrMalformed containing %q", err, tc.want)
+				t.Fatalf("validateTensor error = %v, want ErrMalformed containing %q", err, tc.want)
 			}
 		})
 	}
