@@ -9,12 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/neuron/dendrite"
 	"github.com/opentensor/bittensor-go/neuron/internal/fixture"
 	"github.com/opentensor/bittensor-go/neuron/internal/neurontest"
-	"github.com/opentensor/bittensor-go/neuron/keys"
-	"github.com/opentensor/bittensor-go/neuron/router"
 	"github.com/opentensor/bittensor-go/neuron/synapse"
 	"github.com/opentensor/bittensor-go/neuron/trainer"
 
@@ -212,23 +209,7 @@ func TestTrainerWithSGD(t *testing.T) {
 	torch.ManualSeed(7)
 	cfg := neurontest.Config()
 	model := fixture.NewTinyModel()
-	key, err := keys.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	syn, err := synapse.NewLocal(key, model, bittensorpb.Modality_TENSOR)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := neuron.StartNeuron(context.Background(), cfg, fixture.TinyContext, torch.CPU, syn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	router, err := router.New(fixture.TinyContext, 2, 2, router.WithCapacity(4))
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, syn, router := neurontest.StartLone(t, cfg, model)
 	tr, err := trainer.New(cfg.TrainerConfig(), n.TrainerNetwork(), syn, router, t.TempDir(), torch.CPU, trainer.WithSGD(optim.SGDOptions{LR: 1e-30}))
 	if err != nil {
 		t.Fatal(err)

@@ -47,6 +47,20 @@ func StartTinyNeuron(t *testing.T, cfg neuron.Config) (*trainer.Trainer, *neuron
 // each prepare runs on the neuron before the trainer is made.
 func StartNeuronServing(t *testing.T, cfg neuron.Config, model synapse.Model, prepare ...func(*neuron.Neuron)) (*trainer.Trainer, *neuron.Neuron, *synapse.Local) {
 	t.Helper()
+	n, syn, rt := StartLone(t, cfg, model, prepare...)
+	tr, err := trainer.New(cfg.TrainerConfig(), n.TrainerNetwork(), syn, rt, t.TempDir(), torch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	return tr, n, syn
+}
+
+// StartLone starts a neuron on 127.0.0.1 serving model (of TinyModel's
+// sizes) and returns it, its synapse and a router for a trainer of it; each
+// prepare runs on the neuron first. The neuron ends with the test.
+func StartLone(t *testing.T, cfg neuron.Config, model synapse.Model, prepare ...func(*neuron.Neuron)) (*neuron.Neuron, *synapse.Local, *router.Router) {
+	t.Helper()
 	key, err := keys.NewKey()
 	if err != nil {
 		t.Fatal(err)
@@ -67,12 +81,7 @@ func StartNeuronServing(t *testing.T, cfg neuron.Config, model synapse.Model, pr
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := trainer.New(cfg.TrainerConfig(), n.TrainerNetwork(), syn, rt, t.TempDir(), torch.CPU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tr.Close)
-	return tr, n, syn
+	return n, syn, rt
 }
 
 // TinyBatch returns 8 random examples whose class is whether their first
