@@ -25,8 +25,8 @@ import (
 //
 // however many callers send: a request in hand exists as the bytes received,
 // the decoded message and the tensors made from it, and the collector returns
-// the garbage of finished ones only by and by (measured by bench/flood: 3.2 to
-// 4.3 × 64 MiB per admitted request). With the defaults that is 18 × 64 MiB ×
+// the garbage of finished ones only by and by (bench/flood measures the
+// factor; docs/benchmarks.md has its figures). With the defaults that is 18 × 64 MiB ×
 // 4 ≈ 4.5 GiB at the very worst; lower MaxQueued or MaxMessageBytes on a small
 // machine. MaxConns and MaxStreamsPerConn bound the connections and streams
 // (and so the goroutines and HTTP/2 buffers) that callers can open.
