@@ -11,8 +11,9 @@
 // everyone bootstrapping from one seed node), and a round lets every member
 // gossip once in random order. The rounds reported are the worst of -runs
 // seeded runs; the goal is rounds ≤ 2·log2(n)+2. Definitions are refreshed
-// every TTL/2 instead of every period so that the 256-member run takes seconds
-// (a refresh changes nonces, not which synapses are known).
+// every TTL/2 (100 periods) instead of every period, so that proof of work is
+// not redone every round (a refresh changes nonces, not which synapses are
+// known).
 package main
 
 import (
