@@ -24,7 +24,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"flag"
 	"fmt"
 	"math"
@@ -40,6 +39,7 @@ import (
 	"github.com/opentensor/bittensor-go/internal/testing/etcdlocal"
 	"github.com/opentensor/bittensor-go/neuron/keys"
 	"github.com/opentensor/bittensor-go/neuron/metagraph"
+	"github.com/opentensor/bittensor-go/neuron/metagraph/metagraphtest"
 )
 
 func main() {
@@ -194,11 +194,11 @@ type registrant struct {
 }
 
 func newRegistrant(label string) (*registrant, error) {
-	k, err := labelKey(label)
+	k, err := metagraphtest.LabelKey(label)
 	if err != nil {
 		return nil, err
 	}
-	s, err := labelKey(label + " synapse")
+	s, err := metagraphtest.LabelKey(label + " synapse")
 	if err != nil {
 		return nil, err
 	}
@@ -238,33 +238,10 @@ func (r *registrant) register(ctx, kaCtx context.Context, c *clientv3.Client, po
 	return nil
 }
 
-func labelKey(label string) (*keys.Key, error) {
-	seed := sha256.Sum256([]byte(label))
-	return keys.KeyFromSeed(seed[:])
-}
-
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-// clock is the fake clock of a gossip network.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // gossipJoin returns how many gossip rounds pass, in a network of n members
@@ -276,7 +253,7 @@ func gossipJoin(n int, seed uint64) (int, error) {
 	cfg.TTL = 1000 * cfg.Period
 	cfg.Refresh = cfg.TTL / 2
 	cfg.MaxPeers = max(cfg.MaxPeers, 2*n)
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := metagraphtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	net := metagraph.NewMemoryNetwork(cfg.MaxMessageBytes)
 	rng := rand.New(rand.NewPCG(seed, 11))
 	var members []*metagraph.Gossip
@@ -287,12 +264,12 @@ func gossipJoin(n int, seed uint64) (int, error) {
 			c.Bootstrap = []string{addrs[rng.IntN(len(addrs))]}
 		}
 		addr := fmt.Sprintf("m%d.bench:8092", i)
-		k, err := labelKey(fmt.Sprintf("gossip %d member %d", seed, i))
+		k, err := metagraphtest.LabelKey(fmt.Sprintf("gossip %d member %d", seed, i))
 		if err != nil {
 			return nil, err
 		}
 		mg, err := metagraph.NewGossip(c, k, metagraph.WithTransport(net.Transport(addr)),
-			metagraph.WithClock(clk.now), metagraph.WithRandSeed(seed<<32|uint64(i)))
+			metagraph.WithClock(clk.Now), metagraph.WithRandSeed(seed<<32|uint64(i)))
 		if err != nil {
 			return nil, err
 		}
@@ -314,7 +291,7 @@ func gossipJoin(n int, seed uint64) (int, error) {
 	}
 	ctx := context.Background()
 	round := func() {
-		clk.advance(cfg.Period)
+		clk.Advance(cfg.Period)
 		for _, i := range rng.Perm(len(members)) {
 			_ = members[i].GossipOnce(ctx) // a failed exchange is part of gossip
 		}
@@ -326,7 +303,7 @@ func gossipJoin(n int, seed uint64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	sk, err := labelKey(fmt.Sprintf("gossip %d newcomer synapse", seed))
+	sk, err := metagraphtest.LabelKey(fmt.Sprintf("gossip %d newcomer synapse", seed))
 	if err != nil {
 		return 0, err
 	}

@@ -156,6 +156,34 @@ func TestPairs(t *testing.T) {
 	}
 }
 
+// A consumer that stops early leaves no batch unfreed: those prepared
+// ahead and never taken are freed before the range returns.
+func TestPairsFreeTheBatchesNotTaken(t *testing.T) {
+	var made []*torch.Tensor // on the preparing goroutine, read after the range returns
+	tok := func(batch []string) (*torch.Tensor, error) {
+		x := torch.Zeros([]int64{int64(len(batch)), 2, 4})
+		made = append(made, x)
+		return x, nil
+	}
+	p, err := NewPairs(fakeCorpus(20, 5), tok, 2, true, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := range p.Epoch(context.Background(), 0) {
+		b.Inputs.Free()
+		b.Targets.Free()
+		break
+	}
+	if len(made) < 2 {
+		t.Fatalf("%d batches made, want some prepared ahead of the one taken", len(made))
+	}
+	for i, x := range made {
+		if !errors.Is(x.Err(), torch.ErrFreed) {
+			t.Errorf("batch %d of %d made is not freed: %v", i, len(made), x.Err())
+		}
+	}
+}
+
 // FuzzLoadCorpus checks that any file loads to valid UTF-8 sentences of
 // bounded size, each with a letter, or fails with an error.
 func FuzzLoadCorpus(f *testing.F) {

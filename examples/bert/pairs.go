@@ -6,6 +6,7 @@ import (
 	"iter"
 	"math/rand/v2"
 
+	"github.com/opentensor/bittensor-go/examples/internal/prefetch"
 	"github.com/opentensor/bittensor-go/neuron/trainer"
 	"github.com/opentensor/bittensor-go/torch"
 )
@@ -16,9 +17,6 @@ const heldOutEvery = 10
 
 // maxTestPairs bounds the held-out pairs one test pass scores.
 const maxTestPairs = 2048
-
-// prefetchBatches is how many batches a Pairs prepares ahead of training.
-const prefetchBatches = 4
 
 // Split divides the corpus into training and held-out documents: document
 // i is held out when i mod 10 is 9.
@@ -97,7 +95,9 @@ func (p *Pairs) Len() int { return (len(p.refs) + p.batchSize - 1) / p.batchSize
 // Examples returns the number of pairs in an epoch.
 func (p *Pairs) Examples() int { return len(p.refs) }
 
-// Pair returns the i-th pair of epoch e's order, drawn with rng.
+// pair returns the pair of ref's sentence: with rng's first draw even, the
+// sentence that follows it (IsNext); otherwise a sentence drawn with rng
+// from another document, or another sentence of the only one (NotNext).
 func (p *Pairs) pair(ref sentenceRef, rng *rand.Rand) Pair {
 	doc := p.corpus.Docs[ref.doc]
 	pr := Pair{A: doc[ref.sent], B: doc[ref.sent+1], Label: IsNext}
@@ -118,42 +118,26 @@ func (p *Pairs) pair(ref sentenceRef, rng *rand.Rand) Pair {
 	return pr
 }
 
-// Epoch returns the batches of epoch e in order. A goroutine prepares up to
-// prefetchBatches batches ahead; it ends when the sequence is exhausted,
-// when the consumer stops ranging, or when ctx is done (the sequence then
-// ends early). Epoch waits for it before returning. A batch the tokenizer
-// refuses ends the epoch early.
+// Epoch returns the batches of epoch e in order, prepared ahead as
+// prefetch.Seq does: the sequence ends early when ctx ends, and the range
+// waits for the preparing goroutine before it returns, freeing the batches
+// prepared but not taken. A batch the tokenizer refuses ends the epoch
+// early.
 func (p *Pairs) Epoch(ctx context.Context, e int) iter.Seq[trainer.Batch] {
 	if !p.shuffle {
 		e = 0
 	}
-	return func(yield func(trainer.Batch) bool) {
-		ctx, cancel := context.WithCancel(ctx)
-		batches := make(chan trainer.Batch, prefetchBatches)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			defer close(batches)
-			p.produce(ctx, e, batches)
-		}()
-		defer func() {
-			cancel()
-			<-done
-			for b := range batches { // those prepared but not taken
-				b.Inputs.Free()
-				b.Targets.Free()
-			}
-		}()
-		for b := range batches {
-			if !yield(b) {
-				return
-			}
-		}
-	}
+	return prefetch.Seq(ctx, func(_ context.Context, send func(trainer.Batch) bool) { p.produce(e, send) }, freeBatch)
 }
 
-// produce sends the batches of epoch e until done or ctx ends.
-func (p *Pairs) produce(ctx context.Context, e int, out chan<- trainer.Batch) {
+// freeBatch frees a batch's tensors.
+func freeBatch(b trainer.Batch) {
+	b.Inputs.Free()
+	b.Targets.Free()
+}
+
+// produce sends the batches of epoch e until they are done or send refuses one.
+func (p *Pairs) produce(e int, send func(trainer.Batch) bool) {
 	rng := rand.New(rand.NewPCG(p.seed, uint64(e)))
 	order := make([]int, len(p.refs))
 	for i := range order {
@@ -174,12 +158,7 @@ func (p *Pairs) produce(ctx context.Context, e int, out chan<- trainer.Batch) {
 		if err != nil {
 			return
 		}
-		b := trainer.Batch{Inputs: x, Targets: torch.FromInt64(labels, int64(len(labels))), Text: text}
-		select {
-		case out <- b:
-		case <-ctx.Done():
-			b.Inputs.Free()
-			b.Targets.Free()
+		if !send(trainer.Batch{Inputs: x, Targets: torch.FromInt64(labels, int64(len(labels))), Text: text}) {
 			return
 		}
 	}

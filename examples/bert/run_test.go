@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
+	"github.com/opentensor/bittensor-go/examples/internal/runtest"
 	"github.com/opentensor/bittensor-go/internal/testing/logtest"
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/neuron/trainer"
@@ -28,13 +27,10 @@ func writeCorpus(t *testing.T) string {
 	return dir
 }
 
+// runConfig returns the settings of a test run: one epoch of batches of 8.
 func runConfig(data, logdir string, log *logtest.Buffer) neuron.Config {
-	cfg := neuron.DefaultConfig()
-	cfg.DataDir, cfg.LogDir = data, logdir
-	cfg.Epochs, cfg.BatchSize, cfg.LogInterval = 1, 8, 1
-	cfg.MetagraphPeriod, cfg.MetagraphTTL = 100*time.Millisecond, 2*time.Second
-	cfg.RemoteIP, cfg.Seed = "127.0.0.1", 3
-	cfg.Log = zerolog.New(log)
+	cfg := runtest.Config(data, logdir, log)
+	cfg.Epochs, cfg.BatchSize, cfg.Seed = 1, 8, 3
 	return cfg
 }
 

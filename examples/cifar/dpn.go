@@ -184,11 +184,10 @@ func (b *bottleneck) forward(x *torch.Tensor, mode normMode) *torch.Tensor {
 
 // The forwards free each intermediate result's handle as soon as they are
 // done with it (see torch.Free), as Python's reference counting does.
-// Autograd holds its own references to what backward needs; handles kept
-// until the step's scope closed held the rest too (batch norms' outputs
-// before their ReLU, the blocks' sums, concatenations and outputs): the
-// dpn-step benchmark's process peaked at 5.3 GB resident instead of 3.0 GB
-// (PyTorch's: 2.9 GB) and took 35 % more page faults.
+// Autograd holds its own references to what backward needs, so a step's
+// memory holds that and the few results in use at once, not every
+// intermediate result (batch norms' outputs before their ReLU, the blocks'
+// sums, concatenations and outputs) until the step's scope closes.
 
 // convNorm returns bn(conv(x)).
 func convNorm(conv *nn.Conv2d, bn *batchNorm, x *torch.Tensor, mode normMode) *torch.Tensor {

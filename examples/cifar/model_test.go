@@ -1,14 +1,11 @@
 package cifar
 
 import (
-	"math"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/opentensor/bittensor-go/neuron/keys"
-	"github.com/opentensor/bittensor-go/neuron/synapse"
-	bittensorpb "github.com/opentensor/bittensor-go/proto"
+	"github.com/opentensor/bittensor-go/examples/internal/modeltest"
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
@@ -56,55 +53,15 @@ func TestModelShapesAndLosses(t *testing.T) {
 	m := newTiny(t)
 	s := torch.NewScope()
 	defer s.Close()
-	dim := m.ContextDim()
 	images := s.Track(torch.Rand([]int64{4, Channels, Rows, Cols}))
 	labels := s.Track(torch.FromInt64([]int64{0, 3, 9, 1}))
-	network := s.Track(torch.Rand([]int64{4, dim}))
-	if got := m.Encode(images).Shape(); !slices.Equal(got, []int64{4, dim}) {
-		t.Fatalf("Encode shape %v, want [4 %d]", got, dim)
-	}
-	local := m.Forward(images, nil, labels)
-	if local.NetworkOutput != nil || local.DistillationLoss != nil || local.Loss == nil {
-		t.Fatalf("local-only forward: %+v", local)
-	}
-	out := m.Forward(images, network, labels)
-	for name, x := range map[string]*torch.Tensor{"local target": out.LocalTarget, "network target": out.NetworkTarget} {
-		if got := x.Shape(); !slices.Equal(got, []int64{4, Classes}) {
-			t.Fatalf("%s shape %v, want 10 classes", name, got)
-		}
-		probs := values(t, x.Exp().Sum(1))
-		for _, p := range probs {
-			if math.Abs(p-1) > 1e-4 {
-				t.Fatalf("%s rows sum to %v in probability", name, probs)
-			}
-		}
-	}
-	sum := scalarValue(t, out.LocalTargetLoss) + scalarValue(t, out.NetworkTargetLoss) + scalarValue(t, out.DistillationLoss)
-	if math.Abs(scalarValue(t, out.Loss)-sum) > 1e-4 {
-		t.Fatalf("loss %v, want the sum of the three losses %v", scalarValue(t, out.Loss), sum)
-	}
-	// The network path uses the network's context: another context gives
-	// other predictions.
-	other := m.Forward(images, s.Track(network.MulScalar(3)), labels)
-	if slices.Equal(values(t, other.NetworkTarget), values(t, out.NetworkTarget)) {
-		t.Fatal("the network target does not depend on the network context")
-	}
-	// The distillation loss trains the student only: no gradient reaches
-	// the network context, and none the trunk.
-	network.SetRequiresGrad(true)
-	if err := nn.ZeroGrad(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Forward(images, network, labels).DistillationLoss.Backward(); err != nil {
-		t.Fatal(err)
-	}
-	if g := network.Grad(); g != nil && scalarValue(t, g.Abs().Sum()) != 0 {
-		t.Fatal("the distillation loss sends gradient into the network context")
-	}
-	if g := m.student.stem.Weight.Grad(); g == nil || scalarValue(t, g.Abs().Sum()) == 0 {
+	modeltest.CheckForward(t, m, images, labels, m.ContextDim(), Classes)
+	// The distillation loss trains the student only: it reaches the
+	// student and not the trunk.
+	if !modeltest.Reaches(t, m.student.stem.Weight) {
 		t.Fatal("the distillation loss does not reach the student")
 	}
-	if g := m.trunk.stem.Weight.Grad(); g != nil && scalarValue(t, g.Abs().Sum()) != 0 {
+	if modeltest.Reaches(t, m.trunk.stem.Weight) {
 		t.Fatal("the distillation loss reaches the trunk")
 	}
 }
@@ -159,73 +116,19 @@ func TestBatchNormModes(t *testing.T) {
 // The seed's optimiser fits a fixed batch: the loss falls.
 func TestModelLearnsABatch(t *testing.T) {
 	torch.ManualSeed(3)
-	m := newTiny(t)
-	opt, err := optim.NewSGD(nn.Parameters(m), optim.SGDOptions{LR: learningRate, Momentum: momentum, WeightDecay: weightDecay})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer opt.Close()
-	images := torch.Rand([]int64{16, Channels, Rows, Cols})
-	labels := torch.Randint(0, Classes, []int64{16})
-	var first, last float64
-	for step := range 20 {
-		torch.WithScope(func(s *torch.Scope) {
-			if err := opt.ZeroGrad(); err != nil {
-				t.Fatal(err)
-			}
-			out := m.Forward(s.Track(images.Alias()), nil, labels)
-			if err := out.Loss.Backward(); err != nil {
-				t.Fatal(err)
-			}
-			if err := opt.Step(); err != nil {
-				t.Fatal(err)
-			}
-			if err := m.CommitState(); err != nil {
-				t.Fatal(err)
-			}
-			if step == 0 {
-				first = scalarValue(t, out.Loss)
-			}
-			last = scalarValue(t, out.Loss)
-		})
-	}
-	if !(last < 0.8*first) {
-		t.Fatalf("loss went from %v to %v in 20 steps, want a fall of at least 20%%", first, last)
-	}
+	modeltest.CheckLearnsABatch(t, newTiny(t), optim.SGDOptions{LR: learningRate, Momentum: momentum, WeightDecay: weightDecay},
+		torch.Rand([]int64{16, Channels, Rows, Cols}), torch.Randint(0, Classes, []int64{16}), 20)
 }
 
 // The served model declares its images, so the Axon refuses any other
-// shape with INVALID_ARGUMENT instead of failing inside the network.
+// shape with INVALID_ARGUMENT instead of failing inside the network, and
+// its ForwardImage answers the context the step uses.
 func TestServedModelDeclaresItsImages(t *testing.T) {
-	key, err := keys.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	syn, err := synapse.NewLocal(key, newTiny(t), bittensorpb.Modality_IMAGE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, ok := syn.Inputs(bittensorpb.Modality_IMAGE)
-	if !ok {
-		t.Fatal("the CIFAR synapse declares no image inputs")
-	}
-	image := func(shape ...int64) *bittensorpb.Tensor {
-		return &bittensorpb.Tensor{Dtype: bittensorpb.DataType_FLOAT32, Modality: bittensorpb.Modality_IMAGE, Shape: shape}
-	}
-	if err := spec.Check(image(7, Channels, Rows, Cols)); err != nil {
-		t.Errorf("a batch of CIFAR images is refused: %v", err)
-	}
-	for _, shape := range [][]int64{{2, 1, 28, 28}, {2, Pixels}, {2, 3, 28, 28}} {
-		err := spec.Check(image(shape...))
-		if err == nil || !strings.Contains(err.Error(), "want FLOAT32 [batch 3 32 32]") {
-			t.Errorf("images of shape %v: %v, want an error naming FLOAT32 [batch 3 32 32]", shape, err)
-		}
-	}
-	// ForwardImage answers the context the step uses.
+	syn := modeltest.CheckServedImages(t, newTiny(t), []int64{Channels, Rows, Cols}, [][]int64{{2, 1, 28, 28}, {2, Pixels}, {2, 3, 28, 28}})
 	s := torch.NewScope()
 	defer s.Close()
 	var out *torch.Tensor
-	err = syn.Guard(func() error {
+	err := syn.Guard(func() error {
 		var err error
 		torch.NoGrad(func() { out, err = syn.ForwardImage(s.Track(torch.Rand([]int64{3, Channels, Rows, Cols}))) })
 		return err

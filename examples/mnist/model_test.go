@@ -1,15 +1,11 @@
 package mnist
 
 import (
-	"math"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/examples/internal/modeltest"
 	"github.com/opentensor/bittensor-go/neuron/synapse"
-	bittensorpb "github.com/opentensor/bittensor-go/proto"
-
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
@@ -22,123 +18,24 @@ func TestModelShapesAndLosses(t *testing.T) {
 	defer s.Close()
 	images := s.Track(torch.Rand([]int64{4, 1, Rows, Cols}))
 	labels := s.Track(torch.FromInt64([]int64{0, 3, 9, 1}))
-	network := s.Track(torch.Rand([]int64{4, ContextDim}))
-
-	if got := m.Encode(images).Shape(); !slices.Equal(got, []int64{4, ContextDim}) {
-		t.Fatalf("Encode shape %v, want [4 %d]", got, ContextDim)
-	}
-	local := m.Forward(images, nil, labels)
-	if local.NetworkOutput != nil || local.DistillationLoss != nil || local.Loss == nil {
-		t.Fatalf("local-only forward: %+v", local)
-	}
-	out := m.Forward(images, network, labels)
-	for name, x := range map[string]*torch.Tensor{"local target": out.LocalTarget, "network target": out.NetworkTarget} {
-		if got := x.Shape(); !slices.Equal(got, []int64{4, Classes}) {
-			t.Fatalf("%s shape %v", name, got)
-		}
-		// Log-probabilities: each row's probabilities sum to 1.
-		probs, err := x.Exp().Sum(1).Float32s()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range probs {
-			if math.Abs(float64(p)-1) > 1e-4 {
-				t.Fatalf("%s rows sum to %v in probability", name, probs)
-			}
-		}
-	}
-	item := func(x *torch.Tensor) float64 {
-		v, err := x.Item()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	sum := item(out.LocalTargetLoss) + item(out.NetworkTargetLoss) + item(out.DistillationLoss)
-	if math.Abs(item(out.Loss)-sum) > 1e-4 {
-		t.Fatalf("loss %v, want the sum of the three losses %v", item(out.Loss), sum)
-	}
-	// The distillation loss trains the student only: no gradient reaches the network context.
-	network.SetRequiresGrad(true)
-	if err := m.Forward(images, network, labels).DistillationLoss.Backward(); err != nil {
-		t.Fatal(err)
-	}
-	if g := network.Grad(); g != nil {
-		if v, _ := g.Abs().Sum().Item(); v != 0 {
-			t.Fatalf("distillation loss sends gradient %v into the network context", v)
-		}
-	}
-	if g := m.student1.Weight.Grad(); g == nil {
-		t.Fatal("distillation loss does not reach the student")
+	modeltest.CheckForward(t, m, images, labels, ContextDim, Classes)
+	// The distillation loss trains the student.
+	if !modeltest.Reaches(t, m.student1.Weight) {
+		t.Fatal("the distillation loss does not reach the student")
 	}
 }
 
 // The seed's optimiser fits a fixed batch: the loss falls.
 func TestModelLearnsABatch(t *testing.T) {
 	torch.ManualSeed(2)
-	m := NewModel()
-	opt, err := optim.NewSGD(nn.Parameters(m), optim.SGDOptions{LR: 0.01, Momentum: 0.9})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer opt.Close()
-	images := torch.Rand([]int64{16, 1, Rows, Cols})
-	labels := torch.Randint(0, Classes, []int64{16})
-	var first, last float64
-	for step := range 30 {
-		torch.WithScope(func(s *torch.Scope) {
-			if err := opt.ZeroGrad(); err != nil {
-				t.Fatal(err)
-			}
-			out := m.Forward(s.Track(images.Alias()), nil, labels)
-			if err := out.Loss.Backward(); err != nil {
-				t.Fatal(err)
-			}
-			if err := opt.Step(); err != nil {
-				t.Fatal(err)
-			}
-			v, _ := out.Loss.Item()
-			if step == 0 {
-				first = v
-			}
-			last = v
-		})
-	}
-	if !(last < 0.8*first) {
-		t.Fatalf("loss went from %v to %v in 30 steps, want a fall of at least 20%%", first, last)
-	}
+	modeltest.CheckLearnsABatch(t, NewModel(), optim.SGDOptions{LR: 0.01, Momentum: 0.9},
+		torch.Rand([]int64{16, 1, Rows, Cols}), torch.Randint(0, Classes, []int64{16}), 30)
 }
 
 // The served model declares its images, so the Axon refuses any other
 // shape with INVALID_ARGUMENT instead of failing inside Reshape.
 func TestServedModelDeclaresItsImages(t *testing.T) {
-	key, err := keys.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	syn, err := synapse.NewLocal(key, NewModel(), bittensorpb.Modality_IMAGE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, ok := syn.Inputs(bittensorpb.Modality_IMAGE)
-	if !ok {
-		t.Fatal("the MNIST synapse declares no image inputs")
-	}
-	image := func(shape ...int64) *bittensorpb.Tensor {
-		return &bittensorpb.Tensor{Dtype: bittensorpb.DataType_FLOAT32, Modality: bittensorpb.Modality_IMAGE, Shape: shape}
-	}
-	if err := spec.Check(image(7, 1, Rows, Cols)); err != nil {
-		t.Errorf("a batch of MNIST images is refused: %v", err)
-	}
-	for _, shape := range [][]int64{{2, 3, 5}, {2, Pixels}, {2, 3, Rows, Cols}} {
-		err := spec.Check(image(shape...))
-		if err == nil || !strings.Contains(err.Error(), "want FLOAT32 [batch 1 28 28]") {
-			t.Errorf("images of shape %v: %v, want an error naming FLOAT32 [batch 1 28 28]", shape, err)
-		}
-	}
-	if _, ok := syn.Inputs(bittensorpb.Modality_TENSOR); ok {
-		t.Error("the image synapse declares tensor inputs")
-	}
+	modeltest.CheckServedImages(t, NewModel(), []int64{1, Rows, Cols}, [][]int64{{2, 3, 5}, {2, Pixels}, {2, 3, Rows, Cols}})
 }
 
 // The context read-out changes the network path's prediction only: the

@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
+	"github.com/opentensor/bittensor-go/examples/internal/runtest"
 	"github.com/opentensor/bittensor-go/internal/testing/logtest"
 	"github.com/opentensor/bittensor-go/neuron"
 	"github.com/opentensor/bittensor-go/neuron/trainer"
@@ -47,13 +46,10 @@ func writeSubset(t *testing.T, nTrain, nTest int) string {
 	return dir
 }
 
+// testConfig returns the settings of a test run: two epochs of batches of 64.
 func testConfig(t *testing.T, data, logdir string, log *logtest.Buffer) neuron.Config {
-	cfg := neuron.DefaultConfig()
-	cfg.DataDir, cfg.LogDir = data, logdir
-	cfg.Epochs, cfg.BatchSize, cfg.LogInterval = 2, 64, 1
-	cfg.MetagraphPeriod, cfg.MetagraphTTL = 100*time.Millisecond, 2*time.Second
-	cfg.RemoteIP, cfg.Seed = "127.0.0.1", 3
-	cfg.Log = zerolog.New(log)
+	cfg := runtest.Config(data, logdir, log)
+	cfg.Epochs, cfg.BatchSize, cfg.Seed = 2, 64, 3
 	return cfg
 }
 

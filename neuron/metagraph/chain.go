@@ -101,7 +101,6 @@ type Chain struct {
 	cfg     Config
 	chain   ChainConfig
 	key     *keys.Key
-	now     func() time.Time
 	onError func(error)
 	onEvent func(ChainEvent)
 	client  *clientv3.Client
@@ -115,8 +114,8 @@ type Chain struct {
 	leaseLost atomic.Bool
 	current   atomic.Int64 // the current lease's id, for its keep-alive goroutine
 
-	mu             sync.Mutex // guards the fields below
-	state          *metagraphState
+	// lockedState's mu also guards the fields below.
+	lockedState
 	weights        weightBook
 	weightsDirty   bool
 	weightsPutAt   time.Time
@@ -170,7 +169,7 @@ func NewChain(ctx context.Context, cfg Config, chain ChainConfig, key *keys.Key,
 		return nil, errors.New("metagraph: nil neuron key")
 	}
 	chain.Endpoints = append([]string(nil), chain.Endpoints...)
-	m := &Chain{cfg: cfg, chain: chain, key: key, now: time.Now, weights: newWeightBook(cfg.Size)}
+	m := &Chain{cfg: cfg, chain: chain, key: key, lockedState: lockedState{now: time.Now}, weights: newWeightBook(cfg.Size)}
 	for _, o := range opts {
 		o(m)
 	}
@@ -210,20 +209,9 @@ func (m *Chain) Subscribe(def *bittensorpb.Synapse) error {
 	if def == nil {
 		return errors.New("metagraph: subscribe: nil synapse")
 	}
-	d := copySynapse(def)
-	d.Version = MetagraphVersion
-	d.NeuronKey = m.key.PublicHex()
 	m.round.Lock()
 	defer m.round.Unlock()
-	m.mu.Lock()
-	nonce := m.state.nextNonce(idOf(d), m.now())
-	m.mu.Unlock()
-	if err := SignSynapse(d, m.key, nonce, m.cfg.PoWBits); err != nil {
-		return fmt.Errorf("metagraph: subscribe: %w", err)
-	}
-	m.mu.Lock()
-	err := m.state.subscribe(d)
-	m.mu.Unlock()
+	d, err := m.subscribeLocal(def, m.key, m.cfg.PoWBits)
 	if err != nil || m.lease == 0 {
 		return err
 	}
@@ -309,29 +297,13 @@ func (m *Chain) renewLease(ctx context.Context) error {
 		m.weightsPutAt = time.Time{}
 	}
 	m.mu.Unlock()
-	if err := m.signAndStore(defs); err != nil {
+	if err := m.refreshLocal(defs, m.key, m.cfg.PoWBits); err != nil {
 		return err
 	}
 	if err := m.put(cctx, defs); err != nil {
 		return err
 	}
 	return m.publishWeights(cctx, now)
-}
-
-// signAndStore signs refreshed local definitions and stores them.
-func (m *Chain) signAndStore(defs []*bittensorpb.Synapse) error {
-	for _, d := range defs {
-		if err := SignSynapse(d, m.key, d.GetNonce(), m.cfg.PoWBits); err != nil {
-			return fmt.Errorf("metagraph: refresh: %w", err)
-		}
-		m.mu.Lock()
-		err := m.state.subscribe(d)
-		m.mu.Unlock()
-		if err != nil {
-			return fmt.Errorf("metagraph: refresh: %w", err)
-		}
-	}
-	return nil
 }
 
 // put writes signed local definitions under the lease, in one transaction.
@@ -416,7 +388,7 @@ func (m *Chain) RefreshOnce(ctx context.Context) error {
 	m.state.expire(now)
 	due := m.state.dueLocal(now)
 	m.mu.Unlock()
-	if err := m.signAndStore(due); err != nil {
+	if err := m.refreshLocal(due, m.key, m.cfg.PoWBits); err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, m.chain.CallTimeout)
@@ -666,28 +638,6 @@ func (m *Chain) GetPeers(n int) []string {
 	return m.state.owners(n, m.key.PublicHex(), m.now())
 }
 
-// GetSynapses returns up to n live definitions: local ones first, then
-// remote ones by weight. The messages are copies the caller may keep.
-func (m *Chain) GetSynapses(n int) []*bittensorpb.Synapse {
-	return m.GetSynapsesWhere(n, nil)
-}
-
-// GetSynapsesWhere is GetSynapses over the definitions keep accepts (all
-// when keep is nil), filtered before they are counted; keep runs under the
-// lock and must be quick.
-func (m *Chain) GetSynapsesWhere(n int, keep func(*bittensorpb.Synapse) bool) []*bittensorpb.Synapse {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.state.synapseCopiesWhere(n, m.now(), keep)
-}
-
-// Weights returns the weight of each synapse, 0 for those not held.
-func (m *Chain) Weights(synapses []*bittensorpb.Synapse) []float64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.state.weights(synapses)
-}
-
 // SetWeights sets the weight of each synapse held; the next refresh at
 // least Refresh after the last publication puts them on the chain.
 func (m *Chain) SetWeights(synapses []*bittensorpb.Synapse, weights []float64) error {
@@ -714,11 +664,4 @@ func (m *Chain) WeightMatrix() []*WeightsRecord {
 		out[i] = &c
 	}
 	return out
-}
-
-// Stats returns counters of accepted and refused values and the cache size.
-func (m *Chain) Stats() Stats {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.state.snapshot(m.now())
 }

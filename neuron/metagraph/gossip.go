@@ -35,7 +35,6 @@ import (
 type Gossip struct {
 	cfg       Config
 	key       *keys.Key
-	now       func() time.Time
 	transport Transport
 	pool      *connpool.Pool // for the gRPC transport; nil makes its own
 	onError   func(error)
@@ -44,10 +43,10 @@ type Gossip struct {
 	// work of a refresh runs without holding mu.
 	round sync.Mutex
 
-	mu    sync.Mutex // guards state, rng and addr
-	state *metagraphState
-	rng   *rand.Rand
-	addr  string
+	// lockedState's mu also guards rng and addr.
+	lockedState
+	rng  *rand.Rand
+	addr string
 
 	life      sync.Mutex // guards the fields below
 	listening bool
@@ -97,7 +96,7 @@ func NewGossip(cfg Config, key *keys.Key, opts ...Option) (*Gossip, error) {
 		return nil, errors.New("metagraph: nil neuron key")
 	}
 	cfg.Bootstrap = append([]string(nil), cfg.Bootstrap...)
-	m := &Gossip{cfg: cfg, key: key, now: time.Now}
+	m := &Gossip{cfg: cfg, key: key, lockedState: lockedState{now: time.Now}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -119,21 +118,10 @@ func (m *Gossip) Subscribe(def *bittensorpb.Synapse) error {
 	if def == nil {
 		return errors.New("metagraph: subscribe: nil synapse")
 	}
-	d := copySynapse(def)
-	d.Version = MetagraphVersion
-	d.NeuronKey = m.key.PublicHex()
-
 	m.round.Lock()
 	defer m.round.Unlock()
-	m.mu.Lock()
-	nonce := m.state.nextNonce(idOf(d), m.now())
-	m.mu.Unlock()
-	if err := SignSynapse(d, m.key, nonce, m.cfg.PoWBits); err != nil {
-		return fmt.Errorf("metagraph: subscribe: %w", err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.state.subscribe(d)
+	_, err := m.subscribeLocal(def, m.key, m.cfg.PoWBits)
+	return err
 }
 
 // Listen starts serving Metagraph.Gossip on the transport (for gRPC: cfg's
@@ -239,16 +227,8 @@ func (m *Gossip) GossipOnce(ctx context.Context) error {
 	m.state.expire(now)
 	due := m.state.dueLocal(now)
 	m.mu.Unlock()
-	for _, d := range due {
-		if err := SignSynapse(d, m.key, d.GetNonce(), m.cfg.PoWBits); err != nil {
-			return fmt.Errorf("metagraph: refresh: %w", err)
-		}
-		m.mu.Lock()
-		err := m.state.subscribe(d)
-		m.mu.Unlock()
-		if err != nil {
-			return fmt.Errorf("metagraph: refresh: %w", err)
-		}
+	if err := m.refreshLocal(due, m.key, m.cfg.PoWBits); err != nil {
+		return err
 	}
 
 	m.mu.Lock()
@@ -325,44 +305,10 @@ func (m *Gossip) GetPeers(n int) []string {
 	return m.state.peerList(n, m.now())
 }
 
-// GetSynapses returns up to n live synapse definitions: local ones first (in
-// subscription order), then remote ones by weight, highest first. The
-// messages are copies the caller may keep.
-func (m *Gossip) GetSynapses(n int) []*bittensorpb.Synapse {
-	return m.GetSynapsesWhere(n, nil)
-}
-
-// GetSynapsesWhere is GetSynapses over the definitions keep accepts (all
-// when keep is nil): up to n of them, in the same order, so that those a
-// caller cannot use never crowd out those it can. keep runs under the
-// metagraph's lock: it must be quick, must not call the Metagraph and must
-// not keep or change the definition.
-func (m *Gossip) GetSynapsesWhere(n int, keep func(*bittensorpb.Synapse) bool) []*bittensorpb.Synapse {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.state.synapseCopiesWhere(n, m.now(), keep)
-}
-
-// Weights returns the weight of each synapse (by neuron and synapse key), 0
-// for synapses the metagraph does not hold.
-func (m *Gossip) Weights(synapses []*bittensorpb.Synapse) []float64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.state.weights(synapses)
-}
-
 // SetWeights sets the weight of each synapse; synapses the metagraph no
 // longer holds are skipped. The lengths must match and weights be finite.
 func (m *Gossip) SetWeights(synapses []*bittensorpb.Synapse, weights []float64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.state.setWeights(synapses, weights)
-}
-
-// Stats returns counters of accepted and refused definitions and the current
-// sizes of the cache, the peer table and the candidates.
-func (m *Gossip) Stats() Stats {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.state.snapshot(m.now())
 }

@@ -10,11 +10,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/opentensor/bittensor-go/neuron/metagraph/metagraphtest"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
 // pair is two metagraphs on a MemoryNetwork with a fake clock; b bootstraps from a.
-func pair(t *testing.T) (a, b *Gossip, clock *manualClock) {
+func pair(t *testing.T) (a, b *Gossip, clock *metagraphtest.Clock) {
 	t.Helper()
 	clock = newManualClock()
 	net := NewMemoryNetwork(1 << 20)

@@ -3,41 +3,23 @@ package metagraph
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/neuron/metagraph/metagraphtest"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
-// manualClock is a clock tests move by hand.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newManualClock() *manualClock {
-	return &manualClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newManualClock returns a clock tests move by hand.
+func newManualClock() *metagraphtest.Clock {
+	return metagraphtest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // labelKey returns a deterministic key; different labels give different keys.
 func labelKey(t testing.TB, label string) *keys.Key {
 	t.Helper()
-	seed := sha256.Sum256([]byte(label))
-	k, err := keys.KeyFromSeed(seed[:])
+	k, err := metagraphtest.LabelKey(label)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +73,7 @@ func synapseKeys(defs []*bittensorpb.Synapse) map[synapseID]int64 {
 // memoryMember starts a metagraph listening at addr on net, keyed by addr,
 // with cfg, the fake clock and a seeded choice of partners; it stops when the
 // test ends.
-func memoryMember(t *testing.T, net *MemoryNetwork, cfg Config, clock *manualClock, addr string, seed uint64, bootstrap ...string) *Gossip {
+func memoryMember(t *testing.T, net *MemoryNetwork, cfg Config, clock *metagraphtest.Clock, addr string, seed uint64, bootstrap ...string) *Gossip {
 	t.Helper()
 	cfg.Bootstrap = bootstrap
 	mg, err := NewGossip(cfg, labelKey(t, addr), WithTransport(net.Transport(addr)), WithClock(clock.Now), WithRandSeed(seed))

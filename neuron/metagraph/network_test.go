@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/opentensor/bittensor-go/neuron/keys"
+	"github.com/opentensor/bittensor-go/neuron/metagraph/metagraphtest"
 	bittensorpb "github.com/opentensor/bittensor-go/proto"
 )
 
@@ -18,7 +19,7 @@ import (
 type memberNetwork struct {
 	tb      testing.TB
 	cfg     Config
-	clock   *manualClock
+	clock   *metagraphtest.Clock
 	net     *MemoryNetwork
 	rng     *rand.Rand
 	members []*member

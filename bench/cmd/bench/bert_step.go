@@ -1,14 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"runtime"
-	"time"
-
 	"github.com/opentensor/bittensor-go/examples/bert"
 	"github.com/opentensor/bittensor-go/examples/bert/wordpiece"
 	"github.com/opentensor/bittensor-go/torch"
-	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
 )
 
@@ -38,51 +33,25 @@ func bertInputs() (x, labels *torch.Tensor) {
 }
 
 // goBERTStep runs the BERT synapse's training step (the network's answer
-// stood in for by the model's own detached Encode) steps times after
-// warmup and returns samples/s.
+// stood in for by the model's own detached Encode; SGD with momentum)
+// steps times after warmup and returns samples/s.
 func goBERTStep(steps, warmup, threads int) (float64, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := torch.SetNumThreads(threads); err != nil {
-		return 0, err
-	}
-	torch.ManualSeed(0)
-	model, err := bert.NewModel(bert.DefaultConfig(), wordpiece.Default())
-	if err != nil {
-		return 0, err
-	}
-	opt, err := optim.NewSGD(nn.Parameters(model), optim.SGDOptions{LR: 0.01, Momentum: 0.9})
-	if err != nil {
-		return 0, err
-	}
-	defer opt.Close()
-	inputs, labels := bertInputs()
-	run := func(n int) error {
-		for range n {
-			s := torch.NewScope()
-			x := s.Track(inputs.Alias())
-			if err := opt.ZeroGrad(); err != nil {
-				return err
-			}
-			network := model.Encode(x).Detach()
-			if err := model.Forward(x, network, labels).Loss.Backward(); err != nil {
-				return err
-			}
-			if err := opt.Step(); err != nil {
-				return err
-			}
-			s.Close()
+	return timeSteps("bert-step", steps, warmup, threads, func() (*trainStep, error) {
+		model, err := bert.NewModel(bert.DefaultConfig(), wordpiece.Default())
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	}
-	if err := run(warmup); err != nil {
-		return 0, fmt.Errorf("bert-step: %w", err)
-	}
-	start := time.Now()
-	if err := run(steps); err != nil {
-		return 0, fmt.Errorf("bert-step: %w", err)
-	}
-	return float64(steps*bertBatch) / time.Since(start).Seconds(), nil
+		inputs, labels := bertInputs()
+		return &trainStep{
+			model:  model,
+			sgd:    optim.SGDOptions{LR: 0.01, Momentum: 0.9},
+			inputs: inputs,
+			batch:  bertBatch,
+			loss: func(x *torch.Tensor) *torch.Tensor {
+				return model.Forward(x, model.Encode(x).Detach(), labels).Loss
+			},
+		}, nil
+	})
 }
 
 // bertStep prints the bert-step line: the Go step against its PyTorch twin.

@@ -31,8 +31,7 @@ func main() {
 	warmup := flag.Int("warmup", 15, "untimed steps before timing")
 	rounds := flag.Int("rounds", 2, "runs of each implementation, interleaved; the best is reported")
 	// One intra-op thread by default: OpenBLAS already spreads each matmul over the
-	// cores, and more OpenMP threads oversubscribe a small machine (on 2 cores the
-	// C++ and Python references run 6× slower with 2).
+	// cores, and OpenMP threads on top of it oversubscribe them.
 	threads := flag.Int("threads", 1, "libtorch intra-op threads, the same for all three")
 	leakSteps := flag.Int("leak-steps", 10000, "training steps of the leak case")
 	dpnScript := flag.String("dpn-script", "bench/python/dpn_step.py", "the PyTorch dpn-step script")
@@ -64,25 +63,17 @@ func main() {
 	}
 }
 
+// mnistStep prints the mnist-step line: the Go step against its C++ and
+// PyTorch twins (same steps, warmup and threads), one run each per round,
+// interleaved, the best of each.
 func mnistStep(cxx, python, script string, steps, warmup, rounds, threads int) error {
 	args := []string{strconv.Itoa(steps), strconv.Itoa(warmup), strconv.Itoa(threads)}
-	var best [3]float64
-	for range rounds {
-		g, err := goMNISTStep(steps, warmup, threads)
-		if err != nil {
-			return err
-		}
-		c, err := benchref.SamplesPerSec(cxx, args...)
-		if err != nil {
-			return err
-		}
-		p, err := benchref.SamplesPerSec(python, append([]string{script}, args...)...)
-		if err != nil {
-			return err
-		}
-		for i, v := range []float64{g, c, p} {
-			best[i] = max(best[i], v)
-		}
+	best, err := bestRates(rounds,
+		func() (float64, error) { return goMNISTStep(steps, warmup, threads) },
+		func() (float64, error) { return benchref.SamplesPerSec(cxx, args...) },
+		func() (float64, error) { return benchref.SamplesPerSec(python, append([]string{script}, args...)...) })
+	if err != nil {
+		return err
 	}
 	fmt.Printf("mnist-step: go=%.1f cxx=%.1f torch-python=%.1f go/cxx=%.3f go/python=%.3f\n",
 		best[0], best[1], best[2], best[0]/best[1], best[0]/best[2])

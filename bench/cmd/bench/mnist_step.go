@@ -1,10 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"runtime"
-	"time"
-
 	"github.com/opentensor/bittensor-go/torch"
 	"github.com/opentensor/bittensor-go/torch/nn"
 	"github.com/opentensor/bittensor-go/torch/optim"
@@ -48,48 +44,20 @@ func (n *stepNet) stepLoss(images, labels *torch.Tensor) *torch.Tensor {
 		Add(torch.MSELoss(student, network, torch.ReduceMean))
 }
 
-// goMNISTStep runs the training step steps times after warmup and returns samples/s.
+// goMNISTStep runs the training step (batch 64, SGD with momentum) steps
+// times after warmup and returns samples/s.
 func goMNISTStep(steps, warmup, threads int) (float64, error) {
 	const batch = 64
-	// One OS thread for the loop, as in the C++ and Python twins: libtorch's
-	// OpenMP keeps a thread team per calling thread.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := torch.SetNumThreads(threads); err != nil {
-		return 0, err
-	}
-	torch.ManualSeed(0)
-	net := newStepNet()
-	opt, err := optim.NewSGD(nn.Parameters(net), optim.SGDOptions{LR: 0.01, Momentum: 0.9})
-	if err != nil {
-		return 0, err
-	}
-	defer opt.Close()
-	images := torch.Rand([]int64{batch, 1, 28, 28})
-	labels := torch.Randint(0, 10, []int64{batch})
-	run := func(n int) error {
-		for range n {
-			s := torch.NewScope()
-			x := s.Track(images.Alias()) // everything computed from x is freed with s
-			if err := opt.ZeroGrad(); err != nil {
-				return err
-			}
-			if err := net.stepLoss(x, labels).Backward(); err != nil {
-				return err
-			}
-			if err := opt.Step(); err != nil {
-				return err
-			}
-			s.Close()
-		}
-		return nil
-	}
-	if err := run(warmup); err != nil {
-		return 0, fmt.Errorf("mnist-step: %w", err)
-	}
-	start := time.Now()
-	if err := run(steps); err != nil {
-		return 0, fmt.Errorf("mnist-step: %w", err)
-	}
-	return float64(steps*batch) / time.Since(start).Seconds(), nil
+	return timeSteps("mnist-step", steps, warmup, threads, func() (*trainStep, error) {
+		net := newStepNet()
+		images := torch.Rand([]int64{batch, 1, 28, 28})
+		labels := torch.Randint(0, 10, []int64{batch})
+		return &trainStep{
+			model:  net,
+			sgd:    optim.SGDOptions{LR: 0.01, Momentum: 0.9},
+			inputs: images,
+			batch:  batch,
+			loss:   func(x *torch.Tensor) *torch.Tensor { return net.stepLoss(x, labels) },
+		}, nil
+	})
 }
