@@ -48,6 +48,8 @@ func TestDPN26Shape(t *testing.T) {
 	}
 }
 
+// Encode and Forward answer as the neuron expects (modeltest.CheckForward),
+// and the distillation loss reaches the student.
 func TestModelShapesAndLosses(t *testing.T) {
 	torch.ManualSeed(1)
 	m := newTiny(t)

@@ -11,6 +11,8 @@ import (
 	"github.com/opentensor/bittensor-go/torch/optim"
 )
 
+// Encode and Forward answer as the neuron expects (modeltest.CheckForward),
+// and the distillation loss reaches the student.
 func TestModelShapesAndLosses(t *testing.T) {
 	torch.ManualSeed(1)
 	m := NewModel()

@@ -206,9 +206,6 @@ func (m *Chain) Addr() string { return ChainEndpointScheme + strings.Join(m.chai
 // and puts it again every Refresh. Subscribing the same synapse key again
 // replaces its address and port.
 func (m *Chain) Subscribe(def *bittensorpb.Synapse) error {
-	if def == nil {
-		return errors.New("metagraph: subscribe: nil synapse")
-	}
 	m.round.Lock()
 	defer m.round.Unlock()
 	d, err := m.subscribeLocal(def, m.key, m.cfg.PoWBits)

@@ -115,9 +115,6 @@ func NewGossip(cfg Config, key *keys.Key, opts ...Option) (*Gossip, error) {
 // nonce and proof of work now, and refreshes it every period. Subscribing the
 // same synapse key again replaces its address and port.
 func (m *Gossip) Subscribe(def *bittensorpb.Synapse) error {
-	if def == nil {
-		return errors.New("metagraph: subscribe: nil synapse")
-	}
 	m.round.Lock()
 	defer m.round.Unlock()
 	_, err := m.subscribeLocal(def, m.key, m.cfg.PoWBits)

@@ -1,6 +1,7 @@
 package metagraph
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -25,8 +26,11 @@ type lockedState struct {
 // nonce and a proof of work of bits leading zero bits, and stored. It
 // returns the stored copy. The proof of work runs without holding mu; the
 // caller holds its round lock, so that no refresh signs the same definition
-// meanwhile. def must not be nil.
+// meanwhile. A nil def is refused.
 func (m *lockedState) subscribeLocal(def *bittensorpb.Synapse, key *keys.Key, bits int) (*bittensorpb.Synapse, error) {
+	if def == nil {
+		return nil, errors.New("metagraph: subscribe: nil synapse")
+	}
 	d := copySynapse(def)
 	d.Version = MetagraphVersion
 	d.NeuronKey = key.PublicHex()
