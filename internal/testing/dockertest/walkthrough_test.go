@@ -30,7 +30,7 @@ func TestStartBittensorWalkthrough(t *testing.T) {
 	if !d.HasImage(ctx, image) {
 		t.Fatalf("image %s is missing: build it with `make docker-images` (docker/build-image.sh %s)", image, image)
 	}
-	script, err := filepath.Abs("../../start_bittensor.sh")
+	script, err := filepath.Abs("../../../start_bittensor.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
